@@ -1,0 +1,22 @@
+"""Data: latent content/style datasets with exact augmentation graphs, and samplers."""
+
+from .generators import comb_dataset, jitter_dataset, observe
+from .graph import augmentation_graph, base_components, base_kernel, cluster_components, spectral_gap, stationary_law, view_kernel
+from .sampling import PairSampler
+from .views import ViewDataset
+
+__all__ = [
+    "ViewDataset",
+    "comb_dataset",
+    "jitter_dataset",
+    "observe",
+    "augmentation_graph",
+    "base_components",
+    "base_kernel",
+    "cluster_components",
+    "spectral_gap",
+    "stationary_law",
+    "view_kernel",
+    "PairSampler",
+]
+from .collapse import CollapseConfig, CollapseData, CollapsePairSampler, collapse_dataset

@@ -1,0 +1,67 @@
+"""Samplers for (anchor, positive, negatives) triples of view indices, on any torch device."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..config import check_in, check_positive_int
+from ..utils import resolve_device, torch_generator
+from .views import ViewDataset
+
+NEGATIVE_MODES = ("iid", "in-batch")
+
+
+class PairSampler:
+    """Draws anchors x ~ D_o, positives x+ ~ A(x) and negatives, as view indices.
+
+    negatives="iid":      K i.i.d. natural images per anchor, x_i- ~ D_o (as in the theorem:
+                          a negative can share the anchor's cluster); shape (B, K).
+    negatives="in-batch": the other anchors of the batch; shape (B, B - 1).
+
+    The augmentation law is held as padded per-row tables (N, R) so one batch is a single
+    torch.multinomial call on the device.
+    """
+
+    def __init__(self, data: ViewDataset, num_negatives: int = 1, negatives: str = "iid", device=None, seed: int = 0):
+        self.num_negatives = check_positive_int("num_negatives", num_negatives)
+        self.negatives = check_in("negatives", negatives, NEGATIVE_MODES)
+        self.device = resolve_device(device) if device is None else torch.device(device)
+        self.generator = torch_generator(seed, self.device)
+        augment = data.augment.tocsr()
+        counts = np.diff(augment.indptr)
+        width = int(counts.max())
+        cols = np.zeros((data.num_base, width), dtype=np.int64)
+        probs = np.zeros((data.num_base, width), dtype=np.float64)
+        for i in range(data.num_base):
+            start, stop = augment.indptr[i], augment.indptr[i + 1]
+            cols[i, : stop - start] = augment.indices[start:stop]
+            probs[i, : stop - start] = augment.data[start:stop]
+        self._cols = torch.as_tensor(cols, device=self.device)
+        self._probs = torch.as_tensor(probs, dtype=torch.float32, device=self.device)
+        self._base_view = torch.as_tensor(data.base_view, device=self.device)
+        self._base_weight = torch.as_tensor(data.base_weight, dtype=torch.float32, device=self.device)
+
+    def sample(self, batch_size: int, groups: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``anchor (B,)``, ``positive (B,)``, ``negatives (B, K)`` long view indices.
+
+        With ``groups = E`` draw E independent batches at once: shapes (E, B), (E, B),
+        (E, B, K); in-batch negatives then come from the anchor's own group only.
+        """
+        B = check_positive_int("batch_size", batch_size)
+        E = 1 if groups is None else check_positive_int("groups", groups)
+        if self.negatives == "in-batch" and B < 2:
+            raise ValueError(f"batch_size must be >= 2 for in-batch negatives, got {B}")
+        base = torch.multinomial(self._base_weight, E * B, replacement=True, generator=self.generator)
+        slot = torch.multinomial(self._probs[base], 1, generator=self.generator).squeeze(1)
+        anchor = self._base_view[base].view(E, B)
+        positive = self._cols[base, slot].view(E, B)
+        if self.negatives == "iid":
+            neg_base = torch.multinomial(self._base_weight, E * B * self.num_negatives, replacement=True, generator=self.generator)
+            negatives = self._base_view[neg_base].view(E, B, self.num_negatives)
+        else:
+            others = ~torch.eye(B, dtype=torch.bool, device=self.device)
+            negatives = anchor[:, None, :].expand(E, B, B)[:, others].view(E, B, B - 1)
+        if groups is None:
+            return anchor[0], positive[0], negatives[0]
+        return anchor, positive, negatives

@@ -1,0 +1,18 @@
+"""Function classes with a capacity dial; representations are hypercube codes g = sign(score)."""
+
+from .classes import CLASS_NAMES, LinearScore, LookupScore, MLPScore, ScoreModel, hard_codes, make_function_class
+from .features import content_features, fourier_features, linear_features, random_features
+
+__all__ = [
+    "CLASS_NAMES",
+    "ScoreModel",
+    "LinearScore",
+    "LookupScore",
+    "MLPScore",
+    "hard_codes",
+    "make_function_class",
+    "content_features",
+    "fourier_features",
+    "linear_features",
+    "random_features",
+]
