@@ -1,0 +1,288 @@
+"""InfoNCE and its relatives: explicit-K and in-batch InfoNCE, the paper's hypercube
+beta-form, SupCon L_out and the decoupled contrastive loss.
+
+All of them reduce an ``(anchors x candidates)`` logit matrix, built with one einsum /
+matmul (O(B K) memory for explicit negatives, O(B^2) in-batch, never a list of
+pairs), row by row with ``masked_logsumexp``. The decoupled form
+``D = log sum_neg exp(logit - positive_logit)`` is computed first; InfoNCE is then
+``log(1 + exp(D))``, which keeps tiny losses (large beta, clean codes) exact.
+Half-precision inputs are upcast to float32 first, so the loss is float32.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from clustertheory.config import check_nonneg, check_positive
+from clustertheory.losses.primitives import (
+    check_embeddings,
+    check_negatives,
+    check_pair,
+    check_same_shape,
+    log1p_exp,
+    masked_log_softmax,
+    masked_logsumexp,
+    prepare,
+    reduce_rows,
+    upcast,
+)
+
+
+def _finish(log_negatives_over_positive: torch.Tensor, include_positive: bool) -> torch.Tensor:
+    """``D = log sum_neg exp(logit - positive_logit)`` is the decoupled loss; InfoNCE,
+    with the positive in the denominator, is ``log(1 + exp(D))``.
+
+    Working with D (negatives only) keeps tiny InfoNCE values exact instead of
+    rounding ``logsumexp - positive_logit`` to 0.
+    """
+    if include_positive:
+        return log1p_exp(log_negatives_over_positive)
+    return log_negatives_over_positive
+
+
+def _explicit_rows(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negatives: torch.Tensor,
+    scale: float,
+    include_positive: bool,
+) -> torch.Tensor:
+    """Per-anchor ``-scale a.p + log(sum over candidates exp(scale a.c))`` (B,).
+
+    Candidates: the K rows ``negatives[b]``, plus the positive when ``include_positive``.
+    """
+    positive_logit = scale * (anchor * positive).sum(dim=-1)  # (B,)
+    negative_logits = scale * torch.einsum("bd,bkd->bk", anchor, negatives)  # (B, K)
+    gap = masked_logsumexp(negative_logits - positive_logit.unsqueeze(1))
+    return _finish(gap, include_positive)
+
+
+def _in_batch_rows(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    scale: float,
+    same_view_negatives: bool,
+    include_positive: bool,
+) -> torch.Tensor:
+    """Per-anchor loss (B,) with the batch as candidates.
+
+    Candidates of anchor i: ``positive[j]`` for every j (j = i only when
+    ``include_positive``), and ``anchor[j]`` for j != i when ``same_view_negatives``.
+    """
+    batch = anchor.shape[0]
+    off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=anchor.device)
+    logits = scale * anchor @ positive.T  # (B, B); the diagonal holds the positives
+    positive_logit = logits.diagonal()
+    mask = off_diagonal  # negatives only; the positive enters through _finish
+    if same_view_negatives:
+        same = scale * anchor @ anchor.T  # (B, B); the diagonal (self) is never a candidate
+        logits = torch.cat([logits, same], dim=1)
+        mask = torch.cat([off_diagonal, off_diagonal], dim=1)
+    gap = masked_logsumexp(logits - positive_logit.unsqueeze(1), mask)
+    return _finish(gap, include_positive)
+
+
+def _check_in_batch_options(negatives, symmetric: bool, same_view_negatives: bool) -> None:
+    if negatives is not None and (symmetric or same_view_negatives):
+        raise ValueError(
+            "symmetric and same_view_negatives apply to in-batch negatives only; "
+            "pass negatives=None or set symmetric=False, same_view_negatives=False"
+        )
+
+
+def infonce(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negatives: torch.Tensor | None = None,
+    *,
+    temperature: float = 0.1,
+    normalize: bool = True,
+    symmetric: bool = False,
+    same_view_negatives: bool = False,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """InfoNCE with K explicit negatives per anchor, or with in-batch negatives.
+
+    anchor (B, d), positive (B, d), negatives (B, K, d) or None. With ``normalize``
+    every vector is L2-normalised first (cosine similarity); ``s(u, v) = u.v``.
+
+    Explicit negatives (the finite-negative theory; ``negatives`` given):
+
+        l_b = -s(a_b, p_b)/t + log( exp(s(a_b, p_b)/t) + sum_{k=1..K} exp(s(a_b, n_bk)/t) )
+
+    Denominator: the positive and the K negatives of anchor b (K + 1 candidates).
+    Chance value (all similarities equal): ``log(K + 1)``.
+
+    In-batch negatives (``negatives=None``), one direction (``symmetric=False``):
+
+        l_b = -s(a_b, p_b)/t + log( sum_{j=1..B} exp(s(a_b, p_j)/t) )
+
+    Denominator: all B rows of ``positive``, the positive ``p_b`` included (the
+    info-nce-pytorch / CLIP one-direction convention). Chance value ``log(B)``.
+    ``same_view_negatives=True`` adds ``a_j, j != b`` to the denominator
+    (2B - 1 candidates, chance ``log(2B - 1)``), as in SimCLR's NT-Xent.
+    ``symmetric=True`` averages l_b with the same loss with the roles of anchor and
+    positive swapped (CLIP-style; with ``same_view_negatives`` it is exactly NT-Xent
+    of SimCLR / lightly.loss.NTXentLoss). Both options need in-batch negatives.
+
+    reduction: "mean" over anchors, "sum", or "none" (per-anchor (B,); for
+    ``symmetric`` the per-anchor average of the two directions). Returns float32 for
+    half / bfloat16 / float32 input and float64 for float64 input.
+
+    Raises ValueError for temperature <= 0, K = 0, mismatched shapes, and B < 2 with
+    in-batch negatives (a single candidate makes the loss identically 0).
+    """
+    check_positive("temperature", temperature)
+    check_pair(anchor, positive)
+    _check_in_batch_options(negatives, symmetric, same_view_negatives)
+    scale = 1.0 / temperature
+    if negatives is not None:
+        check_negatives("anchor", anchor, "negatives", negatives)
+        anchor, positive, negatives = prepare(normalize, anchor, positive, negatives)
+        rows = _explicit_rows(anchor, positive, negatives, scale, include_positive=True)
+        return reduce_rows(rows, reduction)
+    if anchor.shape[0] < 2:
+        raise ValueError(
+            f"in-batch infonce needs batch size B >= 2 (B = 1 leaves a single candidate "
+            f"and the loss is identically 0), got anchor shape {tuple(anchor.shape)}"
+        )
+    anchor, positive = prepare(normalize, anchor, positive)
+    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, include_positive=True)
+    if symmetric:
+        rows_back = _in_batch_rows(positive, anchor, scale, same_view_negatives, include_positive=True)
+        rows = 0.5 * (rows + rows_back)
+    return reduce_rows(rows, reduction)
+
+
+def hypercube_infonce(
+    codes: torch.Tensor,
+    positive_codes: torch.Tensor,
+    negative_codes: torch.Tensor,
+    beta: float,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """The paper's InfoNCE on (relaxed) hypercube codes, in its beta-form.
+
+    codes z (B, d), positive_codes z+ (B, d), negative_codes z_i (B, l, d); no
+    normalisation (on H_d = {-1, +1}^d every code has squared norm d):
+
+        l_b = log( 1 + sum_{i=1..l} exp(beta z_b.(z_bi - z_b+)) )
+            = -beta z_b.z_b+ + log( exp(beta z_b.z_b+) + sum_i exp(beta z_b.z_bi) )
+
+    i.e. ``infonce(codes, positive_codes, negative_codes, normalize=False,
+    temperature=1/beta)``; the denominator holds the positive and the l negatives.
+    Value ``log(1 + l)`` when all codes are identical (or beta = 0); l_b > 0 for
+    every input (the 1 inside the log), and values as small as ``exp(-2 beta d)``
+    keep their relative precision.
+
+    beta >= 0 (beta = 0 gives the constant log(1 + l)). reduction: "mean", "sum",
+    "none" (B,). Raises ValueError for beta < 0, l = 0 or mismatched shapes.
+    """
+    check_nonneg("beta", beta)
+    check_embeddings("codes", codes, 2)
+    check_embeddings("positive_codes", positive_codes, 2)
+    check_same_shape("codes", codes, "positive_codes", positive_codes)
+    check_negatives("codes", codes, "negative_codes", negative_codes)
+    codes, positive_codes, negative_codes = upcast(codes, positive_codes, negative_codes)
+    rows = _explicit_rows(codes, positive_codes, negative_codes, float(beta), include_positive=True)
+    return reduce_rows(rows, reduction)
+
+
+def supcon_out(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    temperature: float = 0.1,
+    normalize: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Supervised contrastive loss L_out (Khosla et al. 2020, Eq. 2).
+
+    embeddings z (B, d) (all views stacked), labels (B,) integer. For anchor i,
+    ``A(i) = {a != i}`` and ``P(i) = {p in A(i) : y_p = y_i}``:
+
+        l_i = -1/|P(i)| sum_{p in P(i)} [ s(z_i, z_p)/t - log sum_{a in A(i)} exp(s(z_i, z_a)/t) ]
+
+    (the average over positives is outside the log). Denominator: every other row,
+    positives included, self excluded. Cosine similarity when ``normalize``.
+    No ``t / t_base`` factor (t_base = t as in pytorch-metric-learning's SupConLoss).
+    Chance value (all similarities equal): ``log(B - 1)``.
+
+    Anchors with no positive (a label seen once) are left out of "mean" and "sum";
+    with reduction "none" their entry is NaN (an average over an empty set).
+    Raises ValueError for temperature <= 0, B < 3 (with B = 2 the only usable
+    anchors have their positive as sole candidate: loss identically 0), labels of
+    the wrong shape, or no label occurring twice.
+    """
+    check_positive("temperature", temperature)
+    check_embeddings("embeddings", embeddings, 2)
+    batch = embeddings.shape[0]
+    if batch < 3:
+        raise ValueError(f"supcon_out needs at least B >= 3 embeddings, got shape {tuple(embeddings.shape)}")
+    if labels.shape != (batch,):
+        raise ValueError(f"labels must have shape (B,) = ({batch},), got {tuple(labels.shape)}")
+    (z,) = prepare(normalize, embeddings)
+    not_self = ~torch.eye(batch, dtype=torch.bool, device=z.device)
+    positive_mask = (labels.unsqueeze(0) == labels.unsqueeze(1)) & not_self
+    num_positives = positive_mask.sum(dim=1)
+    has_positive = num_positives > 0
+    if not bool(has_positive.any()):
+        raise ValueError("labels must contain some label at least twice (no anchor has a positive)")
+    log_prob = masked_log_softmax(z @ z.T / temperature, not_self)
+    positive_sum = torch.where(positive_mask, log_prob, torch.zeros_like(log_prob)).sum(dim=1)
+    rows = -positive_sum / num_positives.clamp(min=1)
+    if reduction == "none":
+        return torch.where(has_positive, rows, torch.full_like(rows, float("nan")))
+    return reduce_rows(rows[has_positive], reduction)
+
+
+def decoupled(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negatives: torch.Tensor | None = None,
+    *,
+    temperature: float = 0.1,
+    normalize: bool = True,
+    symmetric: bool = True,
+    same_view_negatives: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Decoupled contrastive loss (Yeh et al. 2022): InfoNCE without the positive in the denominator.
+
+    anchor (B, d), positive (B, d), negatives (B, K, d) or None; cosine similarity
+    when ``normalize``.
+
+    Explicit negatives: ``l_b = -s(a_b, p_b)/t + log sum_{k=1..K} exp(s(a_b, n_bk)/t)``
+    (K candidates). In-batch (``negatives=None``):
+
+        l_b = -s(a_b, p_b)/t + log( sum_{j != b} exp(s(a_b, p_j)/t) [+ sum_{j != b} exp(s(a_b, a_j)/t)] )
+
+    the bracket present when ``same_view_negatives``; ``symmetric`` averages with the
+    anchor/positive roles swapped. The defaults (symmetric, same-view negatives,
+    2B - 2 candidates) are the paper's Eq. 6 with uniform weight, i.e.
+    lightly.loss.DCLLoss. Value with identical embeddings: ``log(number of
+    negatives)``; unlike InfoNCE the loss can be negative.
+
+    reduction: "mean", "sum", "none" (B,). Raises ValueError for temperature <= 0,
+    K = 0, mismatched shapes, B < 2 in-batch (no negative at all).
+    """
+    check_positive("temperature", temperature)
+    check_pair(anchor, positive)
+    _check_in_batch_options(negatives, symmetric, same_view_negatives)
+    scale = 1.0 / temperature
+    if negatives is not None:
+        check_negatives("anchor", anchor, "negatives", negatives)
+        anchor, positive, negatives = prepare(normalize, anchor, positive, negatives)
+        rows = _explicit_rows(anchor, positive, negatives, scale, include_positive=False)
+        return reduce_rows(rows, reduction)
+    if anchor.shape[0] < 2:
+        raise ValueError(
+            f"in-batch decoupled needs batch size B >= 2 (B = 1 has no negative), "
+            f"got anchor shape {tuple(anchor.shape)}"
+        )
+    anchor, positive = prepare(normalize, anchor, positive)
+    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, include_positive=False)
+    if symmetric:
+        rows_back = _in_batch_rows(positive, anchor, scale, same_view_negatives, include_positive=False)
+        rows = 0.5 * (rows + rows_back)
+    return reduce_rows(rows, reduction)

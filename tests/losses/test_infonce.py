@@ -1,0 +1,249 @@
+"""infonce, hypercube_infonce, supcon_out and decoupled against loop references,
+closed forms, symmetries and gradcheck."""
+
+import math
+
+import pytest
+import torch
+
+from clustertheory.losses import decoupled, hypercube_infonce, infonce, supcon_out
+
+from . import references as ref
+
+
+def draw(*shape, seed=0, dtype=torch.float64):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def close(got: torch.Tensor, expected: list[float], rel=1e-9):
+    assert got.tolist() == pytest.approx(expected, rel=rel, abs=1e-9)
+
+
+# --- infonce, explicit negatives ------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("k", [1, 3, 8])
+@pytest.mark.parametrize("dim", [1, 4])
+@pytest.mark.parametrize("temperature", [0.07, 0.5, 2.0])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_infonce_explicit_matches_reference(batch, k, dim, temperature, normalize):
+    a, p, n = draw(batch, dim, seed=1), draw(batch, dim, seed=2), draw(batch, k, dim, seed=3)
+    got = infonce(a, p, n, temperature=temperature, normalize=normalize, reduction="none")
+    close(got, ref.infonce_explicit(a, p, n, temperature, normalize))
+    expected_mean = sum(ref.infonce_explicit(a, p, n, temperature, normalize)) / batch
+    assert infonce(a, p, n, temperature=temperature, normalize=normalize).item() == pytest.approx(expected_mean)
+    assert infonce(a, p, n, temperature=temperature, normalize=normalize, reduction="sum").item() == pytest.approx(
+        expected_mean * batch
+    )
+
+
+@pytest.mark.parametrize("k", [1, 4, 31])
+def test_identical_embeddings_give_log_k_plus_one(k):
+    v = draw(1, 6, seed=k).expand(3, 6)
+    loss = infonce(v, v, v.unsqueeze(1).expand(3, k, 6).contiguous(), temperature=0.3)
+    assert loss.item() == pytest.approx(math.log(k + 1), rel=1e-12)
+
+
+def test_negative_permutation_invariance_and_batch_equivariance():
+    a, p, n = draw(6, 5, seed=1), draw(6, 5, seed=2), draw(6, 7, 5, seed=3)
+    base = infonce(a, p, n, reduction="none")
+    shuffled = n[:, torch.randperm(7, generator=torch.Generator().manual_seed(0))]
+    torch.testing.assert_close(infonce(a, p, shuffled, reduction="none"), base)
+    order = torch.randperm(6, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(infonce(a[order], p[order], n[order], reduction="none"), base[order])
+
+
+# --- infonce, in-batch -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [2, 3, 7])
+@pytest.mark.parametrize("dim", [2, 5])
+@pytest.mark.parametrize("temperature", [0.1, 1.0])
+@pytest.mark.parametrize("same_view", [False, True])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_infonce_in_batch_matches_reference(batch, dim, temperature, same_view, symmetric):
+    a, p = draw(batch, dim, seed=4), draw(batch, dim, seed=5)
+    got = infonce(
+        a, p, temperature=temperature, symmetric=symmetric, same_view_negatives=same_view, reduction="none"
+    )
+    reference = ref.symmetric_in_batch if symmetric else ref.in_batch
+    close(got, reference(a, p, temperature, same_view=same_view))
+
+
+@pytest.mark.parametrize("same_view,candidates", [(False, lambda b: b), (True, lambda b: 2 * b - 1)])
+def test_in_batch_identical_embeddings_give_log_candidates(same_view, candidates):
+    v = draw(1, 4, seed=0).expand(6, 4)
+    loss = infonce(v, v, same_view_negatives=same_view, symmetric=True)
+    assert loss.item() == pytest.approx(math.log(candidates(6)), rel=1e-12)
+
+
+def test_in_batch_batch_permutation_equivariance():
+    a, p = draw(8, 3, seed=6), draw(8, 3, seed=7)
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(2))
+    for same_view in (False, True):
+        base = infonce(a, p, same_view_negatives=same_view, symmetric=True, reduction="none")
+        permuted = infonce(a[order], p[order], same_view_negatives=same_view, symmetric=True, reduction="none")
+        torch.testing.assert_close(permuted, base[order])
+
+
+def test_symmetric_is_invariant_to_swapping_views():
+    a, p = draw(5, 4, seed=8), draw(5, 4, seed=9)
+    torch.testing.assert_close(infonce(a, p, symmetric=True), infonce(p, a, symmetric=True))
+    assert not torch.allclose(infonce(a, p), infonce(p, a))
+
+
+def test_in_batch_equals_explicit_with_other_positives_as_negatives():
+    a, p = draw(4, 3, seed=10), draw(4, 3, seed=11)
+    others = torch.stack([p[[j for j in range(4) if j != i]] for i in range(4)])
+    torch.testing.assert_close(infonce(a, p, others, reduction="none"), infonce(a, p, reduction="none"))
+
+
+# --- hypercube_infonce ---------------------------------------------------------------
+
+
+def random_codes(*shape, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, shape, generator=gen).to(torch.float64) * 2 - 1
+
+
+@pytest.mark.parametrize("l", [1, 4])
+@pytest.mark.parametrize("dim", [3, 8])
+@pytest.mark.parametrize("beta", [0.0, 0.3, 2.0])
+def test_hypercube_matches_reference_and_infonce(l, dim, beta):
+    z, zp, zn = random_codes(5, dim, seed=1), random_codes(5, dim, seed=2), random_codes(5, l, dim, seed=3)
+    got = hypercube_infonce(z, zp, zn, beta, reduction="none")
+    close(got, ref.hypercube(z, zp, zn, beta))
+    if beta > 0:
+        as_infonce = infonce(z, zp, zn, normalize=False, temperature=1 / beta, reduction="none")
+        torch.testing.assert_close(got, as_infonce)
+
+
+def test_hypercube_relaxed_codes_match_reference():
+    z, zp, zn = draw(4, 5, seed=1), draw(4, 5, seed=2), draw(4, 3, 5, seed=3)
+    close(hypercube_infonce(z, zp, zn, 1.7, reduction="none"), ref.hypercube(z, zp, zn, 1.7))
+
+
+@pytest.mark.parametrize("l", [1, 7])
+def test_hypercube_identical_codes_give_log_one_plus_l(l):
+    z = random_codes(1, 6, seed=0).expand(3, 6)
+    loss = hypercube_infonce(z, z, z.unsqueeze(1).expand(3, l, 6), beta=5.0)
+    assert loss.item() == pytest.approx(math.log(1 + l), rel=1e-12)
+
+
+def test_tiny_hypercube_losses_keep_relative_precision():
+    """Clean codes far from every negative: l = log(1 + l exp(-2 beta h)), far below float64 eps."""
+    z = torch.ones(2, 4, dtype=torch.float64)
+    far = -torch.ones(2, 3, 4, dtype=torch.float64)  # Hamming distance 4 from z
+    got = hypercube_infonce(z, z, far, beta=20.0, reduction="none")
+    expected = math.log1p(3 * math.exp(-2 * 20.0 * 4))
+    assert expected < 1e-60
+    assert got.tolist() == pytest.approx([expected, expected], rel=1e-12)
+    low_precision = hypercube_infonce(z.float(), z.float(), far.float(), beta=1.0, reduction="none")
+    assert low_precision.tolist() == pytest.approx([math.log1p(3 * math.exp(-8.0))] * 2, rel=1e-6)
+
+
+# --- supcon_out ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 3], [5, 5, 5, 5, 5, 5], [0, 1, 2, 3, 4, 4]])
+@pytest.mark.parametrize("temperature", [0.1, 0.7])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_supcon_matches_reference(labels, temperature, normalize):
+    z = draw(len(labels), 4, seed=12)
+    y = torch.tensor(labels)
+    expected = ref.supcon(z, y, temperature, normalize)
+    per_anchor = supcon_out(z, y, temperature=temperature, normalize=normalize, reduction="none")
+    for got, want in zip(per_anchor.tolist(), expected):
+        if want is None:
+            assert math.isnan(got)
+        else:
+            assert got == pytest.approx(want, rel=1e-9)
+    defined = [w for w in expected if w is not None]
+    mean = supcon_out(z, y, temperature=temperature, normalize=normalize)
+    assert mean.item() == pytest.approx(sum(defined) / len(defined), rel=1e-9)
+
+
+def test_supcon_identical_embeddings_give_log_b_minus_one():
+    z = draw(1, 3, seed=0).expand(7, 3)
+    assert supcon_out(z, torch.tensor([0, 0, 1, 1, 2, 2, 2])).item() == pytest.approx(math.log(6), rel=1e-12)
+
+
+def test_supcon_with_pair_labels_is_nt_xent():
+    """One positive per anchor (its other view): L_out is exactly symmetric NT-Xent."""
+    a, p = draw(5, 4, seed=13), draw(5, 4, seed=14)
+    labels = torch.arange(5).repeat(2)
+    nt_xent = infonce(a, p, temperature=0.2, symmetric=True, same_view_negatives=True)
+    torch.testing.assert_close(supcon_out(torch.cat([a, p]), labels, temperature=0.2), nt_xent)
+
+
+def test_supcon_batch_permutation_equivariance():
+    z, y = draw(8, 3, seed=15), torch.tensor([0, 1, 2, 0, 1, 2, 0, 3])
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(3))
+    base = supcon_out(z, y, reduction="none")
+    torch.testing.assert_close(supcon_out(z[order], y[order], reduction="none"), base[order], equal_nan=True)
+
+
+# --- decoupled -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [1, 5])
+@pytest.mark.parametrize("temperature", [0.1, 1.0])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_decoupled_explicit_matches_reference(k, temperature, normalize):
+    a, p, n = draw(4, 3, seed=16), draw(4, 3, seed=17), draw(4, k, 3, seed=18)
+    got = decoupled(
+        a, p, n, temperature=temperature, normalize=normalize, symmetric=False, same_view_negatives=False,
+        reduction="none",
+    )
+    close(got, ref.decoupled_explicit(a, p, n, temperature, normalize))
+
+
+@pytest.mark.parametrize("batch", [2, 6])
+@pytest.mark.parametrize("same_view", [False, True])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_decoupled_in_batch_matches_reference(batch, same_view, symmetric):
+    a, p = draw(batch, 4, seed=19), draw(batch, 4, seed=20)
+    got = decoupled(a, p, temperature=0.3, symmetric=symmetric, same_view_negatives=same_view, reduction="none")
+    reference = ref.symmetric_in_batch if symmetric else ref.in_batch
+    close(got, reference(a, p, 0.3, same_view=same_view, include_positive=False))
+
+
+def test_decoupled_identical_embeddings_give_log_negatives():
+    v = draw(1, 4, seed=0).expand(5, 4)
+    assert decoupled(v, v).item() == pytest.approx(math.log(2 * 5 - 2), rel=1e-12)
+    assert decoupled(v, v, same_view_negatives=False).item() == pytest.approx(math.log(4), rel=1e-12)
+
+
+def test_infonce_is_softplus_of_decoupled():
+    """InfoNCE = log(1 + sum_neg exp(s/t) / exp(s+/t)) = softplus(decoupled) > decoupled."""
+    a, p, n = draw(5, 3, seed=21), draw(5, 3, seed=22), draw(5, 4, 3, seed=23)
+    kwargs = {"temperature": 0.2, "reduction": "none"}
+    dec = decoupled(a, p, n, symmetric=False, same_view_negatives=False, **kwargs)
+    full = infonce(a, p, n, **kwargs)
+    assert (full > dec).all()
+    torch.testing.assert_close(full, torch.nn.functional.softplus(dec))
+
+
+# --- gradcheck -------------------------------------------------------------------------
+
+
+def leaf(*shape, seed):
+    return draw(*shape, seed=seed).requires_grad_(True)
+
+
+def test_gradcheck_infonce_and_decoupled():
+    a, p, n = leaf(3, 4, seed=1), leaf(3, 4, seed=2), leaf(3, 2, 4, seed=3)
+    assert torch.autograd.gradcheck(lambda x, y, z: infonce(x, y, z, temperature=0.5), (a, p, n))
+    assert torch.autograd.gradcheck(
+        lambda x, y: infonce(x, y, temperature=0.5, symmetric=True, same_view_negatives=True), (a, p)
+    )
+    assert torch.autograd.gradcheck(lambda x, y: decoupled(x, y, temperature=0.5), (a, p))
+
+
+def test_gradcheck_hypercube_and_supcon():
+    z, zp, zn = leaf(3, 4, seed=4), leaf(3, 4, seed=5), leaf(3, 2, 4, seed=6)
+    assert torch.autograd.gradcheck(lambda x, y, w: hypercube_infonce(x, y, w, beta=0.7), (z, zp, zn))
+    labels = torch.tensor([0, 1, 0, 1, 2])
+    emb = leaf(5, 3, seed=7)
+    assert torch.autograd.gradcheck(lambda x: supcon_out(x, labels, temperature=0.5), (emb,))
