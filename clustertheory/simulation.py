@@ -13,14 +13,17 @@ A simulation is a module in ``simulations/`` defining
 :func:`run_simulation` validates the config, runs it with progress, and writes
 ``results/<run>.csv`` (every row with the config and seed), ``results/<run>.json``
 (config, verdict, versions, elapsed time) and ``figures/<run>.png``. Work done through
-``ctx.sweep`` is stored unit by unit in ``results/<run>.partial.jsonl`` as it finishes,
-so an interrupted run restarts where it stopped and repeats nothing.
+``ctx.sweep`` / ``ctx.sweep_batched`` is stored unit by unit in ``results/<run>.partial.jsonl``
+as it finishes, so an interrupted run restarts where it stopped and repeats nothing (the
+runner, the store and the executors live in ``clustertheory.training.sweep`` /
+``.executors``).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
@@ -39,6 +42,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import check_nonneg_int
+from .training.executors import Executor, LocalExecutor
+from .training.sweep import SweepStore, atomic_write_text, run_sweep
+from .training.sweep import to_jsonable as _jsonable
 from .utils import derive_seed, resolve_device
 
 
@@ -119,66 +125,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value)
-
-
-class SweepStore:
-    """Rows of finished units, appended to a JSON-lines file as each unit finishes.
-
-    A unit is a flat dict of parameters; its key is its canonical JSON text. Each line
-    is written and fsynced in one call, so a killed process leaves at worst a truncated
-    last line, which is ignored on reload (that unit is simply run again).
-    """
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self._done: dict[str, list[dict]] = {}
-        if path is not None and path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self._done[record["key"]] = record["rows"]
-
-    @staticmethod
-    def key(unit: dict) -> str:
-        return json.dumps(unit, sort_keys=True, default=str)
-
-    def get(self, unit: dict) -> list[dict] | None:
-        return self._done.get(self.key(unit))
-
-    def put(self, unit: dict, rows: list[dict]) -> None:
-        key = self.key(unit)
-        self._done[key] = rows
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"key": key, "rows": rows}, default=_jsonable) + "\n"
-        with open(self.path, "a") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def __len__(self) -> int:
-        return len(self._done)
-
-
 @dataclass
 class RunContext:
-    """What a simulation's ``run`` may use: device, progress, resumable sweeps, seeds."""
+    """What a simulation's ``run`` may use: device, progress, resumable sweeps, seeds.
+
+    ``executor`` runs the batches of a sweep (default: this process; a
+    :class:`~clustertheory.training.executors.RayExecutor` spreads them over a cluster).
+    ``max_batch`` caps the units per batch of :meth:`sweep_batched` (None: whole groups).
+    """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     show_progress: bool = False
     store: SweepStore = field(default_factory=lambda: SweepStore(None))
     base_seed: int = 0
+    executor: Executor = field(default_factory=LocalExecutor)
+    max_batch: int | None = None
 
     @classmethod
     def for_tests(cls, seed: int = 0) -> "RunContext":
@@ -197,22 +158,34 @@ class RunContext:
         """Run ``fn`` on every unit not already finished; return all rows in unit order.
 
         Each row is the unit's parameters merged with what ``fn`` returned. Finished
-        units are stored immediately (see :class:`SweepStore`).
+        units are stored immediately (see :class:`SweepStore`); each unit is its own batch.
         """
-        rows: list[dict] = []
-        pending = [u for u in units if self.store.get(u) is None]
-        bar = self.progress(range(len(units)), desc=desc or "sweep", total=len(units))
-        bar.update(len(units) - len(pending))
-        for unit in units:
-            done = self.store.get(unit)
-            if done is None:
-                result = fn(unit)
-                done = [{**unit, **r} for r in (result if isinstance(result, list) else [result])]
-                self.store.put(unit, done)
-                bar.update(1)
-            rows.extend(done)
-        bar.close()
-        return rows
+        return run_sweep(
+            units, lambda batch: [fn(unit) for unit in batch], self.store, max_batch=1,
+            executor=self.executor, progress=self.progress, desc=desc or "sweep",
+        )
+
+    def sweep_batched(
+        self,
+        units: Sequence[dict],
+        group_key: Callable[[dict], Any] | None,
+        batch_fn: Callable[[list[dict]], list[dict | list[dict]]],
+        desc: str = "",
+        max_batch: int | None = None,
+    ) -> list[dict]:
+        """Like :meth:`sweep`, but compatible units run together in one call.
+
+        Unfinished units with equal ``group_key(unit)`` (None: all units) are cut into
+        batches of at most ``max_batch`` (default ``self.max_batch``; None: whole groups);
+        ``batch_fn(batch)`` returns one result (dict or list of dicts) per unit, in order,
+        e.g. from one ensemble trained with ``clustertheory.training.batched.train_members``.
+        Every unit of a finished batch is stored at once; an interrupted sweep repeats at
+        most the batches in flight. Returns all rows in unit order.
+        """
+        return run_sweep(
+            units, batch_fn, self.store, group_key=group_key, max_batch=max_batch or self.max_batch,
+            executor=self.executor, progress=self.progress, desc=desc or "sweep",
+        )
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -305,7 +278,11 @@ def run_name(module: ModuleType, config: SimulationConfig) -> str:
         if default.get(key) != value:
             text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
             parts.append(f"{key}-{text}".replace("/", "-").replace(" ", ""))
-    return "_".join(parts)
+    name = "_".join(parts)
+    if len(name) > 120:  # keep file names legal: a readable prefix plus a hash of the settings
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        name = f"{name[:100]}_{digest}"
+    return name
 
 
 # ----------------------------------------------------------------------------- running
@@ -329,8 +306,14 @@ def run_simulation(
     device: str | torch.device | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    executor: Executor | None = None,
+    max_batch: int | None = None,
 ) -> Outcome:
-    """Run one simulation end to end and write its results table, summary and figure."""
+    """Run one simulation end to end and write its results table, summary and figure.
+
+    ``executor`` / ``max_batch`` go to the :class:`RunContext` (where sweep batches run,
+    and how many units one batch may hold).
+    """
     module = get_simulation(name_or_module)
     config = build_config(module, scale, overrides)
     name = run_name(module, config)
@@ -339,7 +322,10 @@ def run_simulation(
     store = SweepStore(partial)
     if len(store):
         echo(f"{name}: resuming, {len(store)} finished unit(s) found in {partial}")
-    ctx = RunContext(device=resolve_device(device), show_progress=progress, store=store, base_seed=config.seed)
+    ctx = RunContext(
+        device=resolve_device(device), show_progress=progress, store=store, base_seed=config.seed,
+        executor=executor or LocalExecutor(), max_batch=max_batch,
+    )
 
     start = time.perf_counter()
     rows = module.run(config, ctx)
@@ -363,7 +349,7 @@ def run_simulation(
         "versions": environment_versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    _atomic_write_text(paths["json"], json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    atomic_write_text(paths["json"], json.dumps(summary, indent=2, default=_jsonable) + "\n")
     save_figure(module.plot(rows, config), paths["figure"])
     if partial.exists():
         partial.unlink()
@@ -414,10 +400,3 @@ def save_figure(figure, path: Path, dpi: int = 110) -> None:
     figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
     os.replace(tmp, path)
     plt.close(figure)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)

@@ -31,7 +31,10 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """CUDA when available and no device was asked for, else CPU; validate explicit requests."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} requested but CUDA is not available; use 'cpu'")
     return device

@@ -157,3 +157,11 @@ def test_seed_for_is_deterministic_and_distinct():
     assert ctx.seed_for("a", 1) == RunContext(base_seed=5).seed_for("a", 1)
     assert ctx.seed_for("a", 1) != ctx.seed_for("a", 2)
     assert ctx.seed_for("a", 1) != RunContext(base_seed=6).seed_for("a", 1)
+
+
+def test_long_run_names_stay_legal_file_names_and_distinct():
+    module = _toy_module([])
+    long_a = run_name(module, ToyConfig(tags=tuple("x" * 30 for _ in range(8))))
+    long_b = run_name(module, ToyConfig(tags=tuple("y" * 30 for _ in range(8))))
+    assert len(long_a) <= 120 and len(long_b) <= 120
+    assert long_a != long_b and long_a.startswith("toy_tags-")

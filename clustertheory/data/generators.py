@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..config import check_in, check_positive_int, check_probability
+from ..config import check_in, check_nonneg_int, check_positive_int, check_probability
 from .views import ViewDataset
 
 OBSERVATIONS = ("identity", "embedding", "mlp")
@@ -26,9 +26,16 @@ def _cluster_weights(num_clusters: int, cluster_weights) -> np.ndarray:
     if cluster_weights is None:
         return np.full(num_clusters, 1.0 / num_clusters)
     weights = np.asarray(cluster_weights, dtype=np.float64)
-    if weights.shape != (num_clusters,) or (weights <= 0).any():
+    if weights.shape != (num_clusters,) or not np.isfinite(weights).all() or (weights <= 0).any():
         raise ValueError(f"cluster_weights must be {num_clusters} positive numbers, got {cluster_weights!r}")
     return weights / weights.sum()
+
+
+def _check_observation_args(observation: str, obs_dim: int, seed: int) -> None:
+    """Validate the observation-map arguments up front (before any data is built)."""
+    check_in("observation", observation, OBSERVATIONS)
+    check_positive_int("obs_dim", obs_dim)
+    check_nonneg_int("seed", seed)
 
 
 def observe(
@@ -40,7 +47,7 @@ def observe(
     embedding: E [one_hot(c), cos s, sin s], E ~ N(0, 1/D) fixed   (D = obs_dim)
     mlp:       two leaky-ReLU layers with orthogonal weights after an injective lift (invertible)
     """
-    check_in("observation", observation, OBSERVATIONS)
+    _check_observation_args(observation, obs_dim, seed)
     check_in("style_space", style_space, STYLE_SPACES)
     if style_space == "circle":
         style_code = np.stack([np.cos(style), np.sin(style)], axis=1)
@@ -91,6 +98,7 @@ def comb_dataset(
     m = check_positive_int("num_clusters", num_clusters)
     n = check_positive_int("points_per_cluster", points_per_cluster)
     T = check_positive_int("teeth", teeth)
+    _check_observation_args(observation, obs_dim, seed)
     p = check_probability("leak", leak)
     q = check_probability("noise", noise)
     if p + q > 1:
@@ -154,6 +162,7 @@ def jitter_dataset(
     n = check_positive_int("points_per_cluster", points_per_cluster)
     b = check_positive_int("bins_per_point", bins_per_point)
     w = check_positive_int("width", width)
+    _check_observation_args(observation, obs_dim, seed)
     bins = n * b
     if 2 * w + 1 > bins:
         raise ValueError(f"width must satisfy 2*width + 1 <= points_per_cluster*bins_per_point = {bins}, got {w}")

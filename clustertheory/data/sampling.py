@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import check_in, check_positive_int
+from ..config import check_in, check_nonneg_int, check_positive_int
 from ..utils import resolve_device, torch_generator
 from .views import ViewDataset
 
@@ -26,8 +26,8 @@ class PairSampler:
     def __init__(self, data: ViewDataset, num_negatives: int = 1, negatives: str = "iid", device=None, seed: int = 0):
         self.num_negatives = check_positive_int("num_negatives", num_negatives)
         self.negatives = check_in("negatives", negatives, NEGATIVE_MODES)
-        self.device = resolve_device(device) if device is None else torch.device(device)
-        self.generator = torch_generator(seed, self.device)
+        self.device = resolve_device(device)
+        self.generator = torch_generator(check_nonneg_int("seed", seed), self.device)
         augment = data.augment.tocsr()
         counts = np.diff(augment.indptr)
         width = int(counts.max())

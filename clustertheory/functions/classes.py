@@ -14,11 +14,13 @@ indices (the data are finite), outputs scores of shape (E, B, d).
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from torch import nn
 
-from ..config import check_in, check_nonneg_int, check_positive, check_positive_int
+from ..config import check_in, check_nonneg, check_nonneg_int, check_positive, check_positive_int
 from ..data.views import ViewDataset
 from ..utils import torch_generator
 from .features import fourier_features, linear_features, random_features
@@ -145,20 +147,33 @@ def make_function_class(
     depth: int = 2,
     lipschitz: float | None = None,
     init_scale: float = 0.1,
+    feature_seed: int = 0,
 ) -> ScoreModel:
     """Build an ensemble of one function class on ``data``; one member per seed.
 
     Capacity arguments used per class: band-limited -> bandwidth (int B); random-features ->
-    num_features, bandwidth (float); mlp -> width, depth, lipschitz; linear, lookup -> none.
+    num_features, bandwidth (float) and feature_seed (the random feature map is part of the
+    class, shared by every member); mlp -> width, depth, lipschitz; linear, lookup -> none.
     """
     check_in("name", name, CLASS_NAMES)
-    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    check_positive_int("dim", dim)
+    seeds = [seeds] if isinstance(seeds, Integral) else list(seeds)
     if not seeds:
         raise ValueError("seeds must name at least one ensemble member")
+    seeds = [check_nonneg_int("seeds", s) for s in seeds]
+    # every capacity argument is checked whichever class uses it, so a bad value never passes silently
+    check_nonneg("bandwidth", bandwidth)
+    check_positive_int("num_features", num_features)
+    check_positive_int("width", width)
+    check_positive_int("depth", depth)
+    if lipschitz is not None:
+        check_positive("lipschitz", lipschitz)
+    check_nonneg_int("feature_seed", feature_seed)
+    check_positive("init_scale", init_scale)  # 0 starts every code at z = 0, where the gradient vanishes exactly
     if name == "band-limited":
         return LinearScore(fourier_features(data, check_nonneg_int("bandwidth", bandwidth)), dim, seeds, init_scale, device)
     if name == "random-features":
-        return LinearScore(random_features(data, num_features, bandwidth, seed=seeds[0]), dim, seeds, init_scale, device)
+        return LinearScore(random_features(data, num_features, bandwidth, seed=feature_seed), dim, seeds, init_scale, device)
     if name == "linear":
         return LinearScore(linear_features(data), dim, seeds, init_scale, device)
     if name == "mlp":
