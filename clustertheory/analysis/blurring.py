@@ -1,0 +1,401 @@
+"""Markov-chain blurring on the hypercube: the argument behind Lemma 4.4.
+
+For clean codes the InfoNCE depends only on the vertex law p = D of y = g(x) (2^d,):
+
+    Ltilde(D) = E_{y, ybar_1..ybar_l ~ D} log(1 + sum_i exp(-2 beta h(y, ybar_i))).
+
+Blurring moves D one step of the lazy walk (w.p. 1/2 flip one uniformly chosen bit):
+
+    (K p)_v = p_v / 2 + (1 / 2d) sum_j p_{v XOR 2^j},
+
+which multiplies the Walsh coefficient of every character chi_S by 1 - |S|/d. The
+Hamming distance of two independently walking points is a Markov chain on 0..d
+(:func:`hamming_kernel`). Vertex indices follow :mod:`clustertheory.analysis.hypercube`.
+Everything is exact (finite sums, or the Laplace quadrature of
+:mod:`clustertheory.analysis.exact_loss`); Monte Carlo appears only as a check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.special import comb
+
+from clustertheory.analysis.exact_loss import (
+    LAPLACE_STEP,
+    METHODS,
+    expected_log1p_sum_batch,
+    laplace_grid,
+    laplace_log1p_sum,
+    one_thread_below,
+)
+from clustertheory.analysis.hypercube import check_dim, check_law, hamming_matrix, vertex_weight
+from clustertheory.config import check_in, check_int_range, check_nonneg, check_nonneg_int, check_positive, check_positive_int
+
+KERNEL_VARIANTS = ("exact", "paper", "paper-remainder")
+MAX_CURVATURE_DIM = 40  # uniform_curvatures needs only (d+1)-dim objects; checked against 60-digit values
+STEPS = np.array([-2, -1, 0, 1, 2])  # the moves of the Hamming-distance chain in one step
+
+
+# ----------------------------------------------------------------------------- the walk
+
+
+def _dim_of(law) -> int:
+    size = law.shape[-1]
+    d = int(size).bit_length() - 1
+    if size < 2 or size != 2**d:
+        raise ValueError(f"law must have last dimension 2^d (d >= 1), got {size}")
+    return check_dim("d", d)
+
+
+def walk_step(law):
+    """One lazy-walk step of vertex laws (..., 2^d): (K p)_v = p_v/2 + (1/2d) sum_j p_{v XOR 2^j}.
+
+    Works on numpy arrays and torch tensors (differentiable); returns the same type.
+    """
+    d = _dim_of(law)
+    index = np.arange(2**d)
+    flipped = 0.0
+    for j in range(d):
+        perm = index ^ (1 << j)
+        flipped = flipped + law[..., torch.from_numpy(perm).to(law.device) if torch.is_tensor(law) else perm]
+    return 0.5 * law + flipped / (2 * d)
+
+
+def walk_path(law, steps: int) -> np.ndarray:
+    """(steps + 1, 2^d): the laws D_0 = law, D_{t+1} = K D_t."""
+    law, _ = check_law("law", law)
+    steps = check_nonneg_int("steps", steps)
+    path = [law]
+    for _ in range(steps):
+        path.append(walk_step(path[-1]))
+    return np.stack(path)
+
+
+# ----------------------------------------------------------------------------- distance laws
+
+
+def distance_laws(law) -> np.ndarray:
+    """(..., 2^d, d+1): q[..., y, h] = P_{ybar ~ law}[h(y, ybar) = h], for laws (..., 2^d) (numpy, exact)."""
+    law = np.asarray(law, dtype=np.float64)
+    d = _dim_of(law)
+    distance = hamming_matrix(d)  # symmetric, so law @ [distance == h] sums over v for each y
+    return np.stack([law @ (distance == h).astype(np.float64) for h in range(d + 1)], axis=-1)
+
+
+def distance_law(law) -> np.ndarray:
+    """(..., d+1): P[h(y, ybar) = h] for y, ybar ~ law independent."""
+    law = np.asarray(law, dtype=np.float64)
+    return np.einsum("...y,...yh->...h", law, distance_laws(law))
+
+
+def krawtchouk(d: int) -> np.ndarray:
+    """(d+1, d+1): K[k, h] = sum_{|v| = h} chi_S(v) = sum_j (-1)^j C(k, j) C(d-k, h-j) for |S| = k."""
+    d = check_int_range("d", d, 1, MAX_CURVATURE_DIM)
+    k, h, j = np.meshgrid(np.arange(d + 1), np.arange(d + 1), np.arange(d + 1), indexing="ij")
+    return ((-1.0) ** j * comb(k, j) * comb(d - k, h - j)).sum(axis=2)
+
+
+def _hadamard(d: int, dtype=torch.float64) -> torch.Tensor:
+    """(2^d, 2^d) Walsh matrix W[S, v] = chi_S(v) = (-1)^{|S AND v|} (symmetric, W W = 2^d I)."""
+    index = np.arange(2**d)
+    return torch.from_numpy((-1.0) ** vertex_weight(d)[index[:, None] & index[None, :]]).to(dtype)
+
+
+def distance_laws_torch(law: torch.Tensor) -> torch.Tensor:
+    """Differentiable (..., 2^d) -> (..., 2^d, d+1) distance laws through the Walsh transform.
+
+    q[y, h] = 2^-d sum_S chi_S(y) phat_S K[|S|, h], phat = W p (a convolution on Z_2^d).
+    Agrees with :func:`distance_laws` to rounding (entries may be -1e-17 instead of 0).
+    """
+    d = _dim_of(law)
+    walsh = _hadamard(d, law.dtype).to(law.device)
+    kraw = torch.from_numpy(krawtchouk(d)[vertex_weight(d)]).to(law)  # (2^d, d+1): K[|S|, h]
+    spectrum = law @ walsh  # (..., 2^d)
+    return walsh @ (spectrum.unsqueeze(-1) * kraw) / 2**d
+
+
+# ----------------------------------------------------------------------------- the reduced loss
+
+
+def _distance_log_ratio(d: int, beta: float) -> np.ndarray:
+    return -2.0 * beta * np.arange(d + 1, dtype=np.float64)
+
+
+def reduced_loss(law, num_negatives: int, beta: float, method: str = "auto"):
+    """Ltilde(D) = sum_y p_y E log(1 + sum_{i<=l} exp(-2 beta h_i)), h_i ~ q[y] i.i.d.
+
+    law: numpy (2^d,) or (B, 2^d) -> float or (B,) (exact finite sum or quadrature, by
+    ``method`` as in :func:`expected_log1p_sum_batch`); torch (..., 2^d) -> (...)
+    differentiable tensor (Laplace quadrature).
+    """
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = check_nonneg("beta", beta)
+    check_in("method", method, METHODS)
+    d = _dim_of(law)
+    log_ratio = _distance_log_ratio(d, beta)
+    if torch.is_tensor(law):
+        q = distance_laws_torch(law)
+        per_anchor = laplace_log1p_sum(torch.from_numpy(log_ratio).to(q), q.reshape(-1, d + 1), l)
+        return (law * per_anchor.reshape(law.shape)).sum(-1)
+    law = np.asarray(law, dtype=np.float64)
+    q = distance_laws(law).reshape(-1, d + 1)
+    per_anchor = expected_log1p_sum_batch(np.broadcast_to(log_ratio, q.shape), q, l, method).reshape(law.shape)
+    value = (law * per_anchor).sum(-1)
+    return float(value) if law.ndim == 1 else value
+
+
+def reduced_loss_path(law, steps: int, num_negatives: int, beta: float, method: str = "auto") -> np.ndarray:
+    """(steps + 1,): Ltilde(D_t) along the lazy walk started at ``law``."""
+    return np.asarray(reduced_loss(walk_path(law, steps), num_negatives, beta, method))
+
+
+# ----------------------------------------------------------------------------- the Hamming chain
+
+
+def hamming_step_probs(d: int, h: int, variant: str = "exact") -> np.ndarray:
+    """(5,) probabilities of the moves s = -2, -1, 0, +1, +2 of the distance h of two
+    independent lazy walkers on H_d in one step:
+
+        -2: h(h-1)/(4d^2)       -1: h/(2d)       0: 1/4 + 1/(4d) + h(d-h)/(2d^2)
+        +1: (d-h)/(2d)          +2: (d-h)(d-h-1)/(4d^2)                    ("exact")
+
+    (both move w.p. 1/4: two distinct differing bits give -2, two distinct agreeing bits
+    +2, the same bit or one of each 0; exactly one moves w.p. 1/2: -1 or +1.)
+    "paper" replaces the +2 entry by the printed (d-h)(d-h+1)/(4d^2), keeping the other
+    entries; "paper-remainder" also takes the stay probability as 1 minus the printed moves.
+    """
+    d = check_dim("d", d)
+    if not isinstance(h, (int, np.integer)) or not 0 <= h <= d:
+        raise ValueError(f"h must be an integer in [0, {d}], got {h!r}")
+    check_in("variant", variant, KERNEL_VARIANTS)
+    up2 = (d - h) * (d - h - 1 if variant == "exact" else d - h + 1) / (4 * d * d)
+    down2, down1, up1 = h * (h - 1) / (4 * d * d), h / (2 * d), (d - h) / (2 * d)
+    stay = 0.25 + 1 / (4 * d) + h * (d - h) / (2 * d * d)
+    if variant == "paper-remainder":
+        stay = 1.0 - down2 - down1 - up1 - up2
+    return np.array([down2, down1, stay, up1, up2])
+
+
+def hamming_kernel(d: int, variant: str = "exact") -> np.ndarray:
+    """(d+1, d+1) transition matrix of the distance chain from :func:`hamming_step_probs`.
+
+    For the printed variants, mass sent beyond d (the +2 move from h = d-1) is dropped.
+    """
+    d = check_dim("d", d)
+    kernel = np.zeros((d + 1, d + 1))
+    for h in range(d + 1):
+        for step, prob in zip(STEPS, hamming_step_probs(d, h, variant)):
+            if 0 <= h + step <= d:
+                kernel[h, h + step] += prob
+    return kernel
+
+
+def hamming_kernel_enumerated(d: int) -> np.ndarray:
+    """(d+1, d+1) distance kernel by enumerating the joint move of two walkers.
+
+    Walker at x = 0 and walker at y = first h bits set; each independently stays (1/2)
+    or flips bit j (1/(2d) each); accumulate the probability of every new distance.
+    """
+    d = check_dim("d", d)
+    moves = [(None, 0.5)] + [(j, 1 / (2 * d)) for j in range(d)]
+    kernel = np.zeros((d + 1, d + 1))
+    for h in range(d + 1):
+        y = np.arange(d) < h
+        for a, pa in moves:
+            for b, pb in moves:
+                x_new, y_new = np.zeros(d, bool), y.copy()
+                if a is not None:
+                    x_new[a] ^= True
+                if b is not None:
+                    y_new[b] ^= True
+                kernel[h, int((x_new != y_new).sum())] += pa * pb
+    return kernel
+
+
+def hamming_kernel_monte_carlo(d: int, samples_per_row: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """(d+1, d+1) int64 counts of one simulated step of two bit-flip walkers from each distance h.
+
+    Direct simulation: bit vectors x = 0 and y = first h bits set; each walker flips a
+    uniformly chosen bit with probability 1/2; count the new Hamming distances.
+    """
+    d = check_dim("d", d)
+    n = check_positive_int("samples_per_row", samples_per_row)
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((d + 1, d + 1), dtype=np.int64)
+    rows = np.arange(n)
+    for h in range(d + 1):
+        walkers = np.zeros((2, n, d), dtype=bool)
+        walkers[1, :, :h] = True
+        for w in range(2):
+            move = rng.random(n) < 0.5
+            bit = rng.integers(0, d, n)
+            walkers[w, rows[move], bit[move]] ^= True
+        counts[h] = np.bincount((walkers[0] != walkers[1]).sum(axis=1), minlength=d + 1)
+    return counts
+
+
+def kernel_z_scores(kernel: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(d+1, d+1) z = (freq - P) / sqrt(P (1 - P) / n) per entry, n = row count.
+
+    Entries with P = 0 give 0 when never observed and +inf when observed.
+    """
+    n = counts.sum(axis=1, keepdims=True)
+    freq = counts / n
+    se = np.sqrt(np.clip(kernel * (1 - kernel), 0, None) / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, (freq - kernel) / np.where(se > 0, se, 1), np.where(counts > 0, np.inf, 0.0))
+    return z
+
+
+# ----------------------------------------------------------------------------- Lemma 18
+
+
+def delta_c(d: int, beta: float, C: float, variant: str = "exact") -> np.ndarray:
+    """(d+1,) Delta_C(h) = E_s[log(C + e^{-2 beta (h+s)}) - log(C + e^{-2 beta h})], s one step of
+    the distance chain from h (``variant`` as in :func:`hamming_step_probs`; the formula is
+    evaluated at h + s even where a printed entry leaves 0..d).
+    """
+    d = check_dim("d", d)
+    beta = check_nonneg("beta", beta)
+    C = check_positive("C", C)
+    h = np.arange(d + 1)
+    probs = np.stack([hamming_step_probs(d, int(k), variant) for k in h])  # (d+1, 5)
+    # log(C + e^{-2b(h+s)}) - log(C + e^{-2b h}) = log1p(e^{-2b h} expm1(-2b s) / (C + e^{-2b h})),
+    # free of the cancellation that subtracting two logs of nearly equal numbers suffers for large C
+    base = np.exp(-2.0 * beta * h)[:, None]
+    change = np.log1p(base * np.expm1(-2.0 * beta * STEPS)[None, :] / (C + base))
+    return (probs * change).sum(axis=1)
+
+
+def lemma18_sum(d: int, beta: float, C: float, variant: str = "exact") -> tuple[float, float]:
+    """(S, A): S = sum_k C(d, k) Delta_C(k) (Lemma 18 claims S < 0) and the scale
+    A = sum_k C(d, k) |Delta_C(k)|. By stationarity of Binomial(d, 1/2) (eq. 15), S = 0
+    for the exact kernel, so |S| / A is rounding-level.
+    """
+    delta = delta_c(d, beta, C, variant)
+    weight = comb(d, np.arange(d + 1))
+    return float(weight @ delta), float(weight @ np.abs(delta))
+
+
+# ----------------------------------------------------------------------------- monotonicity
+
+
+def walsh_direction(d: int, k: int) -> np.ndarray:
+    """(2^d,) eta = 2^-d chi_S with S the first k bits: u + eps eta is a law for |eps| <= 1."""
+    d = check_dim("d", d)
+    if not isinstance(k, (int, np.integer)) or not 0 <= k <= d:
+        raise ValueError(f"k must be an integer in [0, {d}], got {k!r}")
+    index = np.arange(2**d)
+    return (-1.0) ** vertex_weight(d)[index & ((1 << k) - 1)] / 2**d
+
+
+def uniform_curvatures(d: int, num_negatives: int, beta: float) -> np.ndarray:
+    """(d,) c_k = d^2/d eps^2 Ltilde(u + eps eta_k) at eps = 0, eta_k = :func:`walsh_direction` (k = 1..d).
+
+    The Hessian of Ltilde at the uniform law u is invariant under XOR-translations and bit
+    permutations, so it is diagonal in the Walsh basis with one value per |S| = k. A step
+    multiplies the eta_k component by 1 - k/d, so near u
+    Ltilde(K p) - Ltilde(p) = ((1 - k/d)^2 - 1) c_k eps^2 / 2 + O(eps^3):
+    blurring raises the loss near u along eta_k exactly when c_k < 0.
+
+    Along eta_k every anchor's distance law moves by 2^-d chi_S(y) K[k] from b =
+    Binomial(d, 1/2) (K: :func:`krawtchouk`), so with F(q) = E log(1 + sum_i e^{-2 beta h_i}),
+    h_i ~ q:  c_k = 2^(1-d) grad F(b).K[k] + 4^-d K[k]^T Hess F(b) K[k].
+    Only (d+1)-dimensional objects appear, so d may go up to MAX_CURVATURE_DIM.
+    """
+    d = check_int_range("d", d, 1, MAX_CURVATURE_DIM)
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = check_nonneg("beta", beta)
+    # F(q) = int w(u) (1 - (1 - q . M(u))^l) du, M_h(u) = 1 - exp(-e^u e^{-2 beta h}) (the Laplace
+    # form of exact_loss). Its derivatives dF/dq_h = l int w phi^(l-1) M_h and
+    # d2F/dq_h dq_g = -l (l-1) int w phi^(l-2) M_h M_g, phi = 1 - q . M, are sums of terms that
+    # vanish with the value e^{-2 beta h}, so the Krawtchouk contractions below do not cancel
+    # large constants (with exp(-s v_h) in place of M_h most digits are lost by d = 40).
+    grid = laplace_grid(0.0, l).numpy()
+    weight = LAPLACE_STEP * np.exp(-np.exp(grid))
+    terms = -np.expm1(-np.exp(grid[None, :] + _distance_log_ratio(d, beta)[:, None]))  # M: (d+1, G)
+    phi = 1.0 - (comb(d, np.arange(d + 1)) / 2**d) @ terms  # (G,), in [0, 1)
+    grad = l * terms @ (weight * phi ** (l - 1))
+    hess = -l * (l - 1) * (terms * (weight * phi ** max(l - 2, 0))) @ terms.T
+    kraw = krawtchouk(d)[1:]  # (d, d+1): rows k = 1..d
+    return 2.0 ** (1 - d) * kraw @ grad + 4.0**-d * np.einsum("kh,hg,kg->k", kraw, hess, kraw)
+
+
+def starting_laws(d: int, seed: int | np.random.Generator = 0) -> dict[str, np.ndarray]:
+    """Named starting vertex laws (2^d,) for the chain:
+
+    point         all mass on vertex 0
+    dirichlet-a   a Dirichlet(a) draw, a in {0.1, 1, 10}
+    code-half     a cluster-preserving code of 2^(d-1) equal clusters on a random half of the vertices
+    code-skewed   a cluster-preserving code of 2^d clusters with weights proportional to 1..2^d
+    parity-tilt   u + 0.9 eta_d (the law tilted along the parity of all d bits)
+    """
+    d = check_dim("d", d)
+    rng = np.random.default_rng(seed)
+    size = 2**d
+    point = np.zeros(size)
+    point[0] = 1.0
+    half = np.zeros(size)
+    half[rng.permutation(size)[: size // 2]] = 1.0 / (size // 2)
+    skewed = rng.permutation(np.arange(1, size + 1)).astype(np.float64)
+    laws = {"point": point}
+    laws.update({f"dirichlet-{a:g}": rng.dirichlet(np.full(size, a)) for a in (0.1, 1.0, 10.0)})
+    laws["code-half"] = half
+    laws["code-skewed"] = skewed / skewed.sum()
+    laws["parity-tilt"] = 2.0**-d + 0.9 * walsh_direction(d, d)
+    return laws
+
+
+def search_blurring_increase(
+    d: int,
+    num_negatives: int,
+    beta: float,
+    starts,
+    steps: int = 60,
+    lr: float = 0.1,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Gradient ascent (Adam, float64) for a law whose blurring step raises Ltilde.
+
+    starts: (R, 2^d) starting laws, one restart each, parametrised p = softmax(theta).
+    Objective per restart: r(p) = (Ltilde(K p) - Ltilde(p)) / sum_v (p_v - 2^-d)^2, the
+    increase per unit of collision excess (finite near the uniform law, where the raw
+    increase vanishes quadratically). Every iterate is scored by its raw increase.
+    Returns {"max_increase", "max_ratio", "law" (2^d,) the law of max_increase (numpy)}.
+    On CPU, small searches run on one intra-op thread (:func:`one_thread_below`).
+    """
+    d = check_dim("d", d)
+    steps = check_nonneg_int("steps", steps)
+    lr = check_positive("lr", lr)
+    starts = np.asarray(starts, dtype=np.float64)
+    if starts.ndim != 2 or starts.shape[1] != 2**d:
+        raise ValueError(f"starts must have shape (R, {2**d}), got {starts.shape}")
+    device = torch.device(device)
+    theta = torch.log(torch.from_numpy(starts).to(device) + 1e-12)
+    if device.type != "cpu":
+        return _ascend(d, num_negatives, beta, theta, steps, lr)
+    with one_thread_below(len(starts) * 2**d * len(laplace_grid(0.0, check_positive_int("num_negatives", num_negatives)))):
+        return _ascend(d, num_negatives, beta, theta, steps, lr)
+
+
+def _ascend(d: int, num_negatives: int, beta: float, theta: torch.Tensor, steps: int, lr: float) -> dict:
+    """The Adam loop of :func:`search_blurring_increase` from logits theta (R, 2^d)."""
+    theta = theta.requires_grad_(True)
+    optimiser = torch.optim.Adam([theta], lr=lr)
+    best = {"max_increase": -math.inf, "max_ratio": -math.inf, "law": torch.softmax(theta[0], -1).detach().cpu().numpy()}
+    for _ in range(steps + 1):
+        law = torch.softmax(theta, dim=-1)
+        increase = reduced_loss(walk_step(law), num_negatives, beta) - reduced_loss(law, num_negatives, beta)
+        ratio = increase / ((law - 2.0**-d) ** 2).sum(-1)
+        gains, scores = increase.detach(), ratio.detach()
+        top = int(gains.argmax())
+        if float(gains[top]) > best["max_increase"]:
+            best.update(max_increase=float(gains[top]), law=law[top].detach().cpu().numpy().copy())
+        best["max_ratio"] = max(best["max_ratio"], float(scores.max()))
+        optimiser.zero_grad()
+        (-ratio.sum()).backward()
+        optimiser.step()
+    return best

@@ -1,0 +1,348 @@
+"""Exact population InfoNCE for hypercube codes on finite data.
+
+For codes g(x) in {-1,+1}^d the InfoNCE of THEORY.md 1.1 with ``l`` i.i.d. negatives,
+
+    L(g) = E log(1 + sum_{i<=l} exp(beta g(x).(g(x_i^-) - g(x^+)))),
+
+depends, for a fixed anchor vertex y and alignment a = y.g(x^+), only on how the l
+negatives fall over the d+1 Hamming distances from y. Every term is therefore an
+instance of one primitive, E log(a + sum_{i<=l} X_i) with X_i i.i.d. on finitely many
+values, computed exactly in two independent ways:
+
+* "multinomial": the finite sum over the C(l+n-1, n-1) multinomial count vectors;
+* "laplace": log(1 + y) = int_0^inf e^{-t} (1 - e^{-t y}) / t dt (Frullani) gives
+  E log(1 + S/a) = int_0^inf e^{-t} (1 - phi(t/a)^l) / t dt, phi(s) = E e^{-s X},
+  at a cost independent of l.
+
+Monte Carlo (:func:`monte_carlo_code_infonce`) is only a cross-check.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from itertools import combinations
+
+import numpy as np
+import torch
+from scipy.special import gammaln, logsumexp
+from scipy.stats import binom
+
+from clustertheory.analysis.hypercube import check_codes, popcount, vertex_index
+from clustertheory.config import check_in, check_nonneg, check_positive, check_positive_int
+
+METHODS = ("auto", "multinomial", "laplace")
+AUTO_MAX_TERMS = 1000  # "auto" sums multinomial terms up to this count, else integrates
+
+# Laplace quadrature on u = log t: trapezoid rule with step h on [u_min, U_MAX].
+# The integrand is analytic and bounded by 2 in the strip |Im u| < pi/2 (there
+# |exp(-e^u v)| <= 1 for v >= 0), so the discretisation error is at most
+# N / (exp(2 pi a / h) - 1) with a = 1.4 < pi/2, i.e. about 3e-31 N, N (the integral of the
+# modulus along the strip edges) being of order U_MAX - u_min. Truncation: the right tail
+# is below E1(e^4) < 1e-25; u_min is chosen so that the left tail, bounded by
+# l max(v)/a e^{u_min}, is below e^{-40} (relative when l max(v)/a < 1). In practice the
+# result agrees with the finite multinomial sum to a few 1e-15 (tests), for values from
+# e^-100 to e^100.
+LAPLACE_STEP = 1.0 / 8.0
+LAPLACE_U_MAX = 4.0
+LAPLACE_MARGIN = 40.0
+_CHUNK_ELEMENTS = 2**24  # work arrays are cut into chunks of about this many float64s
+_PARALLEL_ELEMENTS = 2**22  # smaller CPU work runs on one intra-op thread (see one_thread_below)
+
+
+@contextmanager
+def one_thread_below(elements: int, limit: int = _PARALLEL_ELEMENTS):
+    """Run the enclosed CPU torch work on one intra-op thread when it touches fewer than
+    ``limit`` elements per operation (the thread count is restored on exit).
+
+    Small operations gain nothing from threads, and on a busy machine each parallel region
+    can stall for milliseconds: measured 2 ms on one thread against 200 ms on two for one
+    Laplace evaluation of 80 laws on a loaded 2-core machine.
+    """
+    if elements >= limit:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def multinomial_term_count(num_values: int, num_negatives: int) -> int:
+    """Number of count vectors k in N^n with sum k = l: C(l + n - 1, n - 1)."""
+    return math.comb(num_negatives + num_values - 1, num_values - 1)
+
+
+def _compositions(l: int, n: int) -> np.ndarray:
+    """(C(l+n-1, n-1), n) int64: every vector of n non-negative counts summing to l (stars and bars)."""
+    if n == 1:
+        return np.array([[l]], dtype=np.int64)
+    bars = np.array(list(combinations(range(l + n - 1), n - 1)), dtype=np.int64)
+    edges = np.concatenate(
+        [np.full((len(bars), 1), -1, dtype=np.int64), bars, np.full((len(bars), 1), l + n - 1, dtype=np.int64)], axis=1
+    )
+    return np.diff(edges, axis=1) - 1
+
+
+def _multinomial_batch(log_ratio: np.ndarray, probs: np.ndarray, l: int) -> np.ndarray:
+    """E log(1 + sum_{i<=l} X_i) by summing over multinomial counts; (B, n), (B, n) -> (B,).
+
+    With log_ratio[b, j] = log(v_j / a): for counts k (sum k = l) the weight is
+    l!/prod k_j! prod p_j^k_j and the value log(1 + sum_j k_j v_j / a), both in log space.
+    """
+    counts = _compositions(l, probs.shape[1])  # (T, n)
+    log_coef = gammaln(l + 1) - gammaln(counts + 1).sum(axis=1)  # (T,)
+    with np.errstate(divide="ignore"):
+        log_counts = np.log(counts.astype(np.float64))  # -inf where k_j = 0
+        log_probs = np.log(probs)
+    out = np.empty(len(probs))
+    rows = max(1, _CHUNK_ELEMENTS // (counts.size + 1))
+    for start in range(0, len(probs), rows):
+        lp, lr = log_probs[start : start + rows], log_ratio[start : start + rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # 0 * log(0) = 0: a zero count contributes nothing whatever the probability
+            log_weight = log_coef + np.where(counts[None] > 0, counts[None] * lp[:, None, :], 0.0).sum(axis=2)
+            log_sum = logsumexp(log_counts[None] + lr[:, None, :], axis=2)  # log(S / a), (b, T)
+        out[start : start + rows] = (np.exp(log_weight) * np.logaddexp(0.0, log_sum)).sum(axis=1)
+    return out
+
+
+def laplace_grid(max_log_ratio: float, l: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """(G,) nodes u of the Laplace quadrature in u = log t (see the module constants)."""
+    spread = max(0.0, max_log_ratio + math.log(l))  # log of an upper bound on S/a
+    u_min = -spread - LAPLACE_MARGIN
+    count = int(math.ceil((LAPLACE_U_MAX - u_min) / LAPLACE_STEP)) + 1
+    return LAPLACE_U_MAX - LAPLACE_STEP * torch.arange(count, dtype=dtype, device=device).flip(0)
+
+
+def laplace_log1p_sum(log_ratio: torch.Tensor, probs: torch.Tensor, l: int) -> torch.Tensor:
+    """E log(1 + sum_{i<=l} X_i / a) by the Laplace (Frullani) integral; differentiable in probs.
+
+    log_ratio: (n,) shared by every row, or (B, n): log(v_j / a) (may be -inf for v_j = 0).
+    probs:     (B, n) law of one X over the n values (rows sum to 1).
+    Returns (B,):  int_R exp(-e^u) (1 - phi_b(e^u)^l) du,  phi_b(s) = sum_j p_bj exp(-s v_j / a).
+
+    1 - phi is summed from the non-negative terms 1 - exp(-s v_j) (no cancellation) and
+    1 - phi^l = -expm1(l log1p(-(1 - phi))) where phi > 1/2, 1 - phi^l directly elsewhere,
+    so small and large S/a both keep their relative precision and gradients stay finite.
+    """
+    finite = log_ratio[torch.isfinite(log_ratio)]
+    grid = laplace_grid(float(finite.max()) if finite.numel() else 0.0, l, log_ratio.dtype, log_ratio.device)
+    return _laplace_on_grid(log_ratio, probs, l, grid)
+
+
+def _laplace_on_grid(log_ratio: torch.Tensor, probs: torch.Tensor, l: int, grid: torch.Tensor) -> torch.Tensor:
+    """:func:`laplace_log1p_sum` on given nodes ``grid`` (G,) (see :func:`laplace_grid`)."""
+    weight = LAPLACE_STEP * torch.exp(-torch.exp(grid))  # (G,) trapezoid weight x e^{-t}
+    scaled = torch.exp(grid + log_ratio.unsqueeze(-1))  # s v_j / a: (n, G) or (B, n, G)
+    one_minus_terms, phi_terms = -torch.expm1(-scaled), torch.exp(-scaled)
+    if log_ratio.dim() == 1:
+        one_minus_phi, phi = probs @ one_minus_terms, probs @ phi_terms  # (B, G)
+    else:
+        one_minus_phi = torch.einsum("bn,bng->bg", probs, one_minus_terms)
+        phi = torch.einsum("bn,bng->bg", probs, phi_terms)
+    near_one = one_minus_phi < 0.5
+    # each branch sees a harmless placeholder where it is not used, so no NaN gradient leaks
+    safe_small = torch.where(near_one, one_minus_phi, torch.full_like(one_minus_phi, 0.25))
+    safe_phi = torch.where(near_one, torch.full_like(phi, 0.5), phi)
+    one_minus_power = torch.where(near_one, -torch.expm1(l * torch.log1p(-safe_small)), 1.0 - safe_phi**l)
+    return one_minus_power @ weight
+
+
+def _laplace_batch(log_ratio: np.ndarray, probs: np.ndarray, l: int) -> np.ndarray:
+    """Numpy front of :func:`laplace_log1p_sum` for (B, n) inputs.
+
+    Rows that share their values (e.g. every anchor of one alignment) go through the shared
+    (n,) path, a matrix product, in chunks; a zero-probability value never matters, so the
+    grid only has to reach the largest value that has positive probability.
+    """
+    finite = log_ratio[np.isfinite(log_ratio) & (probs > 0)]
+    grid = laplace_grid(float(finite.max()) if finite.size else 0.0, l)
+    rows = max(1, _CHUNK_ELEMENTS // (probs.shape[1] + len(grid)))
+    distinct, which = np.unique(log_ratio, axis=0, return_inverse=True)
+    out = np.empty(len(probs))
+    for r, shared in enumerate(distinct):
+        members = np.flatnonzero(which.ravel() == r)
+        shared = torch.from_numpy(shared)
+        for start in range(0, len(members), rows):
+            chunk = members[start : start + rows]
+            with one_thread_below(len(chunk) * len(grid)):
+                out[chunk] = _laplace_on_grid(shared, torch.from_numpy(probs[chunk]), l, grid).numpy()
+    return out
+
+
+def expected_log1p_sum_batch(log_ratio, probs, num_negatives: int, method: str = "auto") -> np.ndarray:
+    """E log(1 + sum_{i<=l} X_i / a) for a batch of laws: (B, n), (B, n) -> (B,).
+
+    log_ratio[b, j] = log(v_bj / a_b); probs[b] is the law of X over the values v_b.
+    method: "multinomial", "laplace", or "auto" (multinomial when it has at most
+    AUTO_MAX_TERMS count vectors).
+    """
+    l = check_positive_int("num_negatives", num_negatives)
+    check_in("method", method, METHODS)
+    log_ratio = np.asarray(log_ratio, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if log_ratio.shape != probs.shape or probs.ndim != 2:
+        raise ValueError(f"log_ratio and probs must both have shape (B, n), got {log_ratio.shape} and {probs.shape}")
+    if method == "auto":
+        method = "multinomial" if multinomial_term_count(probs.shape[1], l) <= AUTO_MAX_TERMS else "laplace"
+    if method == "multinomial":
+        return _multinomial_batch(log_ratio, probs, l)
+    return _laplace_batch(log_ratio, probs, l)
+
+
+def _check_law_vector(name: str, probs: np.ndarray, size: int | None = None) -> np.ndarray:
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 1 or (size is not None and len(probs) != size):
+        raise ValueError(f"{name} must have shape ({size if size is not None else 'n'},), got {probs.shape}")
+    if (probs < 0).any() or not np.isclose(probs.sum(), 1.0, rtol=0, atol=1e-8):
+        raise ValueError(f"{name} must be non-negative and sum to 1, got sum {probs.sum()!r}")
+    return probs
+
+
+def expected_log_sum(a: float, values, probs, num_negatives: int, method: str = "auto") -> float:
+    """E log(a + sum_{i<=l} X_i), X_i i.i.d. with P[X = values[j]] = probs[j].
+
+    a > 0; values (n,) >= 0; probs (n,) a probability vector; l = num_negatives >= 1.
+    Computed as log a + E log(1 + S/a) with :func:`expected_log1p_sum_batch`.
+    """
+    a = check_positive("a", a)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or (values < 0).any() or not np.isfinite(values).all():
+        raise ValueError(f"values must be a 1-D array of finite numbers >= 0, got shape {values.shape}")
+    probs = _check_law_vector("probs", probs, len(values))
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(values) - math.log(a)
+    return math.log(a) + float(expected_log1p_sum_batch(log_ratio[None], probs[None], num_negatives, method)[0])
+
+
+def _check_beta(beta) -> float:
+    return check_nonneg("beta", beta)
+
+
+def exact_code_infonce(
+    anchor_codes,
+    positive_codes,
+    pair_weight,
+    negative_codes,
+    negative_weight,
+    num_negatives: int,
+    beta: float,
+    method: str = "auto",
+) -> float:
+    """Exact population InfoNCE of hypercube codes with l i.i.d. negatives.
+
+        L = sum_p w_p E_{ybar_1..l ~ nu} log(1 + sum_i exp(beta y_p.(ybar_i - y_p^+)))
+
+    anchor_codes, positive_codes: (P, d) in {-1,+1}, the pair (g(x), g(x^+)) with weight
+    pair_weight (P,) (sums to 1); negatives: codes (N, d) with law negative_weight (N,).
+    Pairs are grouped by (anchor vertex y, alignment y.y^+); for each group the negatives
+    enter only through the law of h(y, ybar) on 0..d, and y.ybar = d - 2h, so each group is
+    one :func:`expected_log1p_sum_batch` term with values beta (d - 2h - y.y^+).
+    """
+    anchor = check_codes("anchor_codes", anchor_codes)
+    d = anchor.shape[1]
+    positive = check_codes("positive_codes", positive_codes, d)
+    negative = check_codes("negative_codes", negative_codes, d)
+    if positive.shape != anchor.shape:
+        raise ValueError(f"positive_codes must have the shape of anchor_codes {anchor.shape}, got {positive.shape}")
+    pair_weight = _check_law_vector("pair_weight", pair_weight, len(anchor))
+    negative_weight = _check_law_vector("negative_weight", negative_weight, len(negative))
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = _check_beta(beta)
+    check_in("method", method, METHODS)
+
+    anchor_vertex = vertex_index(anchor)
+    alignment = np.rint((anchor * positive).sum(axis=1)).astype(np.int64)  # in -d..d
+    group_key = anchor_vertex * (2 * d + 1) + (alignment + d)
+    keys, inverse = np.unique(group_key, return_inverse=True)
+    group_weight = np.bincount(inverse, weights=pair_weight)
+    group_vertex, group_alignment = keys // (2 * d + 1), keys % (2 * d + 1) - d
+
+    neg_vertex = vertex_index(negative)
+    vertices, vertex_of = np.unique(group_vertex, return_inverse=True)
+    distance = popcount(vertices[:, None] ^ neg_vertex[None, :])  # (U, N)
+    flat = (np.arange(len(vertices))[:, None] * (d + 1) + distance).ravel()
+    distance_law = np.bincount(flat, weights=np.tile(negative_weight, len(vertices)), minlength=len(vertices) * (d + 1))
+    distance_law = distance_law.reshape(len(vertices), d + 1)  # P[h(y, ybar) = h] per anchor vertex
+
+    h = np.arange(d + 1)
+    log_ratio = beta * ((d - 2 * h)[None, :] - group_alignment[:, None]).astype(np.float64)
+    values = expected_log1p_sum_batch(log_ratio, distance_law[vertex_of], l, method)
+    return float(group_weight @ values)
+
+
+def population_infonce(codes, data, num_negatives: int, beta: float, method: str = "auto") -> float:
+    """Exact InfoNCE of a code table on a ViewDataset (THEORY.md 1.1).
+
+    codes: (V, d) in {-1,+1}, the code g(v) of every view. Anchors are natural images
+    x ~ base_weight, positives x^+ ~ A(x) (``data.pair_weights()``), negatives i.i.d.
+    natural images (``data.base_view`` with ``data.base_weight``).
+    """
+    codes = check_codes("codes", codes)
+    if len(codes) != data.num_views:
+        raise ValueError(f"codes must have one row per view ({data.num_views}), got {len(codes)}")
+    anchor_view, positive_view, weight = data.pair_weights()
+    return exact_code_infonce(
+        codes[anchor_view], codes[positive_view], weight, codes[data.base_view], data.base_weight, num_negatives, beta, method
+    )
+
+
+def monte_carlo_code_infonce(
+    anchor_codes,
+    positive_codes,
+    pair_weight,
+    negative_codes,
+    negative_weight,
+    num_negatives: int,
+    beta: float,
+    num_samples: int,
+    seed: int | np.random.Generator = 0,
+) -> tuple[float, float]:
+    """Monte Carlo estimate (mean, standard error) of :func:`exact_code_infonce`.
+
+    Draws num_samples pairs p ~ pair_weight and, for each, l negatives ~ negative_weight;
+    averages log(1 + sum_i exp(beta y_p.(ybar_i - y_p^+))) (computed with logsumexp).
+    """
+    anchor = check_codes("anchor_codes", anchor_codes)
+    d = anchor.shape[1]
+    positive = check_codes("positive_codes", positive_codes, d)
+    negative = check_codes("negative_codes", negative_codes, d)
+    if positive.shape != anchor.shape:
+        raise ValueError(f"positive_codes must have the shape of anchor_codes {anchor.shape}, got {positive.shape}")
+    pair_weight = _check_law_vector("pair_weight", pair_weight, len(anchor))
+    negative_weight = _check_law_vector("negative_weight", negative_weight, len(negative))
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = _check_beta(beta)
+    n = check_positive_int("num_samples", num_samples)
+    if n < 2:
+        raise ValueError(f"num_samples must be >= 2 for a standard error, got {n}")
+    rng = np.random.default_rng(seed)
+    losses = np.empty(n)
+    rows = max(1, _CHUNK_ELEMENTS // (4 * l * d))
+    for start in range(0, n, rows):
+        size = min(rows, n - start)
+        pair = rng.choice(len(anchor), size=size, p=pair_weight)
+        negatives = negative[rng.choice(len(negative), size=(size, l), p=negative_weight)]  # (b, l, d)
+        y = anchor[pair]
+        logits = beta * np.einsum("bd,bkd->bk", y, negatives - positive[pair][:, None, :])
+        losses[start : start + size] = np.logaddexp(0.0, logsumexp(logits, axis=1))
+    return float(losses.mean()), float(losses.std(ddof=1) / math.sqrt(n))
+
+
+def uniform_minimum(d: int, num_negatives: int, beta: float, method: str = "auto") -> float:
+    """Analytic minimum of Theorem 4.5: the loss of a uniform, cluster-preserving code.
+
+        L* = E log(1 + sum_{i<=l} exp(-2 beta h_i)),  h_i ~ Binomial(d, 1/2) i.i.d.
+
+    (with g(x) = g(x^+) every term is exp(beta (y.ybar - d)) = exp(-2 beta h(y, ybar)), and
+    under the uniform law h(y, ybar) ~ Binomial(d, 1/2)). Any d >= 1 (cost O(d)).
+    """
+    d = check_positive_int("d", d)
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = _check_beta(beta)
+    h = np.arange(d + 1)
+    probs = binom.pmf(h, d, 0.5)
+    return float(expected_log1p_sum_batch((-2.0 * beta * h)[None], probs[None], l, method)[0])

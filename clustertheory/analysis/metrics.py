@@ -1,0 +1,147 @@
+"""Measurements of hypercube codes on a ViewDataset (THEORY.md 2.3).
+
+``codes`` is always a (V, d) array in {-1,+1}: the code g(v) of every view v of ``data``.
+Natural images x ~ D_o are ``data.base_view`` with ``data.base_weight``; positives
+x^+ ~ A(x) come from ``data.pair_weights()``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+from clustertheory.analysis.hypercube import check_codes, check_law, popcount, vertex_index
+from clustertheory.config import check_probability
+
+_ARI_RESOLUTION = 100_000  # sample count used when natural-image weights are not commensurable
+
+
+def vertex_law(codes, weights) -> np.ndarray:
+    """(2^d,) law of g(x): p_v = sum_n weights_n [code_n = v], for codes (N, d), weights (N,)."""
+    codes = check_codes("codes", codes)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (len(codes),):
+        raise ValueError(f"weights must have shape ({len(codes)},), got {weights.shape}")
+    if (weights < 0).any():
+        raise ValueError("weights must be non-negative")
+    return np.bincount(vertex_index(codes), weights=weights, minlength=2 ** codes.shape[1])
+
+
+def _view_codes(codes, data) -> np.ndarray:
+    codes = check_codes("codes", codes)
+    if len(codes) != data.num_views:
+        raise ValueError(f"codes must have one row per view ({data.num_views}), got {len(codes)}")
+    return codes
+
+
+def natural_vertex_law(codes, data) -> np.ndarray:
+    """(2^d,) law of g(x) for natural x ~ D_o."""
+    codes = _view_codes(codes, data)
+    return vertex_law(codes[data.base_view], data.base_weight)
+
+
+def _pair_distances(codes, data) -> tuple[np.ndarray, np.ndarray]:
+    codes = _view_codes(codes, data)
+    anchor, positive, weight = data.pair_weights()
+    return popcount(vertex_index(codes[anchor]) ^ vertex_index(codes[positive])), weight
+
+
+def alignment_error(codes, data) -> float:
+    """P[g(x) != g(x^+)], x ~ D_o natural, x^+ ~ A(x)."""
+    distance, weight = _pair_distances(codes, data)
+    return float(weight @ (distance > 0))
+
+
+def mean_hamming_alignment(codes, data) -> float:
+    """E h(g(x), g(x^+)) (mean Hamming distance between a natural image and its augmentation)."""
+    distance, weight = _pair_distances(codes, data)
+    return float(weight @ distance)
+
+
+def _cluster_vertex_mass(codes, data) -> np.ndarray:
+    """(m, 2^d): mass[c, v] = P_{x ~ D_o}[cluster(x) = c, g(x) = v]."""
+    codes = _view_codes(codes, data)
+    d = codes.shape[1]
+    vertex = vertex_index(codes[data.base_view])
+    flat = data.base_cluster * 2**d + vertex
+    return np.bincount(flat, weights=data.base_weight, minlength=data.num_clusters * 2**d).reshape(data.num_clusters, 2**d)
+
+
+def cluster_purity(codes, data) -> np.ndarray:
+    """(m,) purity_c = max_v P[g(x) = v | cluster(x) = c], x ~ D_o natural.
+
+    Lies in [1/V_c, 1] with V_c the number of vertices cluster c uses; NaN for a cluster
+    without natural-image mass.
+    """
+    mass = _cluster_vertex_mass(codes, data)
+    total = mass.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, mass.max(axis=1) / total, np.nan)
+
+
+def is_cluster_preserving(codes, data, tol: float = 0.0, require_distinct: bool = True) -> bool:
+    """True iff every cluster with natural mass has purity >= 1 - tol and, when
+    ``require_distinct`` and m <= 2^d (where distinct vertices are possible at all), the
+    clusters' most common vertices are pairwise distinct.
+    """
+    tol = check_probability("tol", tol, open_right=True)
+    mass = _cluster_vertex_mass(codes, data)
+    present = mass.sum(axis=1) > 0
+    purity = cluster_purity(codes, data)[present]
+    if (purity < 1 - tol - 1e-12).any():
+        return False
+    if require_distinct and data.num_clusters <= mass.shape[1]:
+        modes = mass[present].argmax(axis=1)
+        return len(np.unique(modes)) == len(modes)
+    return True
+
+
+def _sample_counts(weights: np.ndarray) -> np.ndarray:
+    """Integer multiplicities proportional to ``weights`` (exact when commensurable).
+
+    Weights that are integer multiples of the smallest one (within 1e-6) are used
+    exactly; otherwise each natural image is repeated round(w * 1e5) times.
+    """
+    positive = weights[weights > 0]
+    ratio = weights / positive.min()
+    if np.allclose(ratio, np.rint(ratio), rtol=0, atol=1e-6) and ratio.sum() <= 10 * _ARI_RESOLUTION:
+        return np.rint(ratio).astype(np.int64)
+    return np.rint(weights / weights.sum() * _ARI_RESOLUTION).astype(np.int64)
+
+
+def cluster_agreement(codes, data) -> dict[str, float]:
+    """Adjusted Rand index and adjusted mutual information between clusters and vertices.
+
+    Computed with scikit-learn over the natural images, each counted in proportion to its
+    weight (see :func:`_sample_counts`): labels_true = cluster, labels_pred = vertex of g(x).
+    """
+    codes = _view_codes(codes, data)
+    counts = _sample_counts(data.base_weight)
+    clusters = np.repeat(data.base_cluster, counts)
+    vertices = np.repeat(vertex_index(codes[data.base_view]), counts)
+    return {
+        "ari": float(adjusted_rand_score(clusters, vertices)),
+        "ami": float(adjusted_mutual_info_score(clusters, vertices)),
+    }
+
+
+def uniformity(law) -> dict[str, float]:
+    """Distances of a vertex law p (2^d,) from the uniform law u = 2^-d:
+
+        tv               = 1/2 sum_v |p_v - 2^-d|                    in [0, 1 - 2^-d]
+        kl               = KL(p || u) = sum_v p_v log(p_v 2^d)     (0 log 0 = 0)
+        entropy_gap      = d log 2 - H(p)                          (equals kl)
+        collision_excess = sum_v (p_v - 2^-d)^2 = P_{y,y'~p}[y = y'] - 2^-d
+    """
+    p, d = check_law("law", law)
+    u = 2.0**-d
+    positive = p[p > 0]
+    entropy = float(-(positive * np.log(positive)).sum())
+    return {
+        "tv": float(0.5 * np.abs(p - u).sum()),
+        "kl": float((positive * np.log(positive / u)).sum()),
+        "entropy_gap": d * math.log(2) - entropy,
+        "collision_excess": float(((p - u) ** 2).sum()),
+    }

@@ -1,0 +1,275 @@
+"""Blurring on the hypercube: the walk, the exact reduced loss, the Hamming chain, Lemma 18,
+and the monotonicity of the loss along the chain."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import comb
+
+from clustertheory.analysis.blurring import (
+    delta_c,
+    distance_law,
+    distance_laws,
+    distance_laws_torch,
+    hamming_kernel,
+    hamming_kernel_enumerated,
+    hamming_kernel_monte_carlo,
+    hamming_step_probs,
+    kernel_z_scores,
+    lemma18_sum,
+    reduced_loss,
+    reduced_loss_path,
+    search_blurring_increase,
+    starting_laws,
+    uniform_curvatures,
+    walk_path,
+    walk_step,
+    walsh_direction,
+)
+from clustertheory.analysis.exact_loss import exact_code_infonce, population_infonce, uniform_minimum
+from clustertheory.analysis.hypercube import hamming_matrix, vertex_codes, vertex_weight
+from clustertheory.analysis.metrics import uniformity
+from clustertheory.data import comb_dataset
+
+
+def walk_matrix(d):
+    """(2^d, 2^d) lazy-walk transition matrix straight from the definition."""
+    distance = hamming_matrix(d)
+    return 0.5 * (distance == 0) + (distance == 1) / (2 * d)
+
+
+def random_law(d, seed, concentration=0.5):
+    return np.random.default_rng(seed).dirichlet(np.full(2**d, concentration))
+
+
+# ----------------------------------------------------------------------------- 1. walk and loss
+
+
+@pytest.mark.parametrize("d", [1, 3, 6])
+def test_walk_step_is_the_lazy_walk(d):
+    law = random_law(d, d)
+    stepped = walk_step(law)
+    assert stepped == pytest.approx(law @ walk_matrix(d), abs=1e-15)
+    assert walk_step(torch.from_numpy(law)).numpy() == pytest.approx(stepped, abs=1e-15)
+    assert stepped.sum() == pytest.approx(1.0)
+
+
+def test_walk_multiplies_walsh_coefficients_by_one_minus_k_over_d():
+    d = 5
+    for k in range(d + 1):
+        eta = walsh_direction(d, k)
+        assert walk_step(eta) == pytest.approx((1 - k / d) * eta, abs=1e-15)
+
+
+def test_walk_converges_to_uniform_for_d10():
+    path = walk_path(starting_laws(10, 0)["point"], 60)
+    tv = [uniformity(law)["tv"] for law in path]
+    assert np.all(np.diff(tv) <= 1e-15)  # the lazy walk contracts TV
+    assert tv[-1] < tv[0] * 1e-1
+
+
+def test_distance_laws_direct_and_walsh_agree():
+    law = random_law(6, 1)
+    direct = distance_laws(law)
+    assert direct.sum(axis=-1) == pytest.approx(np.ones(64))
+    assert distance_laws_torch(torch.from_numpy(law)).numpy() == pytest.approx(direct, abs=1e-15)
+    # brute force for one anchor
+    y = 5
+    brute = np.bincount(hamming_matrix(6)[y], weights=law, minlength=7)
+    assert direct[y] == pytest.approx(brute, abs=1e-16)
+
+
+@pytest.mark.parametrize("d, l, beta", [(3, 1, 1.0), (4, 5, 0.5), (5, 16, 2.0)])
+def test_reduced_loss_is_the_infonce_of_a_clean_code(d, l, beta):
+    """Ltilde(D) = exact InfoNCE of codes with g(x) = g(x+) and law D (independent code path)."""
+    law = random_law(d, l)
+    codes = vertex_codes(d)
+    expected = exact_code_infonce(codes, codes, law, codes, law, l, beta)
+    assert reduced_loss(law, l, beta) == pytest.approx(expected, rel=1e-12)
+    assert float(reduced_loss(torch.from_numpy(law), l, beta)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_reduced_loss_methods_agree():
+    law = random_law(3, 9)
+    assert reduced_loss(law, 3, 0.7, method="multinomial") == pytest.approx(reduced_loss(law, 3, 0.7, method="laplace"), rel=1e-12)
+
+
+@pytest.mark.parametrize("d, l, beta", [(2, 3, 1.0), (7, 64, 0.2), (10, 8, 3.0)])
+def test_uniform_law_gives_the_closed_form(d, l, beta):
+    assert reduced_loss(np.full(2**d, 2.0**-d), l, beta) == pytest.approx(uniform_minimum(d, l, beta), rel=1e-12)
+
+
+def test_reduced_loss_path_d10_is_fast_and_exact():
+    path = reduced_loss_path(starting_laws(10, 0)["code-half"], 3, 16, 2.0)
+    assert path.shape == (4,)
+    assert np.all(np.diff(path) < 0)
+
+
+# ----------------------------------------------------------------------------- 2. the Hamming chain
+
+
+@pytest.mark.parametrize("d", range(1, 9))
+def test_kernel_formula_matches_enumeration_and_rows_sum_to_one(d):
+    kernel = hamming_kernel(d)
+    assert kernel == pytest.approx(hamming_kernel_enumerated(d), abs=1e-15)
+    assert kernel.sum(axis=1) == pytest.approx(np.ones(d + 1), abs=1e-15)
+    assert (kernel >= 0).all()
+
+
+@pytest.mark.parametrize("d", [4, 7])
+def test_printed_plus_two_entry_breaks_the_rows(d):
+    printed = np.array([hamming_step_probs(d, h, "paper").sum() for h in range(d + 1)])
+    assert printed - 1 == pytest.approx([(d - h) / (2 * d * d) for h in range(d + 1)], abs=1e-15)
+    assert np.abs(hamming_kernel(d, "paper") - hamming_kernel_enumerated(d)).max() > 0.01
+
+
+@pytest.mark.parametrize("d", [3, 6])
+def test_kernel_agrees_with_simulated_bit_flip_walkers(d):
+    counts = hamming_kernel_monte_carlo(d, 40_000, seed=d)
+    assert np.abs(kernel_z_scores(hamming_kernel(d), counts)).max() < 5.0
+    for variant in ("paper", "paper-remainder"):
+        assert np.abs(kernel_z_scores(hamming_kernel(d, variant), counts)).max() > 10.0
+
+
+def test_binomial_is_stationary_and_the_distance_law_follows_the_kernel():
+    d = 6
+    binomial = comb(d, np.arange(d + 1)) / 2**d
+    assert binomial @ hamming_kernel(d) == pytest.approx(binomial, abs=1e-15)
+    path = walk_path(random_law(d, 4, 0.2), 8)
+    from_walk = distance_law(path)  # (9, d+1), from the vertex laws
+    from_chain = [from_walk[0]]
+    for _ in range(8):
+        from_chain.append(from_chain[-1] @ hamming_kernel(d))
+    assert from_walk == pytest.approx(np.array(from_chain), abs=1e-14)
+    wrong = from_walk[0] @ hamming_kernel(d, "paper")
+    assert np.abs(wrong - from_walk[1]).max() > 1e-3
+
+
+# ----------------------------------------------------------------------------- 3. collision excess, Delta_C
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_collision_excess_identity(seed):
+    d = 5
+    law = random_law(d, seed, concentration=0.3)
+    assert distance_law(law)[0] - 2.0**-d == pytest.approx(uniformity(law)["collision_excess"], abs=1e-15)
+
+
+@pytest.mark.parametrize("C", [1.0, 1.5, 1e6])
+def test_delta_c_is_the_expected_change_over_one_step(C):
+    """Delta_C(h) = sum_j K[h, j] (f(j) - f(h)), f(x) = log(C + e^{-2 beta x}), in 50-digit arithmetic."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    d, beta = 5, 0.8
+    kernel = hamming_kernel_enumerated(d)
+    f = [mpmath.log(C + mpmath.exp(-2 * mpmath.mpf(beta) * j)) for j in range(d + 1)]
+    expected = [float(sum(mpmath.mpf(kernel[h, j]) * (f[j] - f[h]) for j in range(d + 1))) for h in range(d + 1)]
+    assert delta_c(d, beta, C) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+def test_delta_c_validation():
+    with pytest.raises(ValueError, match="C must"):
+        delta_c(4, 1.0, 0.0)
+    with pytest.raises(ValueError, match="variant"):
+        delta_c(4, 1.0, 2.0, variant="printed")
+
+
+# ----------------------------------------------------------------------------- 4. Lemma 18
+
+
+@pytest.mark.parametrize("d", [2, 4, 7, 10])
+@pytest.mark.parametrize("beta", [0.1, 1.0, 10.0])
+@pytest.mark.parametrize("C", [1.0001, 2.0, 100.0])
+def test_lemma18_sum_is_zero_not_negative(d, beta, C):
+    """sum_k C(d,k) Delta_C(k) = 2^d E_{Binomial} Delta_C = 0 by stationarity (eq. 15)."""
+    total, scale = lemma18_sum(d, beta, C)
+    assert scale > 1e-4
+    assert abs(total) <= 1e-13 * scale
+    printed, _ = lemma18_sum(d, beta, C, variant="paper")
+    assert printed < -1e-3 * scale  # the printed +2 entry adds (d-k)/(2d^2) mass at f(k+2) - f(k) < 0
+
+
+# ----------------------------------------------------------------------------- 5. monotonicity
+
+
+@pytest.mark.parametrize("d, l", [(2, 1), (3, 4), (5, 16), (8, 64)])
+def test_loss_decreases_along_the_chain_for_large_beta(d, l):
+    beta = 2.0 * math.log(d) + 1.0
+    for name, law in starting_laws(d, 1).items():
+        path = walk_path(law, 6)
+        increments = np.diff(reduced_loss(path, l, beta))
+        moving = np.array([uniformity(p)["collision_excess"] > 1e-20 for p in path[:-1]])
+        assert moving[0] and (increments[moving] < 0).all(), name
+        assert np.abs(increments[~moving]).max(initial=0.0) < 1e-14  # (parity-tilt lands on u in one step)
+
+
+def test_small_beta_blurring_raises_the_loss_along_a_negative_curvature():
+    """d = 4, l = 1, beta = 0.2: the curvature of Ltilde at u along the parity of all 4 bits is
+    negative, and a step from u + 0.9 eta_4 (which lands exactly on u) raises the loss."""
+    d, l, beta = 4, 1, 0.2
+    curvature = uniform_curvatures(d, l, beta)
+    assert curvature[-1] < 0 < curvature[:-1].min()
+    tilted = 2.0**-d + 0.9 * walsh_direction(d, d)
+    before = reduced_loss(tilted, l, beta, method="multinomial")
+    after = reduced_loss(walk_step(tilted), l, beta, method="multinomial")
+    assert walk_step(tilted) == pytest.approx(np.full(16, 1 / 16))
+    assert after - before > 1e-6
+    # and it matches the second-order prediction (l = 1 makes Ltilde exactly quadratic)
+    assert after - before == pytest.approx(-curvature[-1] * 0.9**2 / 2, rel=1e-9)
+
+
+def test_curvatures_match_autograd_on_the_full_law():
+    d, l, beta = 4, 3, 0.4
+    uniform = torch.full((2**d,), 2.0**-d, dtype=torch.float64)
+    for k, value in enumerate(uniform_curvatures(d, l, beta), start=1):
+        eps = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        loss = reduced_loss(uniform + eps * torch.from_numpy(walsh_direction(d, k)), l, beta)
+        (grad,) = torch.autograd.grad(loss, eps, create_graph=True)
+        (second,) = torch.autograd.grad(grad, eps)
+        assert float(second) == pytest.approx(value, rel=1e-8)
+
+
+def test_search_finds_the_violation_and_no_other():
+    d = 4
+    starts = np.stack(list(starting_laws(d, 0).values()))
+    found = search_blurring_increase(d, 1, 0.2, starts, steps=15)
+    assert found["max_increase"] > 1e-6
+    assert reduced_loss(walk_step(found["law"]), 1, 0.2) > reduced_loss(found["law"], 1, 0.2)
+    clean = search_blurring_increase(d, 4, 3.0, starts, steps=15)
+    assert clean["max_increase"] < 0 and clean["max_ratio"] < 0
+
+
+def test_vertex_weight_matches_popcount():
+    assert (vertex_weight(4) == hamming_matrix(4)[0]).all()
+
+
+def test_curvatures_match_60_digit_values_up_to_d32():
+    """l = 1: Ltilde = p^T A p, so c_k = 2^(1-d) lambda_k with the Walsh eigenvalue
+    lambda_k = sum_i C(d-k, i) sum_j C(k, j) (-1)^j log(1 + e^{-2 beta (i+j)}) (no quadrature)."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    d, beta = 32, 1.2
+    a = [mpmath.log1p(mpmath.exp(-2 * mpmath.mpf(beta) * h)) for h in range(d + 1)]
+
+    def eigenvalue(k):
+        inner = [sum(mpmath.binomial(k, j) * (-1) ** j * a[i + j] for j in range(k + 1)) for i in range(d - k + 1)]
+        return sum(mpmath.binomial(d - k, i) * inner[i] for i in range(d - k + 1))
+
+    expected = [float(2 ** (1 - d) * eigenvalue(k)) for k in range(1, d + 1)]
+    assert uniform_curvatures(d, 1, beta) == pytest.approx(expected, rel=1e-9)
+    assert min(expected) < 0  # d = 32, beta = 1.2 is below the threshold
+
+
+def test_below_the_threshold_a_non_uniform_cluster_code_beats_the_uniform_one():
+    """Realizable data (160 equal clusters, a multiple of 2^4): putting 19 clusters on each even-parity
+    vertex and 1 on each odd one gives a clean, cluster-preserving, non-uniform code whose exact
+    InfoNCE is below the uniform minimum at beta = 0.2 (l = 1) - and above it at beta = 1."""
+    d = 4
+    per_vertex = np.where(walsh_direction(d, d) > 0, 19, 1)
+    vertex_of_cluster = np.repeat(np.arange(2**d), per_vertex)
+    data = comb_dataset(num_clusters=len(vertex_of_cluster), points_per_cluster=2, teeth=2)
+    codes = vertex_codes(d)[vertex_of_cluster[data.content]]
+    assert population_infonce(codes, data, 1, 0.2) < uniform_minimum(d, 1, 0.2) - 1e-5
+    assert population_infonce(codes, data, 1, 1.0) > uniform_minimum(d, 1, 1.0) + 1e-3

@@ -1,0 +1,200 @@
+"""Exact population InfoNCE: two exact methods agree, Monte Carlo agrees, the minimum is the closed form."""
+
+import itertools
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from clustertheory.analysis.exact_loss import (
+    exact_code_infonce,
+    expected_log_sum,
+    monte_carlo_code_infonce,
+    multinomial_term_count,
+    population_infonce,
+    uniform_minimum,
+)
+from clustertheory.analysis.hypercube import vertex_codes
+from clustertheory.data import comb_dataset
+from clustertheory.losses.infonce import hypercube_infonce
+
+
+def brute_expected_log_sum(a, values, probs, l):
+    """E log(a + sum_i X_i) by enumerating all n^l outcomes."""
+    total = 0.0
+    for outcome in itertools.product(range(len(values)), repeat=l):
+        total += np.prod([probs[j] for j in outcome]) * math.log(a + sum(values[j] for j in outcome))
+    return total
+
+
+def random_problem(rng, d, pairs=40, negatives=30, flip=0.15):
+    """Random anchor/positive/negative codes with random weights."""
+    codes = vertex_codes(d)
+    anchor = codes[rng.integers(0, 2**d, pairs)]
+    positive = np.where(rng.random((pairs, d)) < flip, -anchor, anchor)
+    return anchor, positive, rng.dirichlet(np.ones(pairs)), codes[rng.integers(0, 2**d, negatives)], rng.dirichlet(np.ones(negatives))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_multinomial_equals_laplace(seed):
+    rng = np.random.default_rng(seed)
+    n, l = int(rng.integers(1, 6)), int(rng.integers(1, 10))
+    values = np.exp(rng.normal(0.0, rng.uniform(0.1, 30.0), n))
+    probs = rng.dirichlet(np.ones(n))
+    a = float(rng.uniform(0.1, 5.0))
+    multinomial = expected_log_sum(a, values, probs, l, method="multinomial")
+    laplace = expected_log_sum(a, values, probs, l, method="laplace")
+    assert laplace == pytest.approx(multinomial, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("l", [1, 2, 3])
+def test_both_methods_match_enumeration(l):
+    values, probs, a = np.array([0.0, 0.3, 2.0, 7.0]), np.array([0.1, 0.2, 0.3, 0.4]), 0.7
+    expected = brute_expected_log_sum(a, values, probs, l)
+    for method in ("multinomial", "laplace"):
+        assert expected_log_sum(a, values, probs, l, method=method) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("log_value", [-100.0, -30.0, 0.0, 30.0, 100.0])
+def test_laplace_over_extreme_values(log_value):
+    """A point mass: E log(1 + l v) = log(1 + l v), for v from e^-100 to e^100."""
+    value = math.exp(log_value)
+    exact = math.log1p(7 * value)
+    assert expected_log_sum(1.0, [value], [1.0], 7, method="laplace") == pytest.approx(exact, rel=1e-12)
+    mixed = expected_log_sum(1.0, [math.exp(-100), 1.0, math.exp(100)], [0.3, 0.3, 0.4], 5, method="laplace")
+    assert mixed == pytest.approx(
+        expected_log_sum(1.0, [math.exp(-100), 1.0, math.exp(100)], [0.3, 0.3, 0.4], 5, method="multinomial"), rel=1e-12
+    )
+
+
+def test_laplace_cost_does_not_grow_with_l():
+    probs = np.full(7, 1 / 7)
+    values = np.exp(-np.arange(7.0))
+    assert multinomial_term_count(7, 10_000) > 10**20
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        value = expected_log_sum(1.0, values, probs, 10_000, method="laplace")
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 0.5
+    # law of large numbers: log(1 + sum) ~ log(1 + l E X) for large l
+    assert value == pytest.approx(math.log1p(10_000 * values.mean()), rel=1e-3)
+
+
+@pytest.mark.parametrize("l, beta", [(1, 1.0), (5, 0.5), (32, 2.0)])
+def test_exact_matches_monte_carlo(l, beta):
+    rng = np.random.default_rng(l)
+    problem = random_problem(rng, d=4)
+    exact = exact_code_infonce(*problem, l, beta)
+    mean, stderr = monte_carlo_code_infonce(*problem, l, beta, num_samples=40_000, seed=7)
+    assert abs(exact - mean) < 4 * stderr
+
+
+def test_exact_matches_the_loss_module_on_sampled_batches():
+    """The package's hypercube_infonce, averaged over a big sample, agrees with the exact value."""
+    rng = np.random.default_rng(3)
+    anchor, positive, pair_weight, negative, negative_weight = random_problem(rng, d=3)
+    l, beta, n = 4, 1.5, 40_000
+    pairs = rng.choice(len(anchor), n, p=pair_weight)
+    negatives = negative[rng.choice(len(negative), (n, l), p=negative_weight)]
+    losses = hypercube_infonce(
+        torch.from_numpy(anchor[pairs]), torch.from_numpy(positive[pairs]), torch.from_numpy(negatives), beta, reduction="none"
+    ).numpy()
+    exact = exact_code_infonce(anchor, positive, pair_weight, negative, negative_weight, l, beta)
+    assert abs(exact - losses.mean()) < 4 * losses.std() / math.sqrt(n)
+
+
+def test_methods_agree_on_codes():
+    problem = random_problem(np.random.default_rng(11), d=3)
+    assert exact_code_infonce(*problem, 3, 0.8, method="multinomial") == pytest.approx(
+        exact_code_infonce(*problem, 3, 0.8, method="laplace"), rel=1e-10
+    )
+
+
+def brute_uniform_minimum(d, l, beta):
+    """E log(1 + sum_i exp(-2 beta h(y, ybar_i))) with y, ybar_i uniform: enumerate every tuple."""
+    codes = vertex_codes(d)
+    total = 0.0
+    for y in codes:
+        for tuple_ in itertools.product(codes, repeat=l):
+            total += math.log1p(sum(math.exp(-beta * (d - y @ ybar)) for ybar in tuple_))
+    return total / 2 ** (d * (l + 1))
+
+
+@pytest.mark.parametrize("d, l, beta", [(1, 1, 0.7), (2, 2, 1.0), (2, 3, 0.3), (3, 2, 2.0)])
+def test_uniform_minimum_closed_form(d, l, beta):
+    assert uniform_minimum(d, l, beta) == pytest.approx(brute_uniform_minimum(d, l, beta), rel=1e-12)
+
+
+def cluster_code(data, vertex_of_cluster, d):
+    return vertex_codes(d)[np.asarray(vertex_of_cluster)[data.content]]
+
+
+@pytest.mark.parametrize("l, beta", [(1, 1.0), (4, 2.0), (16, 0.5)])
+def test_uniform_cluster_preserving_code_attains_the_minimum(l, beta):
+    data = comb_dataset(num_clusters=4, points_per_cluster=3, teeth=2)
+    value = population_infonce(cluster_code(data, [0, 1, 2, 3], d=2), data, l, beta)
+    assert value == pytest.approx(uniform_minimum(2, l, beta), rel=1e-12)
+
+
+@pytest.mark.parametrize("l, beta", [(1, 2.0), (4, 2.0), (16, 3.0)])
+def test_non_uniform_and_split_codes_cost_more(l, beta):
+    data = comb_dataset(num_clusters=4, points_per_cluster=3, teeth=2)
+    best = uniform_minimum(2, l, beta)
+    merged = population_infonce(cluster_code(data, [0, 1, 2, 2], d=2), data, l, beta)  # preserving, not uniform
+    split = cluster_code(data, [0, 1, 2, 3], d=2)
+    split[data.content == 0] = vertex_codes(2)[np.where(np.arange(data.num_views) % 2 == 0, 0, 1)][data.content == 0]
+    assert merged > best + 1e-6
+    assert population_infonce(split, data, l, beta) > best + 1e-6
+
+
+def test_d6_l64_runs_under_a_second():
+    rng = np.random.default_rng(0)
+    problem = random_problem(rng, d=6, pairs=400, negatives=200)
+    exact_code_infonce(*problem, 8, 1.0)  # warm-up (imports, allocator)
+    timings = []
+    for _ in range(3):  # best of three: a shared CI machine can stall any single run
+        start = time.perf_counter()
+        exact_code_infonce(*problem, 64, 1.0)
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 1.0
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"num_negatives": 0}, "num_negatives"),
+        ({"beta": -1.0}, "beta"),
+        ({"method": "sampling"}, "method"),
+        ({"anchor_codes": np.ones((2, 13))}, "d"),
+        ({"anchor_codes": np.zeros((2, 3))}, "anchor_codes"),
+        ({"positive_codes": np.ones((3, 3))}, "positive_codes"),
+        ({"pair_weight": np.array([0.5, 0.6])}, "pair_weight"),
+        ({"negative_codes": np.ones((2, 2))}, "negative_codes"),
+    ],
+)
+def test_exact_code_infonce_validation(change, match):
+    args = {
+        "anchor_codes": np.ones((2, 3)),
+        "positive_codes": np.ones((2, 3)),
+        "pair_weight": np.array([0.5, 0.5]),
+        "negative_codes": np.ones((2, 3)),
+        "negative_weight": np.array([0.5, 0.5]),
+        "num_negatives": 2,
+        "beta": 1.0,
+    }
+    with pytest.raises(ValueError, match=match):
+        exact_code_infonce(**{**args, **change})
+
+
+def test_primitive_validation():
+    with pytest.raises(ValueError, match="a must"):
+        expected_log_sum(0.0, [1.0], [1.0], 1)
+    with pytest.raises(ValueError, match="values"):
+        expected_log_sum(1.0, [-1.0], [1.0], 1)
+    with pytest.raises(ValueError, match="probs"):
+        expected_log_sum(1.0, [1.0, 2.0], [0.5, 0.4], 1)
+    with pytest.raises(ValueError, match="d must"):
+        uniform_minimum(0, 1, 1.0)

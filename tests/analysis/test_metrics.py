@@ -1,0 +1,193 @@
+"""Metrics of hypercube codes: hand-computed cases, bounds and identities."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+from clustertheory.analysis.hypercube import hamming_matrix, vertex_codes, vertex_index
+from clustertheory.analysis.metrics import (
+    alignment_error,
+    cluster_agreement,
+    cluster_purity,
+    is_cluster_preserving,
+    mean_hamming_alignment,
+    natural_vertex_law,
+    uniformity,
+    vertex_law,
+)
+from clustertheory.data import ViewDataset, comb_dataset
+
+
+def tiny_dataset() -> ViewDataset:
+    """Views 0..3; natural images 0 (cluster 0) and 2 (cluster 1), each with weight 1/2.
+
+    A(x_0) = 1/2 view 0 + 1/2 view 1;  A(x_2) = 1/4 view 2 + 3/4 view 3.
+    """
+    augment = sp.csr_matrix(np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.25, 0.75]]))
+    return ViewDataset(
+        content=np.array([0, 0, 1, 1]),
+        style=np.zeros(4),
+        obs=np.zeros((4, 1), dtype=np.float32),
+        base_view=np.array([0, 2]),
+        base_weight=np.array([0.5, 0.5]),
+        augment=augment,
+        num_clusters=2,
+    )
+
+
+def cluster_codes(data: ViewDataset, d: int, vertices=None) -> np.ndarray:
+    """(V, d): every view gets the code of its cluster's vertex (vertex c by default)."""
+    vertices = np.arange(data.num_clusters) if vertices is None else np.asarray(vertices)
+    return vertex_codes(d)[vertices[data.content]]
+
+
+def test_vertex_encoding_round_trip_and_hamming():
+    codes = vertex_codes(4)
+    assert (vertex_index(codes) == np.arange(16)).all()
+    assert (codes[0] == 1).all()  # +1 is bit 0
+    distance = hamming_matrix(4)
+    assert (codes @ codes.T == 4 - 2 * distance).all()  # y.y' = d - 2 h
+
+
+def test_vertex_law_hand_case():
+    codes = np.array([[1, 1], [1, -1], [1, 1]])
+    law = vertex_law(codes, np.array([0.2, 0.3, 0.5]))
+    assert law == pytest.approx([0.7, 0.0, 0.3, 0.0])
+
+
+@pytest.mark.parametrize(
+    "codes, weights, match",
+    [
+        (np.array([[1, 0]]), np.array([1.0]), "codes"),
+        (np.array([[1, 1]]), np.array([0.5, 0.5]), "weights"),
+        (np.ones((2, 13)), np.array([0.5, 0.5]), "d"),
+        (np.array([[1, 1]]), np.array([-1.0]), "weights"),
+    ],
+)
+def test_vertex_law_rejects_bad_input(codes, weights, match):
+    with pytest.raises(ValueError, match=match):
+        vertex_law(codes, weights)
+
+
+def test_alignment_hand_case():
+    data = tiny_dataset()
+    codes = np.array([[1, 1], [1, -1], [-1, -1], [1, 1]])
+    # x_0 -> view 1 differs in 1 bit (mass 1/4); x_2 -> view 3 differs in 2 bits (mass 3/8)
+    assert alignment_error(codes, data) == pytest.approx(0.25 + 0.375)
+    assert mean_hamming_alignment(codes, data) == pytest.approx(0.25 * 1 + 0.375 * 2)
+    assert natural_vertex_law(codes, data) == pytest.approx([0.5, 0.0, 0.0, 0.5])
+
+
+def test_cluster_code_is_aligned_pure_and_preserving():
+    data = comb_dataset(num_clusters=4, points_per_cluster=3, teeth=2)
+    codes = cluster_codes(data, d=2)
+    assert alignment_error(codes, data) == 0.0
+    assert mean_hamming_alignment(codes, data) == 0.0
+    assert cluster_purity(codes, data) == pytest.approx(np.ones(4))
+    assert is_cluster_preserving(codes, data)
+    agreement = cluster_agreement(codes, data)
+    assert agreement["ari"] == pytest.approx(1.0) and agreement["ami"] == pytest.approx(1.0)
+
+
+def test_purity_and_preserving_flag_detect_a_split_cluster():
+    data = comb_dataset(num_clusters=2, points_per_cluster=4, teeth=2)
+    codes = cluster_codes(data, d=2)
+    split_view = data.base_view[0]  # one of the four natural images of cluster 0 moves to vertex 3
+    codes[split_view] = vertex_codes(2)[3]
+    assert cluster_purity(codes, data) == pytest.approx([0.75, 1.0])
+    assert not is_cluster_preserving(codes, data)
+    assert is_cluster_preserving(codes, data, tol=0.25)
+    # the moved natural image keeps its second tooth on the old vertex: half its augmentations differ
+    assert alignment_error(codes, data) == pytest.approx(data.base_weight[0] * 0.5)
+
+
+def test_preserving_flag_requires_distinct_vertices_when_possible():
+    data = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
+    merged = cluster_codes(data, d=2, vertices=[1, 1])
+    assert not is_cluster_preserving(merged, data)
+    assert is_cluster_preserving(merged, data, require_distinct=False)
+    many = comb_dataset(num_clusters=3, points_per_cluster=2, teeth=2)  # 3 clusters > 2 vertices of H_1
+    assert is_cluster_preserving(cluster_codes(many, d=1, vertices=[0, 1, 1]), many)
+
+
+def test_agreement_matches_sklearn_on_equal_weights():
+    data = comb_dataset(num_clusters=4, points_per_cluster=3, teeth=2)
+    rng = np.random.default_rng(0)
+    codes = vertex_codes(2)[rng.integers(0, 4, data.num_views)]
+    labels = vertex_index(codes[data.base_view])
+    agreement = cluster_agreement(codes, data)
+    assert agreement["ari"] == pytest.approx(adjusted_rand_score(data.base_cluster, labels))
+    assert agreement["ami"] == pytest.approx(adjusted_mutual_info_score(data.base_cluster, labels))
+
+
+def test_agreement_weights_natural_images():
+    data = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=1, cluster_weights=[1, 3])
+    codes = cluster_codes(data, d=2)
+    codes[data.base_view[0]] = vertex_codes(2)[2]  # split the light cluster
+    # each natural image of cluster 1 weighs 3 times one of cluster 0: repeat the labels by hand
+    repeat = np.array([1, 1, 3, 3])
+    clusters = np.repeat(data.base_cluster, repeat)
+    vertices = np.repeat(vertex_index(codes[data.base_view]), repeat)
+    assert cluster_agreement(codes, data)["ari"] == pytest.approx(adjusted_rand_score(clusters, vertices))
+
+
+def test_metrics_reject_codes_of_the_wrong_length():
+    data = tiny_dataset()
+    with pytest.raises(ValueError, match="one row per view"):
+        alignment_error(np.ones((3, 2)), data)
+    with pytest.raises(ValueError, match="tol"):
+        is_cluster_preserving(np.ones((4, 2)), data, tol=1.0)
+
+
+def test_uniformity_hand_cases():
+    point = uniformity(np.array([1.0, 0.0]))
+    assert point["tv"] == pytest.approx(0.5)
+    assert point["kl"] == pytest.approx(math.log(2))
+    assert point["entropy_gap"] == pytest.approx(math.log(2))
+    assert point["collision_excess"] == pytest.approx(0.5)
+    flat = uniformity(np.full(8, 1 / 8))
+    assert all(abs(v) < 1e-15 for v in flat.values())
+    skew = uniformity(np.array([0.5, 0.25, 0.25, 0.0]))
+    assert skew["tv"] == pytest.approx(0.25)
+    assert skew["kl"] == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(1))
+    assert skew["collision_excess"] == pytest.approx(0.0625 + 0 + 0 + 0.0625)
+
+
+@pytest.mark.parametrize("law", [np.ones(3) / 3, np.array([0.5, 0.6]), np.array([[0.5, 0.5]])])
+def test_uniformity_rejects_non_laws(law):
+    with pytest.raises(ValueError, match="law"):
+        uniformity(law)
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(1, 6), seed=st.integers(0, 10**6), concentration=st.sampled_from([0.05, 0.5, 5.0]))
+def test_uniformity_properties(d, seed, concentration):
+    law = np.random.default_rng(seed).dirichlet(np.full(2**d, concentration))
+    law = law / law.sum()
+    stats = uniformity(law)
+    assert 0.0 <= stats["tv"] <= 1.0 - 2.0**-d + 1e-12
+    assert stats["kl"] >= -1e-12
+    assert stats["kl"] == pytest.approx(stats["entropy_gap"], abs=1e-12)
+    # collision identity: sum_v (p_v - 2^-d)^2 = sum_v p_v^2 - 2^-d
+    assert stats["collision_excess"] == pytest.approx((law**2).sum() - 2.0**-d, abs=1e-15)
+    # Pinsker: tv <= sqrt(kl / 2)
+    assert stats["tv"] <= math.sqrt(stats["kl"] / 2) + 1e-12
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), d=st.integers(1, 3), teeth=st.integers(1, 3))
+def test_purity_bounds(seed, d, teeth):
+    data = comb_dataset(num_clusters=3, points_per_cluster=4, teeth=teeth)
+    codes = vertex_codes(d)[np.random.default_rng(seed).integers(0, 2**d, data.num_views)]
+    purity = cluster_purity(codes, data)
+    natural = vertex_index(codes[data.base_view])
+    for c in range(3):
+        used = len(np.unique(natural[data.base_cluster == c]))
+        assert 1.0 / used - 1e-12 <= purity[c] <= 1.0 + 1e-12
+    assert 0.0 <= alignment_error(codes, data) <= 1.0
+    assert 0.0 <= mean_hamming_alignment(codes, data) <= d
