@@ -1,0 +1,248 @@
+"""delta-regularity: spectral delta on cases with known answers, exact split statistics against loops,
+the Theorem 5.4 relabelling and weighted loss against enumeration, and the adversarial search."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from clustertheory.analysis.exact_loss import population_infonce
+from clustertheory.analysis.hypercube import vertex_codes
+from clustertheory.analysis.regularity import (
+    augmentation_moments,
+    empirical_delta,
+    relabel_cluster,
+    search_split,
+    spectral_delta,
+    split_statistics,
+    weighted_population_infonce,
+)
+from clustertheory.data import comb_dataset, jitter_dataset
+from clustertheory.functions import LinearScore
+from clustertheory.functions.features import content_features, fourier_features, linear_features
+
+torch.set_num_threads(1)
+
+
+# ----------------------------------------------------------------------------- spectral delta
+
+
+@pytest.mark.parametrize("teeth", [1, 2, 3, 5])
+def test_band_limited_spectral_delta_is_one_below_teeth_and_zero_from_teeth_on(teeth):
+    data = comb_dataset(4, 4, teeth)
+    deltas = [spectral_delta(fourier_features(data, B), data).delta for B in range(teeth + 2)]
+    assert deltas[: teeth] == pytest.approx([1.0] * teeth, abs=1e-9)
+    assert deltas[teeth:] == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_content_features_cannot_split():
+    data = comb_dataset(4, 4, 3)
+    result = spectral_delta(content_features(data), data)
+    assert result.delta == 1.0 and result.rank == 4
+    assert result.eigenvalues == pytest.approx(np.ones(4), abs=1e-12)  # cluster indicators keep their value
+
+
+@pytest.mark.parametrize("leak", [0.0, 0.1, 0.3])
+def test_leak_restores_delta_by_the_closed_form(leak):
+    # at B = T the splitting direction is cos(T s) with E[f | i] = a_i (1 - p n / (n - 1)) and E f^2 = E a_i^2,
+    # so lambda_(m+1) = (1 - p n / (n - 1))^2
+    n = 4
+    data = comb_dataset(4, n, 3, leak=leak)
+    expected = 1 - (1 - leak * n / (n - 1)) ** 2
+    assert spectral_delta(fourier_features(data, 3), data).delta == pytest.approx(expected, abs=1e-9)
+
+
+def test_rank_deficient_features_restrict_to_the_range():
+    data = comb_dataset(3, 4, 2, leak=0.2)
+    phi = fourier_features(data, 2)
+    redundant = np.concatenate([phi, phi[:, :2] + phi[:, 3:5], np.ones((data.num_views, 1))], axis=1)  # constant = sum of one-hots
+    plain, padded = spectral_delta(phi, data), spectral_delta(redundant, data)
+    assert padded.rank == plain.rank == phi.shape[1]
+    assert padded.eigenvalues == pytest.approx(plain.eigenvalues, abs=1e-9)
+    assert padded.delta == pytest.approx(plain.delta, abs=1e-9)
+
+
+def test_moments_match_a_direct_sum_over_pairs_of_views():
+    data = jitter_dataset(2, 3, bins_per_point=2, width=2)
+    phi = linear_features(data)
+    sigma, cross = augmentation_moments(phi, data)
+    A = data.augment.toarray()
+    direct_sigma = sum(w * A[i, v] * np.outer(phi[v], phi[v]) for i, w in enumerate(data.base_weight) for v in range(data.num_views))
+    direct_cross = sum(
+        w * A[i, u] * A[i, v] * np.outer(phi[u], phi[v]) for i, w in enumerate(data.base_weight) for u in range(data.num_views) for v in range(data.num_views)
+    )
+    assert sigma == pytest.approx(direct_sigma, abs=1e-12)
+    assert cross == pytest.approx(direct_cross, abs=1e-12)
+
+
+def test_eigenvalues_are_rayleigh_quotients_in_unit_interval():
+    data = comb_dataset(3, 5, 2, leak=0.15, noise=0.1, observation="embedding", obs_dim=8)
+    phi = linear_features(data)
+    result = spectral_delta(phi, data)
+    assert (result.eigenvalues >= 0).all() and (result.eigenvalues <= 1).all()
+    sigma, cross = augmentation_moments(phi, data)
+    rng = np.random.default_rng(0)
+    quotients = [v @ cross @ v / (v @ sigma @ v) for v in rng.normal(size=(200, phi.shape[1]))]
+    assert max(quotients) <= result.eigenvalues[0] + 1e-9
+    assert min(quotients) >= result.eigenvalues[-1] - 1e-9
+
+
+# ----------------------------------------------------------------------------- split statistics
+
+
+def naive_split(labels, data, cluster):
+    """R, Delta by explicit loops over natural images and views."""
+    A = data.augment.toarray()
+    R = plus = minus = 0.0
+    for i, (v0, w) in enumerate(zip(data.base_view, data.base_weight)):
+        if data.content[v0] != cluster:
+            continue
+        plus += w * (labels[v0] > 0)
+        minus += w * (labels[v0] < 0)
+        for v in range(data.num_views):
+            R += w * A[i, v] * (labels[v] != labels[v0])
+    return R, min(plus, minus)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_split_statistics_match_loops(seed):
+    rng = np.random.default_rng(seed)
+    data = comb_dataset(3, 4, 3, leak=0.2, noise=0.1, cluster_weights=[0.5, 0.3, 0.2])
+    labels = np.where(rng.random((5, data.num_views)) < 0.5, 1, -1)
+    clusters = rng.integers(0, 3, 5)
+    stats = split_statistics(labels, data, clusters)
+    for k in range(5):
+        R, delta = naive_split(labels[k], data, clusters[k])
+        assert stats.disagreement[k] == pytest.approx(R, abs=1e-12)
+        assert stats.relabel_mass[k] == pytest.approx(delta, abs=1e-12)
+
+
+@pytest.mark.parametrize("leak,moved", [(0.0, 2), (0.3, 2), (0.3, 1), (0.6, 3)])
+def test_split_ratio_of_base_point_splits_on_the_leaky_comb(leak, moved):
+    # moving r of n base points: R = 2 pi p r (n - r) / (n (n - 1)), Delta = pi min(r, n - r) / n
+    n = 6
+    data = comb_dataset(2, n, 3, leak=leak)
+    owner = (np.arange(data.num_views) % (n * 3)) % n
+    labels = np.where((data.content == 0) & (owner < moved), -1, 1)
+    stats = split_statistics(labels, data, 0)
+    assert stats.splits[0]
+    assert stats.ratio[0] == pytest.approx(2 * leak * moved * (n - moved) / ((n - 1) * min(moved, n - moved)), abs=1e-12)
+    assert stats.residual[0] == 0.0
+
+
+def test_non_split_has_infinite_ratio_and_residual_counts_foreign_views():
+    data = comb_dataset(2, 3, 2, noise=0.2)
+    labels = np.where(data.content == 0, 1, -1)  # constant on each cluster, opposite constants
+    stats = split_statistics(labels, data, 0)
+    assert not stats.splits[0] and math.isinf(stats.ratio[0])
+    # every cross-cluster augmentation (mass q of cluster 0's pairs) lands on the other constant
+    assert stats.disagreement[0] == pytest.approx(0.2 * 0.5, abs=1e-12)
+    assert stats.residual[0] == pytest.approx(0.2 * 0.5, abs=1e-12)
+
+
+def test_split_statistics_validation():
+    data = comb_dataset(2, 3, 2)
+    with pytest.raises(ValueError, match="labels"):
+        split_statistics(np.zeros(data.num_views), data, 0)
+    with pytest.raises(ValueError, match="labels"):
+        split_statistics(np.ones(data.num_views + 1), data, 0)
+    with pytest.raises(ValueError, match="cluster"):
+        split_statistics(np.ones(data.num_views), data, 2)
+    with pytest.raises(ValueError, match="features"):
+        spectral_delta(np.ones((3, 2)), data)
+    with pytest.raises(ValueError, match="rtol"):
+        spectral_delta(content_features(data), data, rtol=0.0)
+
+
+# ----------------------------------------------------------------------------- Theorem 5.4 perturbation
+
+
+def test_relabel_cluster_moves_exactly_the_cheaper_side():
+    data = comb_dataset(3, 4, 2, cluster_weights=[0.5, 0.3, 0.2])
+    codes = vertex_codes(2)[np.array([0, 2, 3])[data.content]].copy()
+    owner = (np.arange(data.num_views) % 8) % 4
+    codes[(data.content == 0) & (owner == 0), 0] = -1.0  # one of four base points moved
+    out = relabel_cluster(codes, data, 0, 0)
+    assert (out[data.content == 0, 0] == 1.0).all()
+    assert (out[data.content != 0] == codes[data.content != 0]).all() and (out[:, 1] == codes[:, 1]).all()
+    changed = (out[data.base_view] != codes[data.base_view]).any(axis=1)
+    assert data.base_weight[changed].sum() == pytest.approx(split_statistics(codes[:, 0], data, 0).relabel_mass[0])
+    with pytest.raises(ValueError, match="coordinate"):
+        relabel_cluster(codes, data, 0, 2)
+
+
+def brute_weighted_infonce(codes, data, l, beta, rho):
+    """E[-rho beta g.g+ + log(exp(beta g.g+) + sum_i exp(beta g.g_i))] enumerating all N^l negatives."""
+    anchor, positive, weight = data.pair_weights()
+    negatives = codes[data.base_view]
+    total = 0.0
+    for a, p, w in zip(anchor, positive, weight):
+        align = codes[a] @ codes[p]
+        for combo in itertools.product(range(data.num_base), repeat=l):
+            prob = np.prod(data.base_weight[list(combo)])
+            logits = [beta * align] + [beta * codes[a] @ negatives[j] for j in combo]
+            total += w * prob * (-rho * beta * align + np.logaddexp.reduce(logits))
+    return total
+
+
+@pytest.mark.parametrize("l,beta,rho", [(1, 1.0, 1.0), (2, 0.7, 3.5), (1, 2.0, 9.0)])
+def test_weighted_infonce_matches_enumeration(l, beta, rho):
+    data = comb_dataset(3, 2, 2, leak=0.3, noise=0.1, cluster_weights=[0.5, 0.3, 0.2])
+    rng = np.random.default_rng(l)
+    codes = vertex_codes(2)[rng.integers(0, 4, data.num_views)]
+    assert weighted_population_infonce(codes, data, l, beta, rho) == pytest.approx(brute_weighted_infonce(codes, data, l, beta, rho), rel=1e-9)
+
+
+def test_weighted_infonce_at_rho_one_is_the_infonce():
+    data = comb_dataset(4, 3, 2, leak=0.2)
+    codes = vertex_codes(2)[np.random.default_rng(1).integers(0, 4, data.num_views)]
+    assert weighted_population_infonce(codes, data, 8, 1.5, 1.0) == pytest.approx(population_infonce(codes, data, 8, 1.5), rel=1e-12)
+    with pytest.raises(ValueError, match="rho"):
+        weighted_population_infonce(codes, data, 8, 1.5, -1.0)
+
+
+# ----------------------------------------------------------------------------- empirical delta
+
+
+def test_lookup_table_splits_disjoint_sets_for_free():
+    data = comb_dataset(2, 4, 3)
+    result = empirical_delta(data, "lookup", restarts=2, steps=150)
+    assert result.delta == 0.0 and result.relabel_mass > 0
+    assert split_statistics(result.labels, data, result.cluster).ratio[0] == 0.0
+
+
+def test_band_limited_adversary_finds_free_split_exactly_from_bandwidth_teeth_on():
+    data = comb_dataset(2, 4, 3)
+    below = empirical_delta(data, "band-limited", restarts=4, steps=200, bandwidth=2)
+    at = empirical_delta(data, "band-limited", restarts=4, steps=200, bandwidth=3)
+    # a degree-2 trigonometric polynomial has at most 4 sign changes on the circle, a split that
+    # agrees with every comb set needs 2T = 6: every split found below T must pay
+    assert below.splits_found > 0 and below.delta > 0
+    assert at.delta == 0.0
+
+
+def test_found_ratio_is_the_exact_ratio_of_the_returned_labels():
+    data = comb_dataset(3, 4, 2, leak=0.2, noise=0.05, cluster_weights=[0.5, 0.3, 0.2])
+    result = empirical_delta(data, "linear", clusters=[1, 2], restarts=3, steps=120, seed=3)
+    assert math.isfinite(result.delta)
+    assert split_statistics(result.labels, data, result.cluster).ratio[0] == pytest.approx(result.delta, abs=1e-12)
+    assert len(result.per_cluster) == 2 and result.delta == pytest.approx(result.per_cluster.min())
+
+
+def test_content_only_class_never_splits():
+    data = comb_dataset(4, 3, 2)
+    model = LinearScore(content_features(data), 1, seeds=[0, 1, 2, 3], init_scale=1.0)
+    found = search_split(model, data, [0, 1, 2, 3], steps=60)
+    assert np.isinf(found.ratio).all()
+
+
+def test_search_validation():
+    data = comb_dataset(2, 3, 2)
+    with pytest.raises(ValueError, match="dim"):
+        search_split(LinearScore(content_features(data), 2, seeds=[0]), data, [0])
+    with pytest.raises(ValueError, match="restarts"):
+        empirical_delta(data, "lookup", restarts=0)
+    with pytest.raises(ValueError, match="cluster"):
+        empirical_delta(data, "lookup", clusters=[5], restarts=1, steps=2)
