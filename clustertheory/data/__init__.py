@@ -20,3 +20,4 @@ __all__ = [
     "PairSampler",
 ]
 from .collapse import CollapseConfig, CollapseData, CollapsePairSampler, collapse_dataset
+from .dropout import LatentSentences, MLPEncoder, SeededDropout, dropout_pair, embed, latent_sentences

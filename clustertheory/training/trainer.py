@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import check_in, check_positive, check_positive_int
+from ..config import check_in, check_nonneg_int, check_positive, check_positive_int
 from ..data.sampling import NEGATIVE_MODES, PairSampler
 from ..data.views import ViewDataset
 from ..functions.classes import ScoreModel, hard_codes
@@ -133,6 +133,9 @@ def train(
     """
     from tqdm.auto import tqdm
 
+    check_nonneg_int("seed", seed)
+    if model.num_views != data.num_views:
+        raise ValueError(f"model must score the {data.num_views} views of data, got a model over {model.num_views} views")
     seed_everything(seed)
     device = next(model.parameters()).device
     sampler = PairSampler(data, config.num_negatives, config.negatives, device=device, seed=seed)

@@ -1,0 +1,239 @@
+"""InfoNCE forward + backward: clustertheory.losses against peer libraries and a bare floor.
+
+Every implementation computes the same number on the same float32 inputs (cosine
+similarity, temperature 0.1, mean over anchors); the results file records each one's value
+relative to ours, so "equal work" is checked, not assumed.
+
+Explicit negatives, anchor (B, d), positive (B, d), negatives (B, K, d) per anchor:
+    ours         clustertheory.losses.infonce(a, p, n)
+    info-nce     info_nce(a, p, n, negative_mode="paired")       (info-nce-pytorch)
+    pml          pytorch-metric-learning NTXentLoss on cat([a, p, n]) with the explicit
+                 (anchor, positive) and (anchor, negative) pairs as indices_tuple. It builds the
+                 full N x N similarity matrix (N = B (K + 2)) and a (pairs x negatives) mask,
+                 so it is skipped where that estimate exceeds --pml-limit-gb.
+    lightly      no per-anchor explicit-negative API (its memory bank shares one set of negatives
+                 across anchors): not applicable.
+    floor        normalize, einsum, cat, logsumexp - positive logit, mean (no checks, no masking).
+In-batch, one direction (candidates: all B positives):
+    ours infonce(a, p); info-nce info_nce(a, p); floor cross_entropy(a p^T / t, arange(B)).
+In-batch NT-Xent (SimCLR, both directions, 2B - 1 candidates):
+    ours infonce(a, p, symmetric=True, same_view_negatives=True); lightly NTXentLoss;
+    pml NTXentLoss(cat([a, p]), labels) (O(B^3) pair mask: skipped above --pml-limit-gb);
+    floor cross_entropy over the (2B, 2B) cosine matrix with its diagonal masked.
+
+Time: median wall time of forward + backward (gradients w.r.t. all inputs) over up to
+--repeats calls after one warm-up call. Memory: peak bytes of torch tensors allocated during
+one forward + backward beyond those alive before it (inputs excluded), from the torch
+profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on CUDA).
+
+    python benchmarks/bench_infonce.py [--device cpu] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from common import environment, peak_memory_bytes, time_call, write_results
+
+from clustertheory.losses import infonce
+from clustertheory.utils import resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPERATURE = 0.1
+EXPLICIT_SIZES = [(64, 16, 64), (256, 64, 128), (1024, 256, 64), (4096, 64, 32)]
+IN_BATCH_SIZES = [(64, 128), (256, 128), (1024, 128), (4096, 128)]
+
+
+def lightly_ntxent():
+    """lightly's NTXentLoss class, or None. lightly 1.6 imports torchvision from its package
+    __init__; without torchvision the loss file is loaded the way the peer cross-check tests
+    load it (tests/losses/test_peer_crosschecks.py)."""
+    try:
+        import lightly.loss as loss_package
+
+        return loss_package.NTXentLoss
+    except ModuleNotFoundError as error:
+        if error.name == "lightly":
+            return None
+        if error.name != "torchvision":
+            raise
+    sys.path.insert(0, str(ROOT))
+    from tests.losses.test_peer_crosschecks import _load_lightly_files
+
+    return _load_lightly_files().NTXentLoss
+
+
+def floor_explicit(a, p, n):
+    a, p, n = F.normalize(a, dim=-1), F.normalize(p, dim=-1), F.normalize(n, dim=-1)
+    logits = torch.cat([(a * p).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", a, n)], dim=1) / TEMPERATURE
+    return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
+
+
+def floor_in_batch(a, p):
+    logits = F.normalize(a, dim=-1) @ F.normalize(p, dim=-1).T / TEMPERATURE
+    return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
+
+
+def floor_nt_xent(a, p):
+    B = a.shape[0]
+    z = F.normalize(torch.cat([a, p]), dim=-1)
+    logits = (z @ z.T / TEMPERATURE).masked_fill(torch.eye(2 * B, dtype=torch.bool, device=a.device), torch.finfo(z.dtype).min)
+    targets = torch.cat([torch.arange(B, 2 * B), torch.arange(B)]).to(a.device)
+    return F.cross_entropy(logits, targets)
+
+
+def pml_explicit(loss_cls):
+    def loss(a, p, n):
+        B, K, d = n.shape
+        anchors = torch.arange(B, device=a.device)
+        negatives = 2 * B + torch.arange(B * K, device=a.device)
+        indices = (anchors, anchors + B, anchors.repeat_interleave(K), negatives)
+        return loss_cls(temperature=TEMPERATURE)(torch.cat([a, p, n.reshape(B * K, d)]), indices_tuple=indices)
+
+    return loss
+
+
+def pml_nt_xent(loss_cls):
+    return lambda a, p: loss_cls(temperature=TEMPERATURE)(torch.cat([a, p]), torch.arange(a.shape[0], device=a.device).repeat(2))
+
+
+def implementations(kind: str) -> dict[str, Callable | str]:
+    """name -> loss function, or a string saying why it is not applicable / not installed."""
+    try:
+        from info_nce import info_nce
+    except ImportError:
+        info_nce = None
+    try:
+        from pytorch_metric_learning.losses import NTXentLoss as PmlNTXent
+    except ImportError:
+        PmlNTXent = None
+    lightly = lightly_ntxent()
+    missing = "not installed"
+    if kind == "explicit":
+        return {
+            "ours": lambda a, p, n: infonce(a, p, n, temperature=TEMPERATURE),
+            "info-nce": (lambda a, p, n: info_nce(a, p, n, temperature=TEMPERATURE, negative_mode="paired")) if info_nce else missing,
+            "pml": pml_explicit(PmlNTXent) if PmlNTXent else missing,
+            "lightly": "no per-anchor explicit-negative API (its memory bank shares negatives across anchors)",
+            "floor": floor_explicit,
+        }
+    if kind == "in-batch":
+        return {
+            "ours": lambda a, p: infonce(a, p, temperature=TEMPERATURE),
+            "info-nce": (lambda a, p: info_nce(a, p, temperature=TEMPERATURE)) if info_nce else missing,
+            "pml": "no one-direction in-batch InfoNCE (its NTXentLoss is the symmetric NT-Xent: see nt-xent)",
+            "lightly": "no one-direction in-batch InfoNCE (its NTXentLoss is the symmetric NT-Xent: see nt-xent)",
+            "floor": floor_in_batch,
+        }
+    return {
+        "ours": lambda a, p: infonce(a, p, temperature=TEMPERATURE, symmetric=True, same_view_negatives=True),
+        "info-nce": "no NT-Xent (same-view negatives) option",
+        "pml": pml_nt_xent(PmlNTXent) if PmlNTXent else missing,
+        "lightly": (lambda a, p: lightly(temperature=TEMPERATURE)(a, p)) if lightly else missing,
+        "floor": floor_nt_xent,
+    }
+
+
+def pml_estimate_bytes(kind: str, shape: tuple) -> float:
+    """Rough float32 bytes PML allocates: its N x N matrix plus the (pairs x negatives) mask and
+    the copies made from it (see pytorch_metric_learning NTXentLoss._compute_loss)."""
+    if kind == "explicit":
+        B, K, _ = shape
+        return 4.0 * ((B * (K + 2)) ** 2 + 3 * B * B * K)
+    B = shape[0]
+    return 4.0 * (4 * B * B + 3 * (2 * B) * (4 * B * B))
+
+
+def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) -> list[dict]:
+    gen = torch.Generator().manual_seed(0)
+    if kind == "explicit":
+        B, K, d = shape
+        tensors = [torch.randn(B, d, generator=gen), torch.randn(B, d, generator=gen), torch.randn(B, K, d, generator=gen)]
+    else:
+        B, d = shape
+        tensors = [torch.randn(B, d, generator=gen), torch.randn(B, d, generator=gen)]
+    inputs = [t.to(device).requires_grad_(True) for t in tensors]
+    rows, reference = [], None
+    for name, fn in implementations(kind).items():
+        row = {"kind": kind, "shape": list(shape), "implementation": name}
+        if isinstance(fn, str):
+            rows.append({**row, "status": "n/a", "reason": fn})
+            continue
+        if name == "pml" and pml_estimate_bytes(kind, shape) > pml_limit:
+            gb = pml_estimate_bytes(kind, shape) / 1e9
+            rows.append({**row, "status": "skipped", "reason": f"estimated {gb:.1f} GB for its N x N matrix and pair mask (limit {pml_limit / 1e9:.1f} GB)"})
+            continue
+
+        def step(fn=fn):
+            for x in inputs:
+                x.grad = None
+            value = fn(*inputs)
+            value.backward()
+            return value
+
+        value = float(step().detach())
+        reference = value if name == "ours" else reference
+        timing = time_call(step, device, repeats=repeats)
+        rows.append({
+            **row,
+            "status": "ok",
+            "loss": value,
+            "relative_difference_to_ours": abs(value - reference) / abs(reference),
+            "median_ms": round(1e3 * timing["median_s"], 3),
+            "min_ms": round(1e3 * timing["min_s"], 3),
+            "repeats": timing["repeats"],
+            "peak_mib": round(peak_memory_bytes(step, device) / 2**20, 2),
+        })
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--pml-limit-gb", type=float, default=1.5, help="skip PML where its estimated memory exceeds this")
+    parser.add_argument("--quick", action="store_true", help="only the smallest size of each kind")
+    parser.add_argument("--output", default="infonce")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    cases = [("explicit", s) for s in EXPLICIT_SIZES] + [(k, s) for s in IN_BATCH_SIZES for k in ("in-batch", "nt-xent")]
+    if args.quick:
+        cases = [("explicit", EXPLICIT_SIZES[0]), ("in-batch", IN_BATCH_SIZES[0]), ("nt-xent", IN_BATCH_SIZES[0])]
+    rows = [row for kind, shape in cases for row in run_case(kind, shape, device, args.repeats, args.pml_limit_gb * 1e9)]
+    payload = {
+        "benchmark": "InfoNCE forward + backward against peers and the einsum + logsumexp floor",
+        "method": {
+            "dtype": "float32", "temperature": TEMPERATURE, "similarity": "cosine",
+            "time": "median wall time of forward + backward over up to --repeats calls (20 s budget per case) after 1 warm-up",
+            "memory": "peak bytes of torch tensors allocated during one forward + backward beyond those alive before "
+                      "(torch.profiler memory timeline, profile_memory=True, on CPU; max_memory_allocated on CUDA)",
+        },
+        "peers": peer_versions(),
+        "environment": environment(device, args.threads),
+        "rows": rows,
+    }
+    print("wrote", write_results(args.output, payload))
+
+
+def peer_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("lightly", "pytorch-metric-learning", "info-nce-pytorch"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Write benchmarks/results/SUMMARY.md from the results files and the simulations' scales.
+
+    python benchmarks/summarize.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from common import NO_GPU, RESULTS
+
+from clustertheory.simulation import discover
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _environment_line(env: dict) -> str:
+    return (
+        f"{env['date']}; device {env['device']} ({env['cpu']}, {env['cpu_count']} cores, "
+        f"{env['torch_threads']} torch thread(s)); torch {env['torch']}, python {env['python']}; "
+        f"load average {env['load_average_1_5_15_min']} (1/5/15 min), nice {env['nice']}"
+    )
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+
+
+def training_section(result: dict) -> list[str]:
+    lines = ["## Batched vs sequential training (phase-diagram workload)", "", _environment_line(result["environment"]), ""]
+    lines += [f"Workload: {json.dumps(result['workload'])}", "", f"Method: {result['method']}.", ""]
+    per = result["sequential_s_per_model"]
+    lines += [f"One sequential training: {per['train']:.3f} s with train(), {per['table']:.3f} s with the view score table.", ""]
+    rows = [
+        [r["E"], r["sequential_train_s"], r["batched_rows_s"], r["batched_table_s"],
+         r["speedup_batched_rows_vs_sequential_train"], r["speedup_batched_table_vs_sequential_train"],
+         r["speedup_batched_table_vs_sequential_table"], r["batched_table_model_steps_per_s"]]
+        for r in result["rows"]
+    ]
+    lines += _table(
+        ["E", "sequential train() s", "batched (rows) s", "batched (table) s", "speedup rows", "speedup table", "speedup table vs seq. table", "model-steps/s (table)"],
+        rows,
+    )
+    return lines + [""]
+
+
+def infonce_section(result: dict) -> list[str]:
+    lines = ["## InfoNCE forward + backward (float32)", "", _environment_line(result["environment"]), ""]
+    lines += [f"Peers: {json.dumps(result['peers'])}. Time: {result['method']['time']}. Memory: {result['method']['memory']}.", ""]
+    rows = []
+    for r in result["rows"]:
+        shape = "x".join(map(str, r["shape"]))
+        if r["status"] == "ok":
+            rows.append([r["kind"], shape, r["implementation"], r["median_ms"], r["min_ms"], r["peak_mib"], f"{r['relative_difference_to_ours']:.1e}"])
+        else:
+            rows.append([r["kind"], shape, r["implementation"], r["status"], "", "", r["reason"]])
+    lines += _table(["kind", "shape (B,K,d) / (B,d)", "implementation", "median ms", "min ms", "peak MiB", "rel. diff. to ours"], rows)
+    lines += [
+        "",
+        "Ours relative to the bare floor and to the fastest peer. Time ratios use the minimum over the repeats,",
+        "the figure least disturbed by other processes on a shared machine; > 1 means ours is slower.",
+        "",
+    ]
+    ratios = []
+    for kind in dict.fromkeys(r["kind"] for r in result["rows"]):
+        for shape in dict.fromkeys(tuple(r["shape"]) for r in result["rows"] if r["kind"] == kind):
+            case = {r["implementation"]: r for r in result["rows"] if r["kind"] == kind and tuple(r["shape"]) == shape and r["status"] == "ok"}
+            peers = [r for name, r in case.items() if name not in ("ours", "floor")]
+            best = min(peers, key=lambda r: r["min_ms"]) if peers else None
+            ours = case["ours"]
+            ratios.append([
+                kind, "x".join(map(str, shape)),
+                f"{ours['min_ms'] / case['floor']['min_ms']:.2f}",
+                f"{ours['peak_mib'] / case['floor']['peak_mib']:.2f}" if case["floor"]["peak_mib"] else "",
+                f"{ours['min_ms'] / best['min_ms']:.2f} ({best['implementation']})" if best else "",
+            ])
+    lines += _table(["kind", "shape", "time ours/floor", "memory ours/floor", "time ours/best peer"], ratios)
+    return lines + [""]
+
+
+def exact_section(result: dict) -> list[str]:
+    lines = ["## Exact population loss", "", _environment_line(result["environment"]), ""]
+    verdict = "met" if result["all_auto_under_target"] else "NOT met"
+    lines += [f"Target: {result['target']}: {verdict} (slowest 'auto' case {result['slowest_auto_s']:.4f} s). {result['method']}.", ""]
+    rows = [[r["d"], r["l"], r["codes"], r["method"], r["views"], r["median_s"], f"{r['loss']:.6f}"] for r in result["rows"] if r["method"] == "auto"]
+    lines += _table(["d", "l", "codes", "method", "views", "median s", "loss"], rows)
+    return lines + [""]
+
+
+def _short(value) -> str:
+    if isinstance(value, tuple) and len(value) > 4:
+        return f"({value[0]}, {value[1]}, ..., {value[-1]}: {len(value)} values)"
+    return str(value)
+
+
+def scales_section() -> list[str]:
+    lines = ["## Simulation scales (`clustertheory run NAME --scale S`)", ""]
+    lines += ["Paper-scale GPU timings were not measured this session (no GPU was lent to it).", ""]
+    rows = []
+    for name, module in discover().items():
+        default = module.SCALES["default"]
+        for scale, config in module.SCALES.items():
+            changed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(default, f.name)}
+            rows.append([name, scale, ", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "(the default settings)"])
+    return lines + _table(["simulation", "scale", "settings that differ from default"], rows) + [""]
+
+
+def main() -> None:
+    lines = ["# Benchmark summary", "", f"**GPU:** {NO_GPU}", "", "Generated by `python benchmarks/summarize.py` from benchmarks/results/*.json.", ""]
+    for name, section in (("batched_training", training_section), ("infonce", infonce_section), ("exact_loss", exact_section)):
+        result = _load(name)
+        lines += section(result) if result else [f"## {name}", "", "not run yet", ""]
+    lines += scales_section()
+    (RESULTS / "SUMMARY.md").write_text("\n".join(lines))
+    print("wrote", RESULTS / "SUMMARY.md")
+
+
+if __name__ == "__main__":
+    main()

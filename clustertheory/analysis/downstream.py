@@ -1,0 +1,630 @@
+"""Downstream heads on hypercube codes (Theorems 4.6 and 4.7), and the codes the theorems build.
+
+A cluster-faithful task is a labelling y: clusters -> {-1,+1}, applied to a view through its
+cluster; tasks are held as ``(T, m)`` int8 arrays, and a task's id is the integer whose bit c
+is 1 where y_c = -1 (so ids 1 .. 2^m - 2 are the non-constant tasks). A head w maps the code
+z = g(x) in {-1,+1}^d to a score f(z); it predicts y when y f(z) > 0 (a score of exactly 0 is
+counted as an error, so "zero error" always means a strict margin). The error of a head on a
+set of views is
+
+    err(w) = sum_v mu_v [y_{c(v)} f(g(v)) <= 0] / sum_v mu_v
+
+with mu the view law ``data.view_weight`` (x+ ~ A(x), x ~ D_o: natural and augmented images).
+
+Heads only see the code, so the views of a split are reduced exactly to groups (vertex,
+cluster) with their summed weight (:func:`code_groups`): training on the groups is training
+on the views. Heads are trained for every task at once as one batched module with
+parameters of shape (T, ...) (:class:`ReLUHeads`, :class:`LinearHeads`); tasks never share a
+parameter, and Adam acts coordinate-wise, so each head trains as it would alone. A task gets
+fresh random initialisations until one reaches the training views' Bayes error; the one kept
+is chosen on the validation views, and errors are reported on the test views (:func:`fit_heads`).
+
+Exact references that need no training:
+    :func:`bayes_errors`          the least error of *any* head on a code (per vertex, the
+                                  minority label mass)
+    :func:`min_linear_errors`     the least error of any linear head sign(w.z + c) (d <= 3, by
+                                  enumerating the threshold labellings of the cube)
+    :func:`explicit_relu_head`    the Theorem 4.6 construction, evaluated directly
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+import itertools
+
+import numpy as np
+import torch
+from scipy.optimize import linprog
+from torch import nn
+
+from clustertheory.analysis.hypercube import check_codes, vertex_codes, vertex_index
+from clustertheory.config import check_in, check_int_range, check_positive, check_positive_int
+from clustertheory.data.views import ViewDataset
+from clustertheory.utils import torch_generator
+
+MAX_ALL_TASKS_CLUSTERS = 16  # up to m = 16 every one of the 2^m - 2 non-constant tasks is used
+MAX_TASK_CLUSTERS = 62  # task ids are int64
+MAX_LINEAR_ENUM_DIM = 3  # threshold labellings of H_d are enumerated for d <= 3 (integer weights |w| <= 3)
+HEAD_KINDS = ("relu", "linear")
+SPLITS = ("train", "validation", "test")
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def _check_num_clusters(m) -> int:
+    return check_int_range("num_clusters", m, 2, MAX_TASK_CLUSTERS)
+
+
+def tasks_from_ids(ids, num_clusters: int) -> np.ndarray:
+    """(T,) task ids -> (T, m) int8 labels: y_c = +1 if bit c of the id is 0, else -1."""
+    m = _check_num_clusters(num_clusters)
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.ndim != 1 or (ids < 0).any() or (ids >= 2**m).any():
+        raise ValueError(f"ids must be a 1-D array of integers in [0, 2^{m}), got {ids!r}")
+    bits = (ids[:, None] >> np.arange(m, dtype=np.int64)[None, :]) & 1
+    return (1 - 2 * bits).astype(np.int8)
+
+
+def task_ids(tasks) -> np.ndarray:
+    """(T, m) labels in {-1,+1} -> (T,) int64 ids (inverse of :func:`tasks_from_ids`)."""
+    tasks = _check_tasks(tasks)
+    return (tasks < 0).astype(np.int64) @ (np.int64(1) << np.arange(tasks.shape[1], dtype=np.int64))
+
+
+def task_string(task) -> str:
+    """The labels of one task as text, cluster 0 first: e.g. "+-+-"."""
+    return "".join("+" if y > 0 else "-" for y in np.asarray(task).ravel())
+
+
+def _check_tasks(tasks, num_clusters: int | None = None) -> np.ndarray:
+    tasks = np.asarray(tasks)
+    if tasks.ndim != 2 or tasks.shape[0] < 1 or not np.isin(tasks, (-1, 1)).all():
+        raise ValueError(f"tasks must be a non-empty (T, m) array of -1/+1 labels, got shape {tasks.shape}")
+    if num_clusters is not None and tasks.shape[1] != num_clusters:
+        raise ValueError(f"tasks must have one column per cluster ({num_clusters}), got {tasks.shape[1]}")
+    _check_num_clusters(tasks.shape[1])
+    return tasks.astype(np.int8)
+
+
+def all_tasks(num_clusters: int) -> np.ndarray:
+    """(2^m - 2, m) every non-constant cluster-faithful task, by id 1 .. 2^m - 2 (m <= 16)."""
+    m = check_int_range("num_clusters", num_clusters, 2, MAX_ALL_TASKS_CLUSTERS)
+    return tasks_from_ids(np.arange(1, 2**m - 1), m)
+
+
+def parity_tasks(cluster_codes) -> np.ndarray:
+    """(P, m) the parity-type tasks of a cluster -> vertex assignment: both signs of
+
+        y_c = prod_{j in S} z_{c j}   for every S subset of {1..d} with |S| >= 2
+
+    cluster_codes (m, d): the vertex of each cluster. These Walsh characters of degree >= 2
+    (XOR and XNOR for d = 2) are tasks no linear head fits when the clusters fill the cube.
+    Tasks that come out constant (possible when m < 2^d) are dropped; P = 2 (2^d - d - 1) at most.
+    """
+    codes = check_codes("cluster_codes", cluster_codes)
+    d = codes.shape[1]
+    rows = [np.prod(codes[:, list(S)], axis=1) for k in range(2, d + 1) for S in itertools.combinations(range(d), k)]
+    rows = [sign * r for r in rows if np.unique(r).size == 2 for sign in (1, -1)]
+    if not rows:
+        return np.zeros((0, len(codes)), dtype=np.int8)
+    return np.stack(rows).astype(np.int8)
+
+
+def cluster_faithful_tasks(num_clusters: int, max_tasks: int | None = None, include=None, seed: int = 0) -> np.ndarray:
+    """The task family: every non-constant task when m <= 16 and 2^m - 2 <= max_tasks (or
+    max_tasks is None), else ``max_tasks`` distinct non-constant tasks drawn uniformly at random
+    (seeded), always joined by the rows of ``include`` (e.g. :func:`parity_tasks`).
+
+    Returns (T, m) int8, sorted by task id, without duplicates.
+    """
+    m = _check_num_clusters(num_clusters)
+    total = 2**m - 2
+    if max_tasks is not None:
+        check_positive_int("max_tasks", max_tasks)
+    if max_tasks is None or total <= max_tasks:
+        if m > MAX_ALL_TASKS_CLUSTERS:
+            raise ValueError(f"max_tasks must be given when num_clusters > {MAX_ALL_TASKS_CLUSTERS}, got m = {m}")
+        ids = np.arange(1, total + 1, dtype=np.int64)
+    else:
+        rng = np.random.default_rng(seed)
+        chosen: set[int] = set()
+        while len(chosen) < max_tasks:  # rejection keeps the sample uniform without listing 2^m ids
+            chosen.update(int(x) for x in rng.integers(1, total + 1, size=max_tasks - len(chosen), dtype=np.int64))
+        ids = np.fromiter(chosen, dtype=np.int64)
+    if include is not None and len(include):
+        ids = np.concatenate([ids, task_ids(_check_tasks(include, m))])
+    return tasks_from_ids(np.unique(ids), m)
+
+
+# ----------------------------------------------------------------------------- views and groups
+
+
+def split_views(data: ViewDataset, fractions=(0.5, 0.25, 0.25), seed: int = 0) -> np.ndarray:
+    """(V,) int8 split of the views: 0 train, 1 validation, 2 test.
+
+    Views (not clusters) are split, within each cluster separately, so that every cluster
+    appears in every split: a cluster with n_c views gets round(f_0 n_c) train and
+    round(f_1 n_c) validation views (each at least one), the rest test (at least one).
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.shape != (3,) or (fractions <= 0).any() or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(f"fractions must be three numbers > 0 (train, validation, test) summing to 1, got {fractions.tolist()}")
+    rng = np.random.default_rng(seed)
+    split = np.empty(data.num_views, dtype=np.int8)
+    for c in range(data.num_clusters):
+        views = rng.permutation(np.flatnonzero(data.content == c))
+        n = len(views)
+        if n < 3:
+            raise ValueError(f"every cluster needs >= 3 views to be split three ways; cluster {c} has {n}")
+        n_train = min(max(1, round(fractions[0] * n)), n - 2)
+        n_val = min(max(1, round(fractions[1] * n)), n - n_train - 1)
+        split[views[:n_train]] = 0
+        split[views[n_train : n_train + n_val]] = 1
+        split[views[n_train + n_val :]] = 2
+    return split
+
+
+@dataclass(frozen=True)
+class CodeGroups:
+    """The views of one split reduced to distinct (vertex, cluster) groups.
+
+    inputs:  (G, d) float32 the code of each group
+    vertex:  (G,) int64 its vertex index (clustertheory.analysis.hypercube.vertex_index)
+    cluster: (G,) int64 its cluster
+    weight:  (G,) float64 its share of the split's view mass (sums to 1)
+    """
+
+    inputs: np.ndarray
+    vertex: np.ndarray
+    cluster: np.ndarray
+    weight: np.ndarray
+
+
+def _view_codes(codes, data: ViewDataset) -> np.ndarray:
+    codes = check_codes("codes", codes)
+    if len(codes) != data.num_views:
+        raise ValueError(f"codes must have one row per view ({data.num_views}), got {len(codes)}")
+    return codes
+
+
+def _view_mask(data: ViewDataset, views) -> np.ndarray:
+    if views is None:
+        return np.ones(data.num_views, dtype=bool)
+    views = np.asarray(views)
+    if views.dtype == bool:
+        if views.shape != (data.num_views,):
+            raise ValueError(f"views must be a ({data.num_views},) bool mask or an index array, got shape {views.shape}")
+        return views
+    mask = np.zeros(data.num_views, dtype=bool)
+    mask[views.astype(np.int64)] = True
+    return mask
+
+
+def code_groups(codes, data: ViewDataset, views=None, weights=None) -> CodeGroups:
+    """Reduce the views (bool mask or indices; None: all) to (vertex, cluster) groups.
+
+    weights (V,): the view law mu (default ``data.view_weight``); a group's weight is the
+    sum of mu over its views, normalised over the selected views.
+    """
+    codes = _view_codes(codes, data)
+    mask = _view_mask(data, views)
+    mu = data.view_weight if weights is None else np.asarray(weights, dtype=np.float64)
+    if mu.shape != (data.num_views,) or (mu < 0).any():
+        raise ValueError(f"weights must be ({data.num_views},) non-negative, got shape {mu.shape}")
+    mu = np.where(mask, mu, 0.0)
+    if mu.sum() <= 0:
+        raise ValueError("the selected views carry no weight")
+    d = codes.shape[1]
+    key = data.content * 2**d + vertex_index(codes)
+    keys, inverse = np.unique(key[mu > 0], return_inverse=True)
+    weight = np.bincount(inverse, weights=mu[mu > 0])
+    vertex = keys % 2**d
+    return CodeGroups(
+        inputs=vertex_codes(d)[vertex].astype(np.float32),
+        vertex=vertex.astype(np.int64),
+        cluster=(keys // 2**d).astype(np.int64),
+        weight=weight / weight.sum(),
+    )
+
+
+def cluster_vertex_mass(codes, data: ViewDataset, views=None, weights=None) -> np.ndarray:
+    """(m, 2^d) mass[c, v] = mu(views of cluster c with code v) / mu(selected views)."""
+    groups = code_groups(codes, data, views, weights)
+    d = groups.inputs.shape[1]
+    mass = np.zeros((data.num_clusters, 2**d))
+    np.add.at(mass, (groups.cluster, groups.vertex), groups.weight)
+    return mass
+
+
+def cluster_codes_of(codes, data: ViewDataset) -> np.ndarray:
+    """(m, d) the most common vertex of each cluster under the natural law (its code)."""
+    codes = _view_codes(codes, data)
+    d = codes.shape[1]
+    flat = data.base_cluster * 2**d + vertex_index(codes[data.base_view])
+    mass = np.bincount(flat, weights=data.base_weight, minlength=data.num_clusters * 2**d).reshape(data.num_clusters, 2**d)
+    return vertex_codes(d)[mass.argmax(axis=1)]
+
+
+# ----------------------------------------------------------------------------- exact references
+
+
+def bayes_errors(codes, data: ViewDataset, tasks, views=None, weights=None) -> np.ndarray:
+    """(T,) the least error any head can reach on the code, exactly:
+
+        err*_t = sum_v min(P[g = v, y_t = +1], P[g = v, y_t = -1])
+
+    (a head sees only the vertex v, so at best it predicts the majority label of each vertex).
+    """
+    tasks = _check_tasks(tasks, data.num_clusters)
+    mass = cluster_vertex_mass(codes, data, views, weights)  # (m, 2^d)
+    positive = (tasks > 0).astype(np.float64) @ mass  # (T, 2^d)
+    negative = (tasks < 0).astype(np.float64) @ mass
+    return np.minimum(positive, negative).sum(axis=1)
+
+
+def linearly_separable(points, labels) -> bool:
+    """True iff some (w, c) has y_i (w.p_i + c) >= 1 for all i (LP feasibility; points (P, d))."""
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64).ravel()
+    if points.ndim != 2 or labels.shape != (len(points),):
+        raise ValueError(f"points must be (P, d) and labels (P,), got {points.shape} and {labels.shape}")
+    if np.unique(labels).size < 2:
+        return True
+    a_ub = -labels[:, None] * np.concatenate([points, np.ones((len(points), 1))], axis=1)
+    result = linprog(np.zeros(points.shape[1] + 1), A_ub=a_ub, b_ub=-np.ones(len(points)), bounds=(None, None), method="highs")
+    return bool(result.status == 0)
+
+
+def separable_tasks(codes, data: ViewDataset, tasks, views=None) -> np.ndarray:
+    """(T,) True where some linear head sign(w.z + c) has zero error on the selected views
+    (:func:`min_linear_errors` is zero; d <= 3)."""
+    return min_linear_errors(codes, data, tasks, views) <= 0.0
+
+
+@lru_cache(maxsize=None)
+def threshold_labellings(d: int) -> np.ndarray:
+    """(K, 2^d) int8 every labelling of the cube's vertices a linear head can produce
+    (K = 4, 14, 104 for d = 1, 2, 3, constants included).
+
+    Every threshold function of d <= 3 variables has an integer realisation with weights
+    |w_j| <= 2 (Muroga, Threshold Logic, 1971); the search runs over |w_j| <= 3 and thresholds
+    halfway between the attainable values of w.z, so no vertex sits on the boundary.
+    (:func:`linearly_separable` cross-checks the list in the tests.)
+    """
+    d = check_int_range("d", d, 1, MAX_LINEAR_ENUM_DIM)
+    vertices = vertex_codes(d)
+    weights = np.array(list(itertools.product(range(-3, 4), repeat=d)), dtype=np.float64)  # (7^d, d)
+    values = weights @ vertices.T  # (W, 2^d) integer scores w.z
+    offsets = np.arange(-3 * d - 1, 3 * d + 1) + 0.5  # half-integers cover every cut of the integer scores
+    labels = np.where(values[:, None, :] + offsets[None, :, None] > 0, 1, -1).reshape(-1, 2**d)
+    return np.unique(labels, axis=0).astype(np.int8)
+
+
+def min_linear_errors(codes, data: ViewDataset, tasks, views=None, weights=None) -> np.ndarray:
+    """(T,) the least error of any linear head sign(w.z + c) on the code, exactly (d <= 3):
+
+        min over threshold labellings s of the cube of sum_v P[g = v, y != s_v].
+    """
+    tasks = _check_tasks(tasks, data.num_clusters)
+    codes = _view_codes(codes, data)
+    labellings = threshold_labellings(codes.shape[1]).astype(np.float64)  # (K, 2^d)
+    mass = cluster_vertex_mass(codes, data, views, weights)
+    positive = (tasks > 0).astype(np.float64) @ mass  # (T, 2^d)
+    negative = (tasks < 0).astype(np.float64) @ mass
+    wrong = positive @ (labellings < 0).T + negative @ (labellings > 0).T  # (T, K)
+    return wrong.min(axis=1)
+
+
+# ----------------------------------------------------------------------------- the explicit head
+
+
+def explicit_relu_head(cluster_codes, tasks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Theorem 4.6 head for every task: f_t(z) = sum_j a_tj ReLU(w_j.z - b_j).
+
+        W = cluster_codes (m, d)  (row j: the vertex of cluster j)
+        b = (d - 2) 1  (m,)
+        a_t = y_t (T, m)           (+1 for rows of positive-label clusters, -1 otherwise)
+
+    The paper lists the positive-label rows first; the order of the neurons does not change
+    f. When the clusters sit on distinct vertices, w_j.z = d for the own row and <= d - 2 for
+    every other, so exactly one neuron is active, with pre-activation 2, and f_t(z) = 2 y_t.
+    Returns a (T, m), W (m, d), b (m,).
+    """
+    W = check_codes("cluster_codes", cluster_codes)
+    tasks = _check_tasks(tasks, len(W))
+    return tasks.astype(np.float64), W, np.full(len(W), W.shape[1] - 2.0)
+
+
+def relu_head_scores(a, W, b, inputs) -> tuple[np.ndarray, np.ndarray]:
+    """f (T, G) = a ReLU(W z - b) for inputs z (G, d); also the pre-activations (G, k)."""
+    pre = np.asarray(inputs, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T - np.asarray(b, dtype=np.float64)
+    return np.asarray(a, dtype=np.float64) @ np.maximum(pre, 0.0).T, pre
+
+
+@dataclass(frozen=True)
+class ExplicitHeadResult:
+    """errors (T,); active: (G,) active neurons per group; active_pre: the pre-activations of
+    the active neurons (flattened); groups: the evaluated groups."""
+
+    errors: np.ndarray
+    active: np.ndarray
+    active_pre: np.ndarray
+    groups: CodeGroups
+
+
+def explicit_head_errors(codes, data: ViewDataset, tasks, views=None, weights=None, bias=None) -> ExplicitHeadResult:
+    """Evaluate :func:`explicit_relu_head` built from the code's cluster vertices
+    (:func:`cluster_codes_of`) on the selected views. ``bias`` replaces d - 2 (to show what a
+    wrong construction does); None keeps the theorem's value."""
+    codes = _view_codes(codes, data)
+    a, W, b = explicit_relu_head(cluster_codes_of(codes, data), tasks)
+    if bias is not None:
+        b = np.full_like(b, float(bias))
+    groups = code_groups(codes, data, views, weights)
+    f, pre = relu_head_scores(a, W, b, groups.inputs)
+    y = a[:, groups.cluster]  # a_t = y_t, so the label of a group of cluster c is a[t, c]
+    errors = ((y * f) <= 0).astype(np.float64) @ groups.weight
+    return ExplicitHeadResult(errors=errors, active=(pre > 0).sum(axis=1), active_pre=pre[pre > 0], groups=groups)
+
+
+# ----------------------------------------------------------------------------- trained heads
+
+
+class ReLUHeads(nn.Module):
+    """T two-layer ReLU heads f_t(z) = sum_k a_tk ReLU(w_tk.z - b_tk), one per task.
+
+    Parameters W (T, k, d), b (T, k), a (T, k), initialised W ~ N(0, 1/d), b ~ N(-1, 0.1^2),
+    a ~ N(0, 1/k). The negative bias starts every neuron active on most vertices (w.z has
+    variance ~1 on the cube): with b near 0 about half the initialisations left some vertex
+    with no active neuron, where f = 0 and the gradient vanishes for good.
+    forward(z (G, d)) -> f (T, G); the first layer is one (T k, d) x (d, G) product.
+    """
+
+    def __init__(self, tasks: int, hidden: int, dim: int, generator: torch.Generator, device="cpu"):
+        super().__init__()
+        self.W = nn.Parameter((torch.randn(tasks, hidden, dim, generator=generator) / math.sqrt(dim)).to(device))
+        self.b = nn.Parameter((0.1 * torch.randn(tasks, hidden, generator=generator) - 1.0).to(device))
+        self.a = nn.Parameter((torch.randn(tasks, hidden, generator=generator) / math.sqrt(hidden)).to(device))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        T, k, d = self.W.shape
+        pre = (self.W.reshape(T * k, d) @ z.T).view(T, k, -1) - self.b[..., None]
+        return (torch.relu(pre) * self.a[..., None]).sum(dim=1)
+
+
+class LinearHeads(nn.Module):
+    """T linear heads f_t(z) = w_t.z + c_t; w (T, d) ~ N(0, 1/d), c (T,) = 0.
+    forward(z (G, d)) -> f (T, G)."""
+
+    def __init__(self, tasks: int, dim: int, generator: torch.Generator, device="cpu"):
+        super().__init__()
+        self.w = nn.Parameter((torch.randn(tasks, dim, generator=generator) / math.sqrt(dim)).to(device))
+        self.c = nn.Parameter(torch.zeros(tasks, device=device))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.w @ z.T + self.c[:, None]
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """How heads are trained.
+
+    kind       "relu" (a.ReLU(W z - b)) or "linear" (w.z + c)
+    hidden     ReLU neurons k (None: 2^d, the theorem's width)
+    restarts   at most this many random initialisations per task: a task gets a fresh one
+               while its training error is above the least error any head can reach on the
+               training views (their Bayes error, :func:`bayes_errors`); among a task's
+               initialisations the one with the least validation error (then validation
+               loss) is kept (the linear loss is convex: restarts = 1 is enough there)
+    steps      at most this many full-batch Adam steps per initialisation on the weighted
+               logistic loss log(1 + exp(-y f)); a chunk stops early once every task in it
+               has reached its training Bayes error
+    lr         Adam learning rate
+    task_chunk tasks trained together (memory ~ task_chunk * k * G floats per tensor)
+    """
+
+    kind: str = "relu"
+    hidden: int | None = None
+    restarts: int = 8
+    steps: int = 300
+    lr: float = 0.05
+    task_chunk: int = 8192
+
+    def __post_init__(self) -> None:
+        check_in("kind", self.kind, HEAD_KINDS)
+        if self.hidden is not None:
+            check_positive_int("hidden", self.hidden)
+        check_positive_int("restarts", self.restarts)
+        check_positive_int("steps", self.steps)
+        check_positive("lr", self.lr)
+        check_positive_int("task_chunk", self.task_chunk)
+
+
+@dataclass(frozen=True)
+class HeadResult:
+    """Per-task errors (T,) of the kept initialisation on each split, and how many
+    initialisations each task used."""
+
+    train_error: np.ndarray
+    validation_error: np.ndarray
+    test_error: np.ndarray
+    restarts_used: np.ndarray
+
+    def summary(self) -> dict[str, float]:
+        """sup and mean over tasks of each split's error."""
+        out = {}
+        for name in SPLITS:
+            errors = getattr(self, f"{name}_error")
+            out[f"{name}_sup"], out[f"{name}_mean"] = float(errors.max()), float(errors.mean())
+        return out
+
+
+_ERROR_TOLERANCE = 1e-6  # float32 sums of group weights against the float64 Bayes error
+
+
+def _group_bayes(groups: CodeGroups, tasks: np.ndarray) -> np.ndarray:
+    """(T,) Bayes error of every task on the groups: sum_v min(P[v, y = +1], P[v, y = -1])."""
+    d = groups.inputs.shape[1]
+    positive, negative = np.zeros((len(tasks), 2**d)), np.zeros((len(tasks), 2**d))
+    labels = tasks[:, groups.cluster]  # (T, G)
+    np.add.at(positive.T, groups.vertex, (labels > 0).T * groups.weight[:, None])
+    np.add.at(negative.T, groups.vertex, (labels < 0).T * groups.weight[:, None])
+    return np.minimum(positive, negative).sum(axis=1)
+
+
+def _train_chunk(heads: nn.Module, labels: torch.Tensor, train, target: torch.Tensor, config: HeadConfig) -> None:
+    """Adam on sum_t sum_g w_g softplus(-y_tg f_t(z_g)): each task's term touches only its own
+    parameters, and Adam is coordinate-wise, so every head trains as it would alone. Stops
+    when every task's training error is down to ``target`` (T,), its training Bayes error."""
+    z, cluster, weight = train
+    y = labels[:, cluster]
+    optimiser = torch.optim.Adam(heads.parameters(), lr=config.lr)
+    for _ in range(config.steps):
+        margin = y * heads(z)
+        if bool(((margin <= 0).float() @ weight <= target + _ERROR_TOLERANCE).all()):
+            return
+        loss = nn.functional.softplus(-margin) @ weight
+        optimiser.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimiser.step()
+
+
+def fit_heads(
+    codes,
+    data: ViewDataset,
+    tasks,
+    split,
+    config: HeadConfig = HeadConfig(),
+    seed: int = 0,
+    device="cpu",
+    weights=None,
+) -> HeadResult:
+    """Train a head of ``config.kind`` for every task on the train views of ``split``
+    (:func:`split_views`), choose among initialisations on the validation views only, and
+    report the error on every split (weights: the view law, default ``data.view_weight``).
+
+    Training minimises sum_g w_g log(1 + exp(-y_g f(z_g))) over the train groups, i.e. the
+    weighted mean over the train views (:func:`code_groups`). All tasks of a chunk train
+    together as one batched module of shape (T, ...).
+    """
+    codes = _view_codes(codes, data)
+    tasks = _check_tasks(tasks, data.num_clusters)
+    split = np.asarray(split)
+    if split.shape != (data.num_views,) or not np.isin(split, (0, 1, 2)).all():
+        raise ValueError(f"split must be a ({data.num_views},) array of 0 (train), 1 (validation), 2 (test)")
+    device = torch.device(device)
+    d = codes.shape[1]
+    hidden = config.hidden or 2**d
+    parts, target = [], None
+    for s in range(3):
+        groups = code_groups(codes, data, split == s, weights)
+        if s == 0:
+            target = torch.as_tensor(_group_bayes(groups, tasks), dtype=torch.float32, device=device)
+        parts.append(
+            (
+                torch.as_tensor(groups.inputs, device=device),
+                torch.as_tensor(groups.cluster, device=device),
+                torch.as_tensor(groups.weight, dtype=torch.float32, device=device),
+            )
+        )
+    generator = torch_generator(seed)
+    labels = torch.as_tensor(tasks, dtype=torch.float32, device=device)
+    T = len(tasks)
+    best = {name: torch.full((T,), math.inf, device=device) for name in SPLITS}
+    best_val_loss = torch.full((T,), math.inf, device=device)
+    used = torch.zeros(T, dtype=torch.int64, device=device)
+    reached = torch.zeros(T, dtype=torch.bool, device=device)  # some initialisation fit the train views
+    pending = torch.arange(T, device=device)
+    for _ in range(config.restarts):
+        for chunk in torch.split(pending, config.task_chunk):
+            if config.kind == "relu":
+                heads = ReLUHeads(len(chunk), hidden, d, generator, device)
+            else:
+                heads = LinearHeads(len(chunk), d, generator, device)
+            _train_chunk(heads, labels[chunk], parts[0], target[chunk], config)
+            with torch.no_grad():
+                measured = {}
+                for name, (z, cluster, weight) in zip(SPLITS, parts):
+                    margin = labels[chunk][:, cluster] * heads(z)
+                    measured[name] = ((margin <= 0).float() @ weight, nn.functional.softplus(-margin) @ weight)
+            val_error, val_loss = measured["validation"]
+            better = (val_error < best["validation"][chunk]) | ((val_error == best["validation"][chunk]) & (val_loss < best_val_loss[chunk]))
+            for name in SPLITS:
+                best[name][chunk] = torch.where(better, measured[name][0], best[name][chunk])
+            best_val_loss[chunk] = torch.where(better, val_loss, best_val_loss[chunk])
+            used[chunk] += 1
+            reached[chunk] |= measured["train"][0] <= target[chunk] + _ERROR_TOLERANCE
+        pending = torch.nonzero(~reached).ravel()
+        if len(pending) == 0:
+            break
+    return HeadResult(*(best[name].cpu().numpy().astype(np.float64) for name in SPLITS), used.cpu().numpy())
+
+
+# ----------------------------------------------------------------------------- codes built by hand
+
+
+def set_code(data: ViewDataset, vertex_of_base, d: int) -> np.ndarray:
+    """(V, d) the code that gives every view of augmentation set A(x_i) the vertex
+    ``vertex_of_base[i]`` (an index in 0..2^d-1). Such a code is clean: constant on every set.
+
+    Needs disjoint augmentation sets that cover the views (each view in exactly one set,
+    as on the comb without leak or noise).
+    """
+    d = check_int_range("d", d, 1, 12)
+    vertex_of_base = np.asarray(vertex_of_base, dtype=np.int64)
+    if vertex_of_base.shape != (data.num_base,) or (vertex_of_base < 0).any() or (vertex_of_base >= 2**d).any():
+        raise ValueError(f"vertex_of_base must be ({data.num_base},) vertex indices in [0, {2**d}), got {vertex_of_base!r}")
+    support = data.augment.tocoo()
+    owners = np.bincount(support.col[support.data > 0], minlength=data.num_views)
+    if (owners != 1).any():
+        raise ValueError("set_code needs disjoint augmentation sets covering every view (each view in exactly one set)")
+    owner = np.empty(data.num_views, dtype=np.int64)
+    owner[support.col[support.data > 0]] = support.row[support.data > 0]
+    return vertex_codes(d)[vertex_of_base[owner]]
+
+
+def _rank_in_cluster(data: ViewDataset) -> np.ndarray:
+    """(N,) position of each natural image among the natural images of its cluster."""
+    rank = np.empty(data.num_base, dtype=np.int64)
+    for c in range(data.num_clusters):
+        members = np.flatnonzero(data.base_cluster == c)
+        rank[members] = np.arange(len(members))
+    return rank
+
+
+def preserving_code(data: ViewDataset, d: int) -> np.ndarray:
+    """(V, d) cluster c -> vertex c on every view (m <= 2^d): cluster-preserving and clean."""
+    if data.num_clusters > 2**d:
+        raise ValueError(f"d must satisfy 2^d >= num_clusters ({data.num_clusters}), got d = {d}")
+    return vertex_codes(d)[data.content]
+
+
+def mixing_code(data: ViewDataset, d: int) -> np.ndarray:
+    """(V, d) the Theorem 4.7 code: natural image i (rank r_i in its cluster c) and its whole
+    augmentation set go to vertex (c + r_i) mod 2^d.
+
+    With n natural images per cluster, n a multiple of 2^d, and equal weights within a
+    cluster, every vertex receives exactly 1/2^d of every cluster: clean, uniform, and no head
+    can tell the clusters apart.
+    """
+    rank = _rank_in_cluster(data)
+    counts = np.bincount(data.base_cluster, minlength=data.num_clusters)
+    if (counts % 2**d).any():
+        raise ValueError(f"every cluster needs a multiple of 2^d = {2**d} natural images for equal shares, got {counts.tolist()}")
+    return set_code(data, (data.base_cluster + rank) % 2**d, d)
+
+
+def partner_split_code(data: ViewDataset, d: int) -> np.ndarray:
+    """(V, d) a clean, uniform code that splits every cluster: cluster c sits on vertex c, but
+    the augmentation sets of the second half of its natural images go to vertex c XOR 1
+    (the cluster it is paired with). m = 2^d clusters, an even number of images each."""
+    if data.num_clusters != 2**d:
+        raise ValueError(f"partner_split_code needs num_clusters = 2^d = {2**d}, got {data.num_clusters}")
+    rank = _rank_in_cluster(data)
+    counts = np.bincount(data.base_cluster, minlength=data.num_clusters)
+    if (counts % 2).any():
+        raise ValueError(f"every cluster needs an even number of natural images, got {counts.tolist()}")
+    half = rank >= counts[data.base_cluster] // 2
+    return set_code(data, np.where(half, data.base_cluster ^ 1, data.base_cluster), d)

@@ -1,0 +1,133 @@
+"""PairSampler: empirical frequencies of anchors, positives and negatives against the exact law."""
+
+import numpy as np
+import pytest
+import torch
+
+from clustertheory.data import PairSampler, comb_dataset
+
+Z_MAX = 4.5  # |z| bound per cell; with ~100 cells a correct sampler exceeds it with prob ~ 1e-3
+
+
+def unbalanced():
+    """Unequal cluster weights and a leak, so the laws checked are not all uniform."""
+    return comb_dataset(3, 4, 2, leak=0.2, noise=0.1, cluster_weights=[1, 2, 5])
+
+
+def z_scores(counts: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """(count - n p) / sqrt(n p (1 - p)) per cell; cells with p = 0 must have count 0."""
+    total = counts.sum()
+    assert counts[probs == 0].sum() == 0
+    keep = probs > 0
+    p = probs[keep]
+    return (counts[keep] - total * p) / np.sqrt(total * p * (1 - p))
+
+
+def base_index(data) -> np.ndarray:
+    """(V,) natural-image index of a view that is a natural image, -1 otherwise."""
+    index = np.full(data.num_views, -1)
+    index[data.base_view] = np.arange(data.num_base)
+    return index
+
+
+def test_iid_anchors_positives_and_negatives_follow_the_theorem_law():
+    data = unbalanced()
+    sampler = PairSampler(data, num_negatives=5, device="cpu", seed=1)
+    anchors, positives, negatives = [], [], []
+    for _ in range(40):
+        a, p, n = sampler.sample(1000)
+        anchors.append(a.numpy())
+        positives.append(p.numpy())
+        negatives.append(n.numpy())
+    anchor, positive, negative = map(np.concatenate, (anchors, positives, negatives))
+    to_base = base_index(data)
+    assert (to_base[anchor] >= 0).all() and (to_base[negative] >= 0).all()  # natural images only
+    w = data.base_weight
+    assert np.abs(z_scores(np.bincount(to_base[anchor], minlength=data.num_base), w)).max() < Z_MAX
+    assert np.abs(z_scores(np.bincount(to_base[negative].ravel(), minlength=data.num_base), w)).max() < Z_MAX
+    # joint law of (anchor, positive) = diag(w) A
+    joint = (data.augment.multiply(w[:, None])).toarray()
+    counts = np.zeros_like(joint)
+    np.add.at(counts, (to_base[anchor], positive), 1)
+    assert np.abs(z_scores(counts.ravel(), joint.ravel())).max() < Z_MAX
+
+
+def test_iid_negatives_are_independent_of_the_anchor():
+    """Same-cluster share of negatives equals sum_c pi_c^2 (not 1/m, not 0)."""
+    data = unbalanced()
+    sampler = PairSampler(data, num_negatives=8, device="cpu", seed=2)
+    a, _, n = sampler.sample(20000)
+    same = (data.content[n.numpy()] == data.content[a.numpy()][:, None]).mean(axis=1)
+    expected = float((data.cluster_weight**2).sum())
+    se = same.std(ddof=1) / np.sqrt(len(same))
+    assert abs(same.mean() - expected) < 4 * se
+    assert abs(expected - 1 / 3) > 10 * se  # the check can tell unequal weights apart
+
+
+def test_in_batch_negatives_are_the_other_anchors_in_order():
+    data = unbalanced()
+    sampler = PairSampler(data, negatives="in-batch", device="cpu", seed=3)
+    anchor, positive, negatives = sampler.sample(7)
+    assert anchor.shape == (7,) and positive.shape == (7,) and negatives.shape == (7, 6)
+    for b in range(7):
+        expected = torch.cat([anchor[:b], anchor[b + 1 :]])
+        assert torch.equal(negatives[b], expected)
+
+
+def test_in_batch_negatives_have_the_same_same_cluster_rate_as_iid():
+    data = unbalanced()
+    sampler = PairSampler(data, negatives="in-batch", device="cpu", seed=4)
+    rates = []
+    for _ in range(400):
+        a, _, n = sampler.sample(16)
+        rates.append((data.content[n.numpy()] == data.content[a.numpy()][:, None]).mean())
+    rates = np.asarray(rates)
+    se = rates.std(ddof=1) / np.sqrt(len(rates))
+    assert abs(rates.mean() - float((data.cluster_weight**2).sum())) < 4 * se
+
+
+@pytest.mark.parametrize("mode", ["iid", "in-batch"])
+def test_groups_are_independent_batches_with_ensemble_shapes(mode):
+    data = unbalanced()
+    sampler = PairSampler(data, num_negatives=3, negatives=mode, device="cpu", seed=5)
+    anchor, positive, negatives = sampler.sample(6, groups=4)
+    K = 3 if mode == "iid" else 5
+    assert anchor.shape == (4, 6) and positive.shape == (4, 6) and negatives.shape == (4, 6, K)
+    assert anchor.dtype == torch.long and negatives.dtype == torch.long
+    assert len({tuple(row.tolist()) for row in anchor}) > 1  # groups are different draws
+    if mode == "in-batch":
+        for e in range(4):
+            for b in range(6):
+                assert torch.equal(negatives[e, b], torch.cat([anchor[e, :b], anchor[e, b + 1 :]]))
+
+
+def test_positives_stay_in_the_anchor_augmentation_set():
+    data = comb_dataset(2, 4, 5)
+    sampler = PairSampler(data, device="cpu", seed=6)
+    anchor, positive, _ = sampler.sample(2000)
+    to_base = base_index(data)
+    A = data.augment.toarray()
+    assert (A[to_base[anchor.numpy()], positive.numpy()] > 0).all()
+
+
+def test_same_seed_same_draws_and_different_seed_different_draws():
+    data = unbalanced()
+    draws = [PairSampler(data, num_negatives=4, device="cpu", seed=s).sample(64) for s in (7, 7, 8)]
+    assert all(torch.equal(x, y) for x, y in zip(draws[0], draws[1]))
+    assert not torch.equal(draws[0][0], draws[2][0])
+
+
+@pytest.mark.parametrize(
+    "kwargs,sample_kwargs,parameter",
+    [
+        ({"num_negatives": 0}, {"batch_size": 4}, "num_negatives"),
+        ({"negatives": "hard"}, {"batch_size": 4}, "negatives"),
+        ({}, {"batch_size": 0}, "batch_size"),
+        ({"negatives": "in-batch"}, {"batch_size": 1}, "batch_size"),
+        ({}, {"batch_size": 4, "groups": 0}, "groups"),
+    ],
+)
+def test_validation_names_the_parameter(kwargs, sample_kwargs, parameter):
+    data = comb_dataset(2, 2, 2)
+    with pytest.raises(ValueError, match=parameter):
+        PairSampler(data, device="cpu", **kwargs).sample(**sample_kwargs)
