@@ -37,7 +37,13 @@ from clustertheory.losses import (
     infonce,
 )
 from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
-from simulations.off_dropout import downstream, mean_se, resolved_gain, sentence_setting, single_cpu_thread
+from simulations.off_dropout import (
+    downstream,
+    mean_se,
+    resolved_gain,
+    sentence_setting,
+    single_cpu_thread,
+)
 
 NAME = "dimension-wise"
 SUMMARY = "SimCSE++ dimension-wise term vs Barlow decorrelation: effective rank and probes for batch sizes below / above d"

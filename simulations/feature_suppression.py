@@ -279,7 +279,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
         Check("GD endpoint vs min-norm ||W v1|| (max abs gap)", gd_gap, "<= 0.1", gd_gap <= 0.1),
         Check(f"imperfect augmentation, p <= {config.hd_dim // 10}: ||W* v1|| / ||W* v1||(tau = 0) (max)", hd_ratio, "<= 0.2", hd_ratio <= 0.2),
         Check("imperfect augmentation, GD: peak ||W_t v1|| / final (learned, then suppressed)", hd_peak, ">= 5", hd_peak >= 5),
-        Check(f"bits: class probe with no bits (min over p)", clean, ">= 0.9", clean >= 0.9),
+        Check("bits: class probe with no bits (min over p)", clean, ">= 0.9", clean >= 0.9),
         Check(f"bits: {dial} shared bits, p = {p_lo}: class probe", acc(dial, p_lo, "shared"), "<= 0.7 (suppressed)", acc(dial, p_lo, "shared") <= 0.7),
         Check(f"bits: {dial} shared bits, p = {p_hi}: class probe", acc(dial, p_hi, "shared"), ">= 0.9 (more dimensions restore)", acc(dial, p_hi, "shared") >= 0.9),
         Check("bits: resampled (fresh) bits, every B and p: class probe (min)", fresh, ">= 0.9 (augmentation restores)", fresh >= 0.9),

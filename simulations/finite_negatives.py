@@ -28,7 +28,12 @@ import numpy as np
 
 from clustertheory.analysis.blurring import reduced_loss
 from clustertheory.analysis.exact_loss import uniform_minimum
-from clustertheory.config import check_in, check_nonneg_int, check_positive, check_positive_int
+from clustertheory.config import (
+    check_in,
+    check_nonneg_int,
+    check_positive,
+    check_positive_int,
+)
 from clustertheory.data import PairSampler, ViewDataset, comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
@@ -194,7 +199,7 @@ def _exact(unit: dict, config: Config, laws: np.ndarray) -> dict:
         "minimum": minimum,
         "uniform_gap": float(values[uniform][0]),
         "min_nonuniform_gap": float(values[~uniform].min()),
-        "laws": int(len(laws)),
+        "laws": len(laws),
     }
 
 

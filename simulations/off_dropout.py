@@ -160,27 +160,30 @@ def loss_value(kind: str, encoder, inputs: torch.Tensor, config: Config) -> torc
     return off_dropout_infonce(encoder, inputs, temperature=config.temperature, positive_weight=config.positive_weight)
 
 
-def _negative_similarities(kind: str, encoder, inputs: torch.Tensor) -> torch.Tensor:
-    """The (B, B) cosine matrix whose off-diagonal entries are the loss's negatives."""
+def _similarities(kind: str, encoder, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosines of one draw: (B, B) matrix whose off-diagonal entries are the loss's negatives,
+    and the (B,) positive similarities s(h_i, h_i+) (a dropout pair for both losses)."""
     with torch.no_grad():
+        h, h_pos = (torch.nn.functional.normalize(v, dim=1) for v in dropout_pair(encoder, inputs))
+        positives = (h * h_pos).sum(dim=1)
         if kind == "simcse":
-            h, h_pos = dropout_pair(encoder, inputs)
-        else:
-            h = h_pos = embed(encoder, inputs)
-        h, h_pos = torch.nn.functional.normalize(h, dim=1), torch.nn.functional.normalize(h_pos, dim=1)
-        return h @ h_pos.T
+            return h @ h_pos.T, positives
+        h_bar = torch.nn.functional.normalize(embed(encoder, inputs), dim=1)
+        return h_bar @ h_bar.T, positives
 
 
 def measure_noise(kind: str, encoder, inputs: torch.Tensor, config: Config) -> dict:
     """Over ``noise_draws`` dropout draws at fixed parameters and batch: variance of the
     negative similarities, of the positive similarity, and of the loss gradient."""
     state = encoder.mask_generator.get_state()  # measuring must not shift the training masks
-    grads, sims = [], []
+    grads, sims, positives = [], [], []
     for _ in range(config.noise_draws):
         encoder.zero_grad(set_to_none=True)
         loss_value(kind, encoder, inputs, config).backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in encoder.parameters()]).cpu().numpy())
-        sims.append(_negative_similarities(kind, encoder, inputs).cpu().numpy())
+        negative, positive = _similarities(kind, encoder, inputs)
+        sims.append(negative.cpu().numpy())
+        positives.append(positive.cpu().numpy())
     encoder.zero_grad(set_to_none=True)
     encoder.mask_generator.set_state(state)
     sims = np.stack(sims)  # (R, B, B)
@@ -191,7 +194,7 @@ def measure_noise(kind: str, encoder, inputs: torch.Tensor, config: Config) -> d
         "grad_mean_sq_norm": noise["mean_sq_norm"],
         "grad_relative_variance": noise["relative"],
         "neg_sim_variance": draw_variance(sims[:, off]),
-        "pos_sim_variance": draw_variance(np.stack([np.diag(s) for s in sims])) if kind == "simcse" else 0.0,
+        "pos_sim_variance": draw_variance(np.stack(positives)),
     }
 
 

@@ -1,8 +1,9 @@
 """Phase diagram: function-class capacity against intertwining of the augmentations.
 
 Realizable comb data (m = 2^d clusters, balanced, n base points each, disjoint augmentation sets
-with T teeth). For every cell, the seeds of one setting are trained as one ensemble with the
-paper's InfoNCE, and the cell's colour is the fraction of seeds whose hard code is
+with T teeth). Every cell trains its seeds with the paper's InfoNCE (the seeds of up to
+CELLS_PER_PASS cells of a panel in one batched pass, each exactly as it would train alone),
+and the cell's colour is the fraction of seeds whose hard code is
 cluster-preserving (the paper's definition: g constant on every cluster; whether the clusters
 also sit on distinct vertices is recorded too). Contours show the measured delta of the class:
 
@@ -31,10 +32,10 @@ from clustertheory.analysis.metrics import alignment_error, cluster_purity, is_c
 from clustertheory.analysis.regularity import empirical_delta, spectral_delta
 from clustertheory.config import check_in, check_int_range, check_nonneg_int, check_positive, check_positive_int, check_probability
 from clustertheory.data import comb_dataset
-from clustertheory.functions import make_function_class
 from clustertheory.functions.features import fourier_features
 from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
-from clustertheory.training import TrainConfig, train
+from clustertheory.training import TrainConfig
+from clustertheory.training.batched import Member, train_members
 
 NAME = "phase-diagram"
 SUMMARY = "capacity (B, MLP width) vs intertwining (teeth T, leak p): trained codes preserve clusters exactly where delta stays up"
@@ -42,6 +43,7 @@ SUMMARY = "capacity (B, MLP width) vs intertwining (teeth T, leak p): trained co
 PANELS = ("teeth", "leak", "mlp")
 DELTA_ONE = 1.0 - 1e-9  # spectral delta counted as 1 (exact up to rounding)
 DELTA_ZERO = 1e-9  # spectral delta counted as 0
+CELLS_PER_PASS = 16  # cells whose seeds train together in one batched pass (and are stored together)
 
 
 @dataclass(frozen=True)
@@ -150,27 +152,31 @@ def cell_setting(unit: dict, config: Config) -> tuple[object, str, dict]:
     return data, "band-limited", {"bandwidth": int(capacity)}
 
 
-def train_cell(data, class_name: str, class_kwargs: dict, dim: int, member_seeds: list[int], train_config: TrainConfig, seed: int, device) -> np.ndarray:
-    """Train one ensemble (one member per seed) of one class on one dataset; (E, V, d) hard codes.
+def train_cells(cells: list[tuple], dim: int, train_config: TrainConfig, seed: int, device) -> list[np.ndarray]:
+    """Train the seeds of many cells in one batched pass; per cell its (seeds, V, d) hard codes.
 
-    The only training in this simulation: a batched sweep runner can replace it by training
-    the members of many cells in one pass.
+    cells: (data, class name, class keyword arguments, member seeds) per cell. Every member
+    trains exactly as ``train`` would train it alone (its own init seed, data and batches;
+    clustertheory.training.batched), with the view score table; ``seed`` seeds the pass's
+    sampler. The only training in this simulation.
     """
-    model = make_function_class(class_name, data, dim, seeds=member_seeds, device=device, **class_kwargs)
-    result = train(model, data, train_config, seed=seed, evaluate=lambda codes: [{} for _ in codes])
-    return result.codes
+    members = [Member(name, data, train_config, s, kwargs) for data, name, kwargs, seeds in cells for s in seeds]
+    codes = train_members(members, dim, seed=seed, device=device, evaluate=lambda c: [{} for _ in c], score_table=True).codes
+    ends = np.cumsum([len(seeds) for *_, seeds in cells])
+    return [codes[end - len(seeds) : end, : data.num_views] for (data, *_, seeds), end in zip(cells, ends)]
 
 
-def measure_cell(unit: dict, config: Config, ctx: RunContext) -> dict:
-    """Train the cell's seeds, score their codes, and measure the class's delta on the cell's data."""
+def cell_key(unit: dict) -> tuple:
+    return unit["panel"], unit["capacity"], unit["intertwining"]
+
+
+def measure_cell(unit: dict, config: Config, ctx: RunContext, codes: np.ndarray) -> dict:
+    """Score the cell's trained codes (seeds, V, d) and measure the class's delta on the cell's data."""
     data, class_name, class_kwargs = cell_setting(unit, config)
-    key = (unit["panel"], unit["capacity"], unit["intertwining"])
-    member_seeds = [ctx.seed_for(*key, "member", k) for k in range(config.seeds)]
-    codes = train_cell(data, class_name, class_kwargs, config.dim, member_seeds, config.train_config(), ctx.seed_for(*key, "train"), ctx.device)
     preserving = [is_cluster_preserving(c, data, require_distinct=False) for c in codes]
     distinct = [is_cluster_preserving(c, data, require_distinct=True) for c in codes]
     adversary = empirical_delta(
-        data, class_name, restarts=config.adversary_restarts, steps=config.adversary_steps, seed=ctx.seed_for(*key, "adversary"), device=ctx.device, **class_kwargs
+        data, class_name, restarts=config.adversary_restarts, steps=config.adversary_steps, seed=ctx.seed_for(*cell_key(unit), "adversary"), device=ctx.device, **class_kwargs
     )
     spectral = spectral_delta(fourier_features(data, class_kwargs["bandwidth"]), data).delta if class_name == "band-limited" else float("nan")
     return {
@@ -184,6 +190,13 @@ def measure_cell(unit: dict, config: Config, ctx: RunContext) -> dict:
     }
 
 
+def measure_cells(batch: list[dict], config: Config, ctx: RunContext) -> list[dict]:
+    """Train the seeds of a batch of cells together, then measure each cell."""
+    cells = [(*cell_setting(u, config), [ctx.seed_for(*cell_key(u), "member", k) for k in range(config.seeds)]) for u in batch]
+    codes = train_cells(cells, config.dim, config.train_config(), ctx.seed_for("pass", *cell_key(batch[0])), ctx.device)
+    return [measure_cell(u, config, ctx, c) for u, c in zip(batch, codes)]
+
+
 def cell_units(config: Config) -> list[dict]:
     """Every cell of every requested panel, as flat sweep units."""
     grids = {
@@ -195,14 +208,19 @@ def cell_units(config: Config) -> list[dict]:
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
-    """One sweep unit per cell (resumable). On CPU torch runs single-threaded meanwhile: the
-    tensors are tiny and intra-op threads only add overhead (a cell trained 4x slower with
-    two threads than with one on the 2-core reference machine)."""
+    """One sweep unit per cell; the cells of a panel are trained CELLS_PER_PASS at a time in
+    one batched pass (ctx.max_batch overrides), and every finished pass is stored, so an
+    interrupted run resumes. On CPU torch runs single-threaded meanwhile: the tensors are
+    tiny and intra-op threads only add overhead (a cell trained 4x slower with two threads
+    than with one on the 2-core reference machine)."""
     threads = torch.get_num_threads()
     if ctx.device.type == "cpu":
         torch.set_num_threads(1)
     try:
-        return ctx.sweep(cell_units(config), lambda unit: measure_cell(unit, config, ctx), desc="phase-diagram cells")
+        return ctx.sweep_batched(
+            cell_units(config), lambda unit: unit["panel"], lambda batch: measure_cells(batch, config, ctx),
+            desc="phase-diagram cells", max_batch=ctx.max_batch or CELLS_PER_PASS,
+        )
     finally:
         torch.set_num_threads(threads)
 

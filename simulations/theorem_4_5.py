@@ -23,7 +23,14 @@ import torch
 
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.hypercube import vertex_codes
-from clustertheory.analysis.metrics import alignment_error, cluster_agreement, cluster_purity, is_cluster_preserving, natural_vertex_law, uniformity
+from clustertheory.analysis.metrics import (
+    alignment_error,
+    cluster_agreement,
+    cluster_purity,
+    is_cluster_preserving,
+    natural_vertex_law,
+    uniformity,
+)
 from clustertheory.config import check_nonneg_int, check_positive, check_positive_int
 from clustertheory.data import ViewDataset, comb_dataset
 from clustertheory.functions import LinearScore, make_function_class

@@ -421,6 +421,9 @@ class HeadConfig:
     steps      at most this many full-batch Adam steps per initialisation on the weighted
                logistic loss log(1 + exp(-y f)); a chunk stops early once every task in it
                has reached its training Bayes error
+    patience   also stop a chunk when the number of tasks above their target has not fallen
+               for this many steps (None: never): stuck initialisations (a vertex where no
+               neuron is active) never recover, and the restart gives them a fresh one
     lr         Adam learning rate
     task_chunk tasks trained together (memory ~ task_chunk * k * G floats per tensor)
     """
@@ -429,6 +432,7 @@ class HeadConfig:
     hidden: int | None = None
     restarts: int = 8
     steps: int = 300
+    patience: int | None = 50
     lr: float = 0.05
     task_chunk: int = 8192
 
@@ -438,6 +442,8 @@ class HeadConfig:
             check_positive_int("hidden", self.hidden)
         check_positive_int("restarts", self.restarts)
         check_positive_int("steps", self.steps)
+        if self.patience is not None:
+            check_positive_int("patience", self.patience)
         check_positive("lr", self.lr)
         check_positive_int("task_chunk", self.task_chunk)
 
@@ -477,13 +483,19 @@ def _group_bayes(groups: CodeGroups, tasks: np.ndarray) -> np.ndarray:
 def _train_chunk(heads: nn.Module, labels: torch.Tensor, train, target: torch.Tensor, config: HeadConfig) -> None:
     """Adam on sum_t sum_g w_g softplus(-y_tg f_t(z_g)): each task's term touches only its own
     parameters, and Adam is coordinate-wise, so every head trains as it would alone. Stops
-    when every task's training error is down to ``target`` (T,), its training Bayes error."""
+    when every task's training error is down to ``target`` (T,), its training Bayes error,
+    or when the count of tasks above target has not fallen for ``config.patience`` steps."""
     z, cluster, weight = train
     y = labels[:, cluster]
     optimiser = torch.optim.Adam(heads.parameters(), lr=config.lr)
+    fewest, since = len(labels) + 1, 0
     for _ in range(config.steps):
         margin = y * heads(z)
-        if bool(((margin <= 0).float() @ weight <= target + _ERROR_TOLERANCE).all()):
+        remaining = int(((margin <= 0).float() @ weight > target + _ERROR_TOLERANCE).sum())
+        if remaining == 0:
+            return
+        fewest, since = (remaining, 0) if remaining < fewest else (fewest, since + 1)
+        if config.patience is not None and since >= config.patience:
             return
         loss = nn.functional.softplus(-margin) @ weight
         optimiser.zero_grad(set_to_none=True)

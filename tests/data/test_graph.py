@@ -1,5 +1,7 @@
 """The augmentation graph and its Markov kernels, checked against their defining properties."""
 
+import itertools
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -118,7 +120,7 @@ def test_spectral_gap_is_zero_exactly_for_disconnected_clusters():
 def test_spectral_gap_grows_with_leak():
     gaps = [spectral_gap(comb_dataset(2, 4, 5, leak=p), cluster=0) for p in (0.0, 0.05, 0.2, 0.5)]
     assert gaps[0] == pytest.approx(0.0, abs=1e-12)
-    assert all(a < b for a, b in zip(gaps, gaps[1:]))
+    assert all(a < b for a, b in itertools.pairwise(gaps))
 
 
 def test_spectral_gap_validates_cluster():

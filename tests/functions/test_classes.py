@@ -8,7 +8,12 @@ import scipy.linalg
 import torch
 
 from clustertheory.data import comb_dataset
-from clustertheory.functions import CLASS_NAMES, fourier_features, hard_codes, make_function_class
+from clustertheory.functions import (
+    CLASS_NAMES,
+    fourier_features,
+    hard_codes,
+    make_function_class,
+)
 
 
 def augmentation_sets(data) -> list[np.ndarray]:

@@ -78,7 +78,7 @@ def test_resumes_without_retraining(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr(sim, "train_cell", refuse)
+    monkeypatch.setattr(sim, "train_cells", refuse)
     assert sim.run(config, RunContext(store=SweepStore(path))) == first
 
 

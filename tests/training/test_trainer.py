@@ -5,7 +5,11 @@ import pytest
 import torch
 
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
-from clustertheory.analysis.metrics import is_cluster_preserving, natural_vertex_law, uniformity
+from clustertheory.analysis.metrics import (
+    is_cluster_preserving,
+    natural_vertex_law,
+    uniformity,
+)
 from clustertheory.data import comb_dataset
 from clustertheory.functions import hard_codes, make_function_class
 from clustertheory.training import TrainConfig, relax, train
