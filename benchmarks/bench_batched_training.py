@@ -13,8 +13,10 @@ Four timings, all in this one process on the same device and thread count:
     batched_rows       one train_members pass over E members, scoring every batch row (bitwise train's maths)
     batched_table      one train_members pass over E members with the view score table (what simulations use)
 
-Sequential time per model does not depend on E, so it is measured once on
---sequential-models models and multiplied by E (the results file says so).
+Sequential time per model does not depend on E, so for each E it is measured on
+min(E, --sequential-models) models just before and again just after the batched passes,
+averaged and multiplied by E (the results file says how many were timed): bracketing the
+batched passes keeps both sides under the same machine load.
 
     python benchmarks/bench_batched_training.py [--sizes 1,8,64,512] [--device cpu] [--threads 1]
 """
@@ -22,6 +24,7 @@ Sequential time per model does not depend on E, so it is measured once on
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -34,17 +37,18 @@ from clustertheory.training.batched import Member, train_batched, train_members
 from clustertheory.utils import resolve_device
 
 LEAKS = (0.0, 0.05, 0.1, 0.2)
+BANDWIDTH = 2
 
 
 def members(count: int, config: TrainConfig, datasets: list) -> list[Member]:
-    return [Member(datasets[e % len(datasets)], config, 1000 + e) for e in range(count)]
+    return [Member("band-limited", datasets[e % len(datasets)], config, 1000 + e, {"bandwidth": BANDWIDTH}) for e in range(count)]
 
 
-def sequential_per_model(batch: list[Member], dim: int, bandwidth: int, device, table: bool) -> float:
+def sequential_per_model(batch: list[Member], dim: int, device, table: bool) -> float:
     """Mean seconds of one single-model training over ``batch``."""
     start = time.perf_counter()
     for e, m in enumerate(batch):
-        model = make_function_class("band-limited", m.data, dim, seeds=[m.init_seed], bandwidth=bandwidth, device=device)
+        model = make_function_class(m.function_class, m.data, dim, seeds=[m.init_seed], device=device, **m.class_options)
         if table:
             train_batched(model, m.data, m.config, seed=e, score_table=True)
         else:
@@ -52,9 +56,9 @@ def sequential_per_model(batch: list[Member], dim: int, bandwidth: int, device, 
     return (time.perf_counter() - start) / len(batch)
 
 
-def batched_seconds(batch: list[Member], dim: int, bandwidth: int, device, table: bool) -> float:
+def batched_seconds(batch: list[Member], dim: int, device, table: bool) -> float:
     start = time.perf_counter()
-    train_members("band-limited", dim, batch, seed=len(batch), device=device, bandwidth=bandwidth, score_table=table)
+    train_members(batch, dim, seed=len(batch), device=device, score_table=table)
     return time.perf_counter() - start
 
 
@@ -63,10 +67,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,8,64,512", help="ensemble sizes E (comma-separated)")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--dim", type=int, default=2)
-    parser.add_argument("--bandwidth", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
-    parser.add_argument("--sequential-models", type=int, default=32, help="single-model trainings timed per variant")
+    parser.add_argument("--sequential-models", type=int, default=8, help="single-model trainings timed per variant, before and after the batched passes of each E")
     parser.add_argument("--output", default="batched_training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -75,19 +78,22 @@ def main() -> None:
     datasets = [comb_dataset(4, 4, 3, leak=leak) for leak in LEAKS]
     warm = members(2, TrainConfig(steps=5, log_every=5), datasets)
     for table in (False, True):
-        batched_seconds(warm, args.dim, args.bandwidth, device, table)
-        sequential_per_model(warm, args.dim, args.bandwidth, device, table)
+        batched_seconds(warm, args.dim, device, table)
+        sequential_per_model(warm, args.dim, device, table)
 
-    reference = members(args.sequential_models, config, datasets)
-    per_model = {table: sequential_per_model(reference, args.dim, args.bandwidth, device, table) for table in (False, True)}
-    print({"sequential_s_per_model": per_model}, flush=True)
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         batch = members(size, config, datasets)
-        rows_s = batched_seconds(batch, args.dim, args.bandwidth, device, table=False)
-        table_s = batched_seconds(batch, args.dim, args.bandwidth, device, table=True)
+        timed = min(size, args.sequential_models)
+        before = {table: sequential_per_model(batch[:timed], args.dim, device, table) for table in (False, True)}
+        rows_s = batched_seconds(batch, args.dim, device, table=False)
+        table_s = batched_seconds(batch, args.dim, device, table=True)
+        after = {table: sequential_per_model(batch[-timed:], args.dim, device, table) for table in (False, True)}
+        per_model = {table: (before[table] + after[table]) / 2 for table in (False, True)}
         row = {
             "E": size,
+            "sequential_models_timed": 2 * timed,
+            "sequential_s_per_model": round(per_model[False], 4),
             "sequential_train_s": round(per_model[False] * size, 3),
             "sequential_table_s": round(per_model[True] * size, 3),
             "batched_rows_s": round(rows_s, 3),
@@ -96,6 +102,7 @@ def main() -> None:
             "speedup_batched_rows_vs_sequential_train": round(per_model[False] * size / rows_s, 2),
             "speedup_batched_table_vs_sequential_table": round(per_model[True] * size / table_s, 2),
             "batched_table_model_steps_per_s": round(size * args.steps / table_s, 1),
+            "load_average_1min": round(os.getloadavg()[0], 2),
         }
         rows.append(row)
         print(row, flush=True)
@@ -103,16 +110,16 @@ def main() -> None:
         "benchmark": "batched vs sequential training, phase-diagram workload",
         "workload": {
             "data": f"comb_dataset(4, 4, 3, leak) for leak in {LEAKS} (V = 48)",
-            "function_class": f"band-limited, bandwidth {args.bandwidth}",
+            "function_class": f"band-limited, bandwidth {BANDWIDTH}",
             "dim": args.dim,
             "train_config": {"steps": args.steps, "batch_size": 128, "num_negatives": 16, "log_every": 100},
             "members": "seed x leak, one dataset per leak (MemberPairSampler path)",
         },
         "method": (
             "wall time of whole trainings (model build, sampling, forward, backward, optimiser, 3 evaluations); "
-            f"sequential per-model time measured once on {args.sequential_models} models and multiplied by E"
+            f"sequential per-model time measured on up to {args.sequential_models} models before and again after "
+            "the batched passes of each E, averaged and multiplied by E"
         ),
-        "sequential_s_per_model": {"train": round(per_model[False], 4), "table": round(per_model[True], 4)},
         "environment": environment(device, args.threads),
         "rows": rows,
     }

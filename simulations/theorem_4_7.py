@@ -27,12 +27,24 @@ from clustertheory.analysis.downstream import (
     fit_heads,
     mixing_code,
     partner_split_code,
+    preserves_clusters_on_views,
     preserving_code,
     split_views,
 )
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
-from clustertheory.analysis.metrics import alignment_error, cluster_purity, is_cluster_preserving, natural_vertex_law, uniformity
-from clustertheory.config import check_in, check_int_range, check_nonneg_int, check_positive, check_positive_int
+from clustertheory.analysis.metrics import (
+    alignment_error,
+    cluster_purity,
+    natural_vertex_law,
+    uniformity,
+)
+from clustertheory.config import (
+    check_in,
+    check_int_range,
+    check_nonneg_int,
+    check_positive,
+    check_positive_int,
+)
 from clustertheory.data import comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
@@ -131,7 +143,7 @@ def _code_row(codes: np.ndarray, data, d: int, config: Config, seed: int | None,
     loss = population_infonce(codes, data, config.num_negatives, config.beta)
     minimum = uniform_minimum(d, config.num_negatives, config.beta)
     return {
-        "preserving": bool(is_cluster_preserving(codes, data)),
+        "preserving": preserves_clusters_on_views(codes, data),
         "min_purity": float(np.nanmin(cluster_purity(codes, data))),
         "vertices_per_cluster": float(((shares > 0).sum(axis=1)).mean()),
         "alignment_error": alignment_error(codes, data),
@@ -299,7 +311,7 @@ def plot(rows: list[dict], config: Config):
     ax.set_ylim(0, 1.18)
     ax.set_ylabel("least cluster purity of the trained code")
     ax.set_title(f"trained from random init, same data: bounded class (B={config.bandwidth} < T={config.teeth}) vs lookup", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center right")
 
     d = max(dims)
     _heatmap(axes[1, 0], rows, d, config.construction, f"{config.construction} code, d={d}: cluster -> vertex shares (mixing: 1/{2**d} each)")

@@ -29,10 +29,10 @@ Exact references that need no training:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-import itertools
+from functools import cache
 
 import numpy as np
 import torch
@@ -40,7 +40,12 @@ from scipy.optimize import linprog
 from torch import nn
 
 from clustertheory.analysis.hypercube import check_codes, vertex_codes, vertex_index
-from clustertheory.config import check_in, check_int_range, check_positive, check_positive_int
+from clustertheory.config import (
+    check_in,
+    check_int_range,
+    check_positive,
+    check_positive_int,
+)
 from clustertheory.data.views import ViewDataset
 from clustertheory.utils import torch_generator
 
@@ -238,8 +243,23 @@ def cluster_vertex_mass(codes, data: ViewDataset, views=None, weights=None) -> n
     return mass
 
 
+def preserves_clusters_on_views(codes, data: ViewDataset) -> bool:
+    """True iff every view of a cluster has one code and the clusters' codes are distinct.
+
+    The downstream heads see every view, natural and augmented, so this is the notion that
+    matters here (``metrics.is_cluster_preserving`` looks at natural images only).
+    """
+    codes = _view_codes(codes, data)
+    vertex = vertex_index(codes)
+    per_cluster = [np.unique(vertex[data.content == c]) for c in range(data.num_clusters)]
+    if any(len(v) != 1 for v in per_cluster):
+        return False
+    return len({int(v[0]) for v in per_cluster}) == data.num_clusters
+
+
 def cluster_codes_of(codes, data: ViewDataset) -> np.ndarray:
-    """(m, d) the most common vertex of each cluster under the natural law (its code)."""
+    """(m, d) the most common vertex of each cluster under the natural law (its code; ties go
+    to the lowest vertex index)."""
     codes = _view_codes(codes, data)
     d = codes.shape[1]
     flat = data.base_cluster * 2**d + vertex_index(codes[data.base_view])
@@ -283,7 +303,7 @@ def separable_tasks(codes, data: ViewDataset, tasks, views=None) -> np.ndarray:
     return min_linear_errors(codes, data, tasks, views) <= 0.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def threshold_labellings(d: int) -> np.ndarray:
     """(K, 2^d) int8 every labelling of the cube's vertices a linear head can produce
     (K = 4, 14, 104 for d = 1, 2, 3, constants included).
@@ -299,7 +319,9 @@ def threshold_labellings(d: int) -> np.ndarray:
     values = weights @ vertices.T  # (W, 2^d) integer scores w.z
     offsets = np.arange(-3 * d - 1, 3 * d + 1) + 0.5  # half-integers cover every cut of the integer scores
     labels = np.where(values[:, None, :] + offsets[None, :, None] > 0, 1, -1).reshape(-1, 2**d)
-    return np.unique(labels, axis=0).astype(np.int8)
+    result = np.unique(labels, axis=0).astype(np.int8)
+    result.setflags(write=False)  # cached: shared by every caller
+    return result
 
 
 def min_linear_errors(codes, data: ViewDataset, tasks, views=None, weights=None) -> np.ndarray:
@@ -421,9 +443,11 @@ class HeadConfig:
     steps      at most this many full-batch Adam steps per initialisation on the weighted
                logistic loss log(1 + exp(-y f)); a chunk stops early once every task in it
                has reached its training Bayes error
-    patience   also stop a chunk when the number of tasks above their target has not fallen
-               for this many steps (None: never): stuck initialisations (a vertex where no
-               neuron is active) never recover, and the restart gives them a fresh one
+    patience   after ``min_steps``, also stop a chunk when the number of tasks above their
+               target has not fallen for this many steps (None: never): stuck
+               initialisations (a vertex where no neuron is active) practically never
+               recover, and the next round gives them a fresh one
+    min_steps  steps before ``patience`` applies (well-started heads fit within ~100 steps)
     lr         Adam learning rate
     task_chunk tasks trained together (memory ~ task_chunk * k * G floats per tensor)
     """
@@ -432,7 +456,8 @@ class HeadConfig:
     hidden: int | None = None
     restarts: int = 8
     steps: int = 300
-    patience: int | None = 50
+    patience: int | None = 25
+    min_steps: int = 100
     lr: float = 0.05
     task_chunk: int = 8192
 
@@ -444,6 +469,7 @@ class HeadConfig:
         check_positive_int("steps", self.steps)
         if self.patience is not None:
             check_positive_int("patience", self.patience)
+        check_positive_int("min_steps", self.min_steps)
         check_positive("lr", self.lr)
         check_positive_int("task_chunk", self.task_chunk)
 
@@ -484,18 +510,19 @@ def _train_chunk(heads: nn.Module, labels: torch.Tensor, train, target: torch.Te
     """Adam on sum_t sum_g w_g softplus(-y_tg f_t(z_g)): each task's term touches only its own
     parameters, and Adam is coordinate-wise, so every head trains as it would alone. Stops
     when every task's training error is down to ``target`` (T,), its training Bayes error,
-    or when the count of tasks above target has not fallen for ``config.patience`` steps."""
+    or when, after ``config.min_steps``, the count of tasks above target has not fallen for
+    ``config.patience`` steps."""
     z, cluster, weight = train
     y = labels[:, cluster]
     optimiser = torch.optim.Adam(heads.parameters(), lr=config.lr)
     fewest, since = len(labels) + 1, 0
-    for _ in range(config.steps):
+    for step in range(config.steps):
         margin = y * heads(z)
         remaining = int(((margin <= 0).float() @ weight > target + _ERROR_TOLERANCE).sum())
         if remaining == 0:
             return
         fewest, since = (remaining, 0) if remaining < fewest else (fewest, since + 1)
-        if config.patience is not None and since >= config.patience:
+        if config.patience is not None and step >= config.min_steps and since >= config.patience:
             return
         loss = nn.functional.softplus(-margin) @ weight
         optimiser.zero_grad(set_to_none=True)

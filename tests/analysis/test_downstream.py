@@ -11,6 +11,7 @@ import torch
 from clustertheory.analysis.downstream import (
     HeadConfig,
     ReLUHeads,
+    _group_bayes,
     _train_chunk,
     all_tasks,
     bayes_errors,
@@ -26,6 +27,7 @@ from clustertheory.analysis.downstream import (
     mixing_code,
     parity_tasks,
     partner_split_code,
+    preserves_clusters_on_views,
     preserving_code,
     separable_tasks,
     set_code,
@@ -37,7 +39,12 @@ from clustertheory.analysis.downstream import (
 )
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.hypercube import vertex_codes, vertex_index
-from clustertheory.analysis.metrics import alignment_error, is_cluster_preserving, natural_vertex_law, uniformity
+from clustertheory.analysis.metrics import (
+    alignment_error,
+    is_cluster_preserving,
+    natural_vertex_law,
+    uniformity,
+)
 from clustertheory.data import comb_dataset
 from clustertheory.utils import torch_generator
 
@@ -130,6 +137,8 @@ def test_bayes_error_equals_the_best_of_all_vertex_labellings(comb2):
     bayes = bayes_errors(codes, comb2, tasks)
     expected = [_brute_force_best_error(codes, comb2, t, all_labellings) for t in tasks]
     assert np.allclose(bayes, expected)
+    mask = split_views(comb2, seed=0) == 0  # the training target of fit_heads is the same quantity
+    assert np.allclose(_group_bayes(code_groups(codes, comb2, mask), tasks), bayes_errors(codes, comb2, tasks, mask))
 
 
 def test_min_linear_error_equals_the_best_threshold_labelling(comb2):
@@ -171,7 +180,7 @@ def test_explicit_head_is_exact_on_every_task(d):
     result = explicit_head_errors(codes, data, tasks)
     assert result.errors.max() == 0.0
     assert (result.active == 1).all() and np.all(result.active_pre == 2.0)
-    a, W, b = explicit_relu_head(cluster_codes_of(codes, data), tasks)
+    a, _, b = explicit_relu_head(cluster_codes_of(codes, data), tasks)
     assert np.all(b == d - 2) and np.array_equal(a, tasks.astype(float))
 
 
@@ -276,3 +285,13 @@ def test_set_code_needs_disjoint_augmentation_sets():
         set_code(leaky, np.zeros(leaky.num_base, dtype=int), 2)
     with pytest.raises(ValueError, match="multiple"):
         mixing_code(comb_dataset(4, 6, 3), 2)
+
+
+def test_view_cluster_preservation_sees_augmented_views(comb2):
+    codes = preserving_code(comb2, 2)
+    assert preserves_clusters_on_views(codes, comb2)
+    moved = codes.copy()
+    augmented_only = np.setdiff1d(np.flatnonzero(comb2.content == 0), comb2.base_view)[0]
+    moved[augmented_only] = vertex_codes(2)[3]  # natural images untouched
+    assert is_cluster_preserving(moved, comb2) and not preserves_clusters_on_views(moved, comb2)
+    assert not preserves_clusters_on_views(vertex_codes(2)[np.zeros(comb2.num_views, dtype=int)], comb2)

@@ -41,7 +41,7 @@ def _make_train_batch():
         config = TrainConfig(steps=15, batch_size=16, log_every=15)
         data = comb_dataset(2, 2, batch[0]["teeth"])
         members = [Member("band-limited", data, config, u["seed"], {"bandwidth": 1}) for u in batch]
-        result = train_members(members, 2, seed=batch[0]["teeth"])
+        result = train_members(members, 2, seed=batch[0]["teeth"], evaluate=lambda codes: [{} for _ in codes])
         return [
             {"codes": "".join("1" if c > 0 else "0" for c in codes.ravel()), "loss": row["train_loss"]}
             for codes, row in zip(result.codes, result.history)
@@ -62,10 +62,10 @@ def test_ray_executor_runs_a_batched_sweep_like_the_local_one(ray_instance, tmp_
     torch.set_num_threads(1)
     units = expand_grid(teeth=[1, 2], seed=range(4))
     _train_batch = _make_train_batch()
-    local = RunContext(store=SweepStore(None)).sweep_batched(units, lambda u: u["teeth"], _train_batch, max_batch=2)
+    local = RunContext(store=SweepStore(None)).sweep_batched(units, lambda u: u["teeth"], _train_batch)
     path = tmp_path / "ray.partial.jsonl"
     ctx = RunContext(store=SweepStore(path), executor=RayExecutor(max_in_flight=2))
-    remote = ctx.sweep_batched(units, lambda u: u["teeth"], _train_batch, max_batch=2)
+    remote = ctx.sweep_batched(units, lambda u: u["teeth"], _train_batch)  # two batches, one per worker
     assert [(r["teeth"], r["seed"]) for r in remote] == [(u["teeth"], u["seed"]) for u in units]
     assert [r["codes"] for r in remote] == [r["codes"] for r in local]  # same pass, same result
     np.testing.assert_allclose([r["loss"] for r in remote], [r["loss"] for r in local], rtol=1e-6)
