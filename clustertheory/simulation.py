@@ -7,22 +7,23 @@ A simulation is a module in ``simulations/`` defining
     Config    a frozen dataclass deriving from :class:`SimulationConfig`
     SCALES    {"default": Config(...), "paper": Config(...), ...}
     run(config, ctx) -> list[dict]        measure (tidy rows of JSON scalars)
-    verdict(rows, config) -> Verdict      compare measurement with prediction (pure)
+    verdict(rows, config) -> Verdict      package checks (PASS/FAIL) and claims (status,
+                                          effect, interval, preconditions); pure
     plot(rows, config) -> Figure          draw (pure)
 
 :func:`run_simulation` validates the config, runs it with progress, and writes
 ``results/<run>.csv`` (every row with the config and seed), ``results/<run>.json``
-(config, verdict, versions, elapsed time) and ``figures/<run>.png``. Work done through
+(config, ``verdict.package`` and ``verdict.claims``, versions, wall and CPU time) and
+``figures/<run>.png``. Work done through
 ``ctx.sweep`` / ``ctx.sweep_batched`` is stored unit by unit in ``results/<run>.partial.jsonl``
 as it finishes, so an interrupted run restarts where it stopped and repeats nothing (the
-runner, the store and the executors live in ``clustertheory.training.sweep`` /
-``.executors``).
+runner and the store live in ``clustertheory.sweep``, the executors in
+``clustertheory.executors``).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import importlib
 import json
@@ -41,88 +42,32 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .config import check_nonneg_int
-from .training.executors import Executor, LocalExecutor
-from .training.sweep import SweepStore, atomic_write_text, run_sweep
-from .training.sweep import to_jsonable as _jsonable
-from .utils import derive_seed, resolve_device
+from .config import Integer, Settings
+from .executors import Executor, LocalExecutor
+from .sweep import SweepStore, atomic_write_text, run_sweep
+from .sweep import to_jsonable as _jsonable
+from .utils import derive_seed, limit_threads, resolve_device
+from .verdict import Check, Claim, Verdict
+
+__all__ = [
+    "Check", "Claim", "Outcome", "RunContext", "SimulationConfig", "SweepStore", "Verdict", "build_config",
+    "discover", "get_simulation", "parse_overrides", "run_name", "run_simulation",
+]
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
-    """Base of every simulation config: frozen, validated at construction.
+class SimulationConfig(Settings):
+    """Base of every simulation config: frozen, checked at construction.
 
-    Subclasses add fields with documented defaults and override :meth:`validate`
-    (raise ``ValueError`` naming the field and its allowed range).
+    Subclasses add fields with documented defaults, declare each field's allowed values once
+    in ``constraints`` (see :class:`clustertheory.config.Settings`), hold their training
+    settings as one nested config (``train: TrainConfig = TrainConfig(...)``, overridable as
+    ``--set train.beta=1``) and override :meth:`validate` only for relations between fields.
     """
 
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_nonneg_int("seed", self.seed)
-        self.validate()
-
-    def validate(self) -> None:
-        """Check every field; the base class accepts everything but the seed."""
-
-    def replace(self, **changes) -> "SimulationConfig":
-        """A copy with ``changes`` applied (validated again)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            allowed = ", ".join(f.name for f in dataclasses.fields(self))
-            raise ValueError(f"unknown config field(s) {sorted(unknown)}; allowed: {allowed}")
-        return dataclasses.replace(self, **changes)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One measured quantity held against one prediction."""
-
-    name: str
-    measured: Any
-    predicted: Any
-    passed: bool
-
-    def line(self) -> str:
-        mark = "PASS" if self.passed else "FAIL"
-        return f"  [{mark}] {self.name}: measured {_fmt(self.measured)}, predicted {_fmt(self.predicted)}"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The verdict of a simulation: PASS iff every check passed (and there is one)."""
-
-    checks: list[Check]
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
-
-    @property
-    def label(self) -> str:
-        return "PASS" if self.passed else "FAIL"
-
-    def report(self, name: str = "") -> str:
-        head = f"{name}: {self.label}" if name else self.label
-        return "\n".join([head] + [c.line() for c in self.checks])
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "checks": [
-                {"name": c.name, "measured": _jsonable(c.measured), "predicted": _jsonable(c.predicted), "passed": bool(c.passed)}
-                for c in self.checks
-            ],
-        }
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    constraints = {"seed": Integer(0)}
 
 
 @dataclass
@@ -130,8 +75,11 @@ class RunContext:
     """What a simulation's ``run`` may use: device, progress, resumable sweeps, seeds.
 
     ``executor`` runs the batches of a sweep (default: this process; a
-    :class:`~clustertheory.training.executors.RayExecutor` spreads them over a cluster).
+    :class:`~clustertheory.executors.RayExecutor` spreads them over a cluster).
     ``max_batch`` caps the units per batch of :meth:`sweep_batched` (None: whole groups).
+    ``threads`` is the CPU thread limit the run keeps to (None: torch's default).
+    ``on_progress(desc, done, total)``, when set, receives progress instead of a bar
+    (``clustertheory reproduce`` forwards it from worker processes to one display).
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -140,6 +88,8 @@ class RunContext:
     base_seed: int = 0
     executor: Executor = field(default_factory=LocalExecutor)
     max_batch: int | None = None
+    threads: int | None = None
+    on_progress: Callable[[str, int, int | None], None] | None = None
 
     @classmethod
     def for_tests(cls, seed: int = 0) -> "RunContext":
@@ -147,7 +97,10 @@ class RunContext:
         return cls(device=torch.device("cpu"), show_progress=False, store=SweepStore(None), base_seed=seed)
 
     def progress(self, iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = False):
-        """Wrap ``iterable`` in a progress bar when progress is shown."""
+        """Wrap ``iterable`` in a progress bar when progress is shown (or report it to
+        ``on_progress``)."""
+        if self.on_progress is not None:
+            return _Reported(iterable, desc, total, self.on_progress)
         return tqdm(iterable, desc=desc, total=total, disable=not self.show_progress, leave=leave, dynamic_ncols=True)
 
     def seed_for(self, *keys) -> int:
@@ -188,6 +141,32 @@ class RunContext:
         )
 
 
+class _Reported:
+    """A progress counter with tqdm's small API (iterate, ``update(n)``, ``close()``) that
+    reports (desc, done, total) to a callback instead of drawing a bar."""
+
+    def __init__(self, iterable: Iterable, desc: str, total: int | None, report: Callable[[str, int, int | None], None]):
+        if total is None:
+            try:
+                total = len(iterable)  # type: ignore[arg-type]
+            except TypeError:
+                total = None
+        self.iterable, self.desc, self.total, self.report, self.n = iterable, desc, total, report, 0
+        report(desc, 0, total)
+
+    def __iter__(self):
+        for item in self.iterable:
+            yield item
+            self.update(1)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.report(self.desc, self.n, self.total)
+
+    def close(self) -> None:
+        """Nothing to release (tqdm's API)."""
+
+
 # ----------------------------------------------------------------------------- discovery
 
 
@@ -221,48 +200,29 @@ def get_simulation(name_or_module: str | ModuleType) -> ModuleType:
 # ----------------------------------------------------------------------------- configs
 
 
-def parse_overrides(config_cls: type, pairs: Sequence[str]) -> dict[str, Any]:
-    """Parse ``key=value`` strings into typed field values of ``config_cls``.
+def parse_overrides(config: SimulationConfig | type, pairs: Sequence[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings into typed values of ``config``'s fields.
 
-    The type is taken from the field's default: bool accepts true/false/1/0, tuples
-    take comma-separated items typed like the default's first item.
+    ``config`` is a config (its values inform the types of undeclared fields) or a config
+    class (its defaults). Keys may be dotted to reach a nested config (``train.beta=1``).
+    Each value is parsed by the field's declared constraint: booleans accept
+    true/false/yes/no/1/0, tuples take comma-separated items, ``none`` stands for None
+    where a field allows it.
     """
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    if isinstance(config, type):
+        config = config()
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             raise ValueError(f"--set expects key=value, got {pair!r}")
         key, text = pair.split("=", 1)
         key = key.strip().replace("-", "_")
-        if key not in fields:
-            raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(fields)}")
-        default = fields[key].default
-        out[key] = _parse_value(key, text.strip(), default)
+        out[key] = config.parse_value(key, text.strip())
     return out
 
 
-def _parse_value(key: str, text: str, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if text.lower() in {"true", "1", "yes"}:
-                return True
-            if text.lower() in {"false", "0", "no"}:
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, tuple):
-            kind = type(default[0]) if default else str
-            return tuple(_parse_value(key, t.strip(), kind()) for t in text.split(",") if t.strip())
-        return text
-    except ValueError:
-        raise ValueError(f"cannot parse {key}={text!r} as {type(default).__name__}") from None
-
-
 def build_config(module: ModuleType, scale: str = "default", overrides: dict | None = None) -> SimulationConfig:
-    """The scale's config with ``overrides`` applied (validated)."""
+    """The scale's config with ``overrides`` applied (checked again)."""
     scales = module.SCALES
     if scale not in scales:
         raise ValueError(f"scale must be one of {sorted(scales)} for {module.NAME}, got {scale!r}")
@@ -271,10 +231,10 @@ def build_config(module: ModuleType, scale: str = "default", overrides: dict | N
 
 
 def run_name(module: ModuleType, config: SimulationConfig) -> str:
-    """NAME, then ``_field-value`` for every field that differs from the default scale."""
-    default = module.SCALES["default"].as_dict()
+    """NAME, then ``_field-value`` for every (dotted) field that differs from the default scale."""
+    default = module.SCALES["default"].flat_dict()
     parts = [module.NAME]
-    for key, value in config.as_dict().items():
+    for key, value in config.flat_dict().items():
         if default.get(key) != value:
             text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
             parts.append(f"{key}-{text}".replace("/", "-").replace(" ", ""))
@@ -295,6 +255,7 @@ class Outcome:
     config: SimulationConfig
     paths: dict[str, Path]
     elapsed_s: float
+    name: str = ""
 
 
 def run_simulation(
@@ -308,11 +269,15 @@ def run_simulation(
     echo: Callable[[str], None] = print,
     executor: Executor | None = None,
     max_batch: int | None = None,
+    threads: int | None = None,
+    on_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Outcome:
     """Run one simulation end to end and write its results table, summary and figure.
 
     ``executor`` / ``max_batch`` go to the :class:`RunContext` (where sweep batches run,
-    and how many units one batch may hold).
+    and how many units one batch may hold); ``threads`` caps the CPU threads of the run
+    (:func:`clustertheory.utils.limit_threads`); ``on_progress`` receives progress instead
+    of a bar.
     """
     module = get_simulation(name_or_module)
     config = build_config(module, scale, overrides)
@@ -324,12 +289,15 @@ def run_simulation(
         echo(f"{name}: resuming, {len(store)} finished unit(s) found in {partial}")
     ctx = RunContext(
         device=resolve_device(device), show_progress=progress, store=store, base_seed=config.seed,
-        executor=executor or LocalExecutor(), max_batch=max_batch,
+        executor=executor or LocalExecutor(), max_batch=max_batch, threads=threads, on_progress=on_progress,
     )
 
     start = time.perf_counter()
-    rows = module.run(config, ctx)
+    cpu_start = time.process_time()
+    with limit_threads(threads):
+        rows = module.run(config, ctx)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     verdict = module.verdict(rows, config)
 
     paths = {
@@ -345,6 +313,8 @@ def run_simulation(
         "config": config.as_dict(),
         "verdict": verdict.as_dict(),
         "elapsed_s": round(elapsed, 3),
+        "cpu_s": round(cpu, 3),
+        "threads": threads,
         "device": str(ctx.device),
         "versions": environment_versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -354,7 +324,7 @@ def run_simulation(
     if partial.exists():
         partial.unlink()
     echo(verdict.report(name) + f"\n  ({elapsed:.1f} s on {ctx.device}; results in {paths['csv']}, figure {paths['figure']})")
-    return Outcome(rows=rows, verdict=verdict, config=config, paths=paths, elapsed_s=elapsed)
+    return Outcome(rows=rows, verdict=verdict, config=config, paths=paths, elapsed_s=elapsed, name=name)
 
 
 def environment_versions() -> dict[str, str]:
@@ -376,8 +346,9 @@ def environment_versions() -> dict[str, str]:
 
 
 def write_rows_csv(path: Path, rows: list[dict], config: SimulationConfig) -> None:
-    """Tidy CSV: one line per row, its measured columns, then every config field (``cfg_``)."""
-    cfg = {f"cfg_{k}": (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in config.as_dict().items()}
+    """Tidy CSV: one line per row, its measured columns, then every config field (``cfg_``,
+    nested fields dotted: ``cfg_train.beta``)."""
+    cfg = {f"cfg_{k}": (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in config.flat_dict().items()}
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)

@@ -29,7 +29,7 @@ from clustertheory.config import (
     check_positive_int,
     check_probability,
 )
-from clustertheory.data import dropout_pair, embed
+from clustertheory.functions import dropout_pair, embed
 from clustertheory.losses import (
     barlow_decorrelation,
     cross_correlation,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from clustertheory.analysis.exact_loss import one_thread_below
+from clustertheory.utils import one_thread_below
 from clustertheory.analysis.min_norm import (
     outranking_directions,
     population_moments,

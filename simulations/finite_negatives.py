@@ -126,7 +126,7 @@ def train_config(mode: str, l: int, beta: float, config: Config) -> TrainConfig:
     """The trainer settings of one cell: B = 128 anchors for "iid", B = l + 1 otherwise."""
     batch = config.batch_size if mode == "iid" else l + 1
     negatives = "in-batch" if mode == "in-batch" else "iid"
-    return TrainConfig(steps=config.steps, batch_size=batch, num_negatives=l, beta=beta, lr=config.lr, negatives=negatives)
+    return TrainConfig(steps=config.steps, batch_size=batch, num_negatives=l, beta=beta, lr=config.lr, negative_mode=negatives)
 
 
 # ----------------------------------------------------------------------------- units
@@ -147,7 +147,7 @@ def negative_rates(data: ViewDataset, settings: TrainConfig, pairs: int, seed: i
     """Share of (anchor, negative) pairs with the same cluster and with the same natural image,
     from the trainer's own sampler; standard errors from the spread of per-batch shares (pairs
     within a batch may be dependent, batches are independent)."""
-    sampler = PairSampler(data, settings.num_negatives, settings.negatives, device=device, seed=seed)
+    sampler = PairSampler(data, settings.num_negatives, settings.negative_mode, device=device, seed=seed)
     anchor, _, negatives = sampler.sample(settings.batch_size)
     per_batch = anchor.numel() * negatives.shape[-1]
     batches = max(50, math.ceil(pairs / per_batch))

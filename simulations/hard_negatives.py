@@ -37,7 +37,8 @@ from clustertheory.config import (
     check_positive,
     check_positive_int,
 )
-from clustertheory.data import MLPEncoder, PairSampler, comb_dataset
+from clustertheory.data import PairSampler, comb_dataset
+from clustertheory.functions import MLPEncoder
 from clustertheory.losses import (
     debiased,
     hard_debiased,

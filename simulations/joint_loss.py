@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from clustertheory.analysis.exact_loss import one_thread_below
+from clustertheory.utils import one_thread_below
 from clustertheory.analysis.min_norm import population_moments, range_basis, spectral_gradient_descent, spectral_min_norm
 from clustertheory.config import check_nonneg, check_positive, check_positive_int, check_probability
 from clustertheory.data.collapse import CollapseConfig, collapse_dataset

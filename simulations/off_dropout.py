@@ -37,7 +37,8 @@ from clustertheory.config import (
     check_positive_int,
     check_probability,
 )
-from clustertheory.data import MLPEncoder, dropout_pair, embed, latent_sentences
+from clustertheory.data import latent_sentences
+from clustertheory.functions import MLPEncoder, dropout_pair, embed
 from clustertheory.losses import infonce, off_dropout_infonce
 from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
 

@@ -254,7 +254,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             Check(
                 name=f"teeth panel: cells where 'preserving (>= {config.preserve_level:g} of seeds)' == 'delta_F = 1'",
                 measured=f"{rate:.3f} of {count} cells",
-                predicted=f">= {config.agreement_min:g}",
+                requirement=f">= {config.agreement_min:g}",
                 passed=rate >= config.agreement_min,
             )
         )
@@ -266,7 +266,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             Check(
                 name="band-limited cells with delta_F = 0 (a free split exists): mean preserving fraction",
                 measured=f"{mean_free:.3f} over {len(free)} cells",
-                predicted=f"< {config.preserve_level:g}",
+                requirement=f"< {config.preserve_level:g}",
                 passed=mean_free < config.preserve_level,
             )
         )
@@ -279,7 +279,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             Check(
                 name=f"leak panel, B >= T cells whose leak makes the hard (empirical) delta >= {config.regular_delta:g}: mean preserving fraction",
                 measured=f"{mean_restored:.3f} over {len(restored)} cells",
-                predicted=">= 0.75",
+                requirement=">= 0.75",
                 passed=bool(restored) and mean_restored >= 0.75,
             )
         )
@@ -290,7 +290,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             Check(
                 name="mlp panel: cells where 'preserving' == 'adversary finds no free split (empirical delta > 0)'",
                 measured=f"{rate:.3f} of {count} cells",
-                predicted=f">= {config.mlp_agreement_min:g}",
+                requirement=f">= {config.mlp_agreement_min:g}",
                 passed=rate >= config.mlp_agreement_min,
             )
         )

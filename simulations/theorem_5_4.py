@@ -263,25 +263,25 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
         Check(
             name=f"splits with delta >= {config.delta_min}: relabelling lowers L at every l once beta >= beta* (beta* in grid)",
             measured=f"{len(with_threshold)}/{len(regular)} (beta* values {beta_stars})",
-            predicted=f"{len(regular)}/{len(regular)}, at least one split",
+            requirement=f"{len(regular)}/{len(regular)}, at least one split",
             passed=bool(regular) and len(with_threshold) == len(regular),
         ),
         Check(
             name="at the paper's sufficient (l, beta), c = smallest near-uniform c: relabelling lowers L",
             measured=f"{len(paper_ok)}/{len(regular)}",
-            predicted=f"{len(regular)}/{len(regular)}",
+            requirement=f"{len(regular)}/{len(regular)}",
             passed=bool(regular) and len(paper_ok) == len(regular),
         ),
         Check(
             name="weighted InfoNCE, rho = 2^(d+1) + 1/delta: relabelling lowers L_rho on the whole grid (max rho*/rho)",
             measured=worst_rho,
-            predicted="<= 1",
+            requirement="<= 1",
             passed=bool(regular) and worst_rho <= 1.0,
         ),
         Check(
             name=f"control: free splits (delta < {config.control_delta}) are not always removed by relabelling",
             measured=f"{len(control_raise)}/{len(control)} raise L somewhere on the grid",
-            predicted=f"{len(control)}/{len(control)}, at least one split",
+            requirement=f"{len(control)}/{len(control)}, at least one split",
             passed=bool(control) and len(control_raise) == len(control),
         ),
     ]

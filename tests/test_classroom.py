@@ -1,6 +1,5 @@
 """The classroom walkthrough runs end to end (shortened) and shows what it claims to show."""
 
-import os
 import runpy
 from pathlib import Path
 

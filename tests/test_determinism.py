@@ -39,7 +39,7 @@ def trained(seed: int, config: TrainConfig = CONFIG):
     return train(model, DATA, config, seed=seed), model
 
 
-@pytest.mark.parametrize("config", [CONFIG, dataclasses.replace(CONFIG, negatives="in-batch", relaxation="ste", optimizer="sgd")], ids=["iid-tanh-adam", "in-batch-ste-sgd"])
+@pytest.mark.parametrize("config", [CONFIG, dataclasses.replace(CONFIG, negative_mode="in-batch", relaxation="ste", optimizer="sgd")], ids=["iid-tanh-adam", "in-batch-ste-sgd"])
 def test_training_twice_gives_identical_codes_history_and_weights(config):
     first, model_a = trained(0, config)
     second, model_b = trained(0, config)
@@ -69,7 +69,7 @@ def test_model_initialisation_is_seeded_per_member(name):
 @pytest.mark.parametrize("negatives", ["iid", "in-batch"])
 def test_sampler_with_a_fixed_seed_repeats_its_batches(negatives):
     def batches(seed: int) -> list[torch.Tensor]:
-        sampler = PairSampler(DATA, num_negatives=3, negatives=negatives, seed=seed)
+        sampler = PairSampler(DATA, num_negatives=3, negative_mode=negatives, seed=seed)
         scramble_global_rngs()
         return [t for _ in range(3) for t in (*sampler.sample(8), *sampler.sample(5, groups=2))]
 

@@ -145,11 +145,11 @@ def test_run_simulation_writes_tidy_results_summary_and_figure(tmp_path):
     assert [float(r["square"]) for r in rows] == [0.0, 1.0, 4.0, 9.0]
     assert rows[0]["cfg_n"] == "4" and rows[0]["cfg_seed"] == "0" and rows[0]["cfg_tags"] == "a,b"
     summary = json.loads(outcome.paths["json"].read_text())
-    assert summary["verdict"]["passed"] is True and summary["config"]["n"] == 4
+    assert summary["verdict"]["package"]["passed"] is True and summary["config"]["n"] == 4
     assert "torch" in summary["versions"]
     assert outcome.paths["figure"].stat().st_size > 1000
     assert not (tmp_path / "r" / "toy_n-4.partial.jsonl").exists()  # cleaned up when complete
-    assert "toy_n-4: PASS" in messages[0]
+    assert "toy_n-4: package PASS" in messages[0]
 
 
 def test_seed_for_is_deterministic_and_distinct():

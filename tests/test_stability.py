@@ -41,7 +41,7 @@ def test_trainer_at_large_beta_and_hard_annealing_stays_finite(relaxation, beta,
     d, K = 2, 8
     model = make_function_class("band-limited", DATA, d, seeds=[0, 1], bandwidth=2)
     config = TrainConfig(
-        steps=40, batch_size=16, num_negatives=K, beta=beta, anneal_end=1e4, relaxation=relaxation, negatives=negatives, log_every=10
+        steps=40, batch_size=16, num_negatives=K, beta=beta, anneal_end=1e4, relaxation=relaxation, negative_mode=negatives, log_every=10
     )
     gradients_finite = []
 

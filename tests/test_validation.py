@@ -51,7 +51,7 @@ TRAIN_CONFIG_CASES = [
     ("anneal_start", 0.0, POSITIVE),
     ("anneal_end", -30.0, POSITIVE),
     ("anneal_end", math.inf, POSITIVE),
-    ("negatives", "hard", ONE_OF),
+    ("negative_mode", "hard", ONE_OF),
     ("log_every", 0, POSITIVE_INT),
 ]
 
@@ -67,8 +67,8 @@ def test_train_config_is_frozen_and_checks_consistency():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.beta = 3.0
     with pytest.raises(ValueError, match=r"batch_size must be >= 2 for in-batch negatives"):
-        TrainConfig(negatives="in-batch", batch_size=1)
-    assert TrainConfig(negatives="in-batch", batch_size=2).batch_size == 2
+        TrainConfig(negative_mode="in-batch", batch_size=1)
+    assert TrainConfig(negative_mode="in-batch", batch_size=2).batch_size == 2
 
 
 def _parameters(model):
@@ -205,7 +205,7 @@ def test_band_limited_needs_a_circle_style():
     "kwargs,name,allowed",
     [
         ({"num_negatives": 0}, "num_negatives", POSITIVE_INT),
-        ({"negatives": "hard"}, "negatives", ONE_OF),
+        ({"negative_mode": "hard"}, "negative_mode", ONE_OF),
         ({"seed": -1}, "seed", NONNEG_INT),
         ({"seed": 0.5}, "seed", NONNEG_INT),
     ],
@@ -221,7 +221,7 @@ def test_pair_sampler_rejects_invalid_batches():
     with raises("groups", POSITIVE_INT):
         PairSampler(DATA, 2).sample(4, groups=0)
     with pytest.raises(ValueError, match=r"batch_size must be >= 2 for in-batch negatives"):
-        PairSampler(DATA, 2, negatives="in-batch").sample(1)
+        PairSampler(DATA, 2, negative_mode="in-batch").sample(1)
 
 
 # ----------------------------------------------------------------------------- analysis

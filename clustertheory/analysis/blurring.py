@@ -29,10 +29,10 @@ from clustertheory.analysis.exact_loss import (
     expected_log1p_sum_batch,
     laplace_grid,
     laplace_log1p_sum,
-    one_thread_below,
 )
 from clustertheory.analysis.hypercube import check_dim, check_law, hamming_matrix, vertex_weight
 from clustertheory.config import check_in, check_int_range, check_nonneg, check_nonneg_int, check_positive, check_positive_int
+from clustertheory.utils import one_thread_below
 
 KERNEL_VARIANTS = ("exact", "paper", "paper-remainder")
 MAX_CURVATURE_DIM = 40  # uniform_curvatures needs only (d+1)-dim objects; checked against 60-digit values

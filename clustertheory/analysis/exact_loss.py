@@ -20,7 +20,6 @@ Monte Carlo (:func:`monte_carlo_code_infonce`) is only a cross-check.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from itertools import combinations
 
 import numpy as np
@@ -30,6 +29,7 @@ from scipy.stats import binom
 
 from clustertheory.analysis.hypercube import check_codes, popcount, vertex_index
 from clustertheory.config import check_in, check_nonneg, check_positive, check_positive_int
+from clustertheory.utils import one_thread_below
 
 METHODS = ("auto", "multinomial", "laplace")
 AUTO_MAX_TERMS = 1000  # "auto" sums multinomial terms up to this count, else integrates
@@ -47,27 +47,6 @@ LAPLACE_STEP = 1.0 / 8.0
 LAPLACE_U_MAX = 4.0
 LAPLACE_MARGIN = 40.0
 _CHUNK_ELEMENTS = 2**24  # work arrays are cut into chunks of about this many float64s
-_PARALLEL_ELEMENTS = 2**22  # smaller CPU work runs on one intra-op thread (see one_thread_below)
-
-
-@contextmanager
-def one_thread_below(elements: int, limit: int = _PARALLEL_ELEMENTS):
-    """Run the enclosed CPU torch work on one intra-op thread when it touches fewer than
-    ``limit`` elements per operation (the thread count is restored on exit).
-
-    Small operations gain nothing from threads, and on a busy machine each parallel region
-    can stall for milliseconds: measured 2 ms on one thread against 200 ms on two for one
-    Laplace evaluation of 80 laws on a loaded 2-core machine.
-    """
-    if elements >= limit:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def multinomial_term_count(num_values: int, num_negatives: int) -> int:

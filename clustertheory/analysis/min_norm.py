@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from clustertheory.analysis.exact_loss import one_thread_below
+from clustertheory.utils import one_thread_below
 from clustertheory.config import check_in, check_nonneg, check_positive, check_positive_int, check_probability
 from clustertheory.data.collapse import CollapseConfig
 

@@ -1,8 +1,10 @@
 """Data: latent content/style datasets with exact augmentation graphs, and samplers."""
 
+from .collapse import CollapseConfig, CollapseData, CollapsePairSampler, collapse_dataset
+from .dropout import LatentSentences, latent_sentences
 from .generators import comb_dataset, jitter_dataset, observe
 from .graph import augmentation_graph, base_components, base_kernel, cluster_components, spectral_gap, stationary_law, view_kernel
-from .sampling import PairSampler
+from .sampling import MemberPairSampler, PairSampler
 from .views import ViewDataset
 
 __all__ = [
@@ -18,6 +20,11 @@ __all__ = [
     "stationary_law",
     "view_kernel",
     "PairSampler",
+    "MemberPairSampler",
+    "CollapseConfig",
+    "CollapseData",
+    "CollapsePairSampler",
+    "collapse_dataset",
+    "LatentSentences",
+    "latent_sentences",
 ]
-from .collapse import CollapseConfig, CollapseData, CollapsePairSampler, collapse_dataset
-from .dropout import LatentSentences, MLPEncoder, SeededDropout, dropout_pair, embed, latent_sentences

@@ -1,5 +1,6 @@
-"""Function classes with a capacity dial; representations are hypercube codes g = sign(score)."""
+"""Function classes with a capacity dial (hypercube codes g = sign(score)) and real-valued encoders."""
 
+from .encoders import MLPEncoder, SeededDropout, dropout_pair, embed
 from .classes import CLASS_NAMES, LinearScore, LookupScore, MLPScore, ScoreModel, hard_codes, make_function_class
 from .features import content_features, fourier_features, linear_features, random_features
 
@@ -15,4 +16,8 @@ __all__ = [
     "fourier_features",
     "linear_features",
     "random_features",
+    "MLPEncoder",
+    "SeededDropout",
+    "dropout_pair",
+    "embed",
 ]

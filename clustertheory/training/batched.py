@@ -34,16 +34,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import check_in, check_nonneg_int, check_positive_int
-from ..data.sampling import NEGATIVE_MODES, PairSampler
+from ..config import check_nonneg_int
+from ..data.sampling import MemberPairSampler, PairSampler
 from ..data.views import ViewDataset
 from ..functions.classes import LinearScore, ScoreModel, make_function_class
 from ..losses import hypercube_infonce, masked_logsumexp
 from ..losses.primitives import log1p_exp
-from ..utils import seed_everything, torch_generator
+from ..utils import seed_everything
 from .trainer import TrainConfig, TrainResult, default_evaluator, relax
 
-SHAPE_FIELDS = ("steps", "batch_size", "negatives", "optimizer", "relaxation", "log_every")
+SHAPE_FIELDS = ("steps", "batch_size", "negative_mode", "optimizer", "relaxation", "log_every")
 MEMBER_FIELDS = ("beta", "lr", "num_negatives", "anneal_start", "anneal_end")
 
 
@@ -195,64 +195,6 @@ def member_views(model: ScoreModel) -> list[int]:
     return list(getattr(model, "member_views", [model.num_views] * model.ensemble))
 
 
-# ----------------------------------------------------------------------------- data
-
-
-class MemberPairSampler:
-    """:class:`PairSampler` with one dataset per ensemble member, all drawn in one call.
-
-    Member e's anchors x ~ D_o(e), positives x+ ~ A_e(x) and i.i.d. natural-image negatives
-    follow the law PairSampler uses on dataset e; in-batch negatives are the other anchors
-    of the member's own batch. The laws are held as padded tables (E, N, R) (zero
-    probability on padding, so padding is never drawn).
-    """
-
-    def __init__(self, datasets: Sequence[ViewDataset], num_negatives: int = 1, negatives: str = "iid", device="cpu", seed: int = 0):
-        self.num_negatives = check_positive_int("num_negatives", num_negatives)
-        self.negatives = check_in("negatives", negatives, NEGATIVE_MODES)
-        self.device = torch.device(device)
-        self.generator = torch_generator(seed, self.device)
-        E, N = len(datasets), max(d.num_base for d in datasets)
-        R = max(int(np.diff(d.augment.indptr).max()) for d in datasets)
-        cols, probs = np.zeros((E, N, R), dtype=np.int64), np.zeros((E, N, R), dtype=np.float64)
-        base_view, base_weight = np.zeros((E, N), dtype=np.int64), np.zeros((E, N), dtype=np.float64)
-        for e, data in enumerate(datasets):
-            augment = data.augment.tocsr()
-            counts = np.diff(augment.indptr)
-            row = np.repeat(np.arange(data.num_base), counts)
-            slot = np.arange(augment.nnz) - np.repeat(augment.indptr[:-1], counts)
-            cols[e, row, slot], probs[e, row, slot] = augment.indices, augment.data
-            base_view[e, : data.num_base], base_weight[e, : data.num_base] = data.base_view, data.base_weight
-        self._cols = torch.as_tensor(cols, device=self.device)
-        self._probs = torch.as_tensor(probs, dtype=torch.float32, device=self.device)
-        self._base_view = torch.as_tensor(base_view, device=self.device)
-        self._base_weight = torch.as_tensor(base_weight, dtype=torch.float32, device=self.device)
-        self.members = E
-
-    def sample(self, batch_size: int, groups: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``anchor (E, B)``, ``positive (E, B)``, ``negatives (E, B, K)`` view indices, row e from dataset e.
-
-        ``groups`` is accepted for PairSampler compatibility and must equal E.
-        """
-        B, E = check_positive_int("batch_size", batch_size), self.members
-        if groups is not None and groups != E:
-            raise ValueError(f"groups must equal the number of datasets ({E}), got {groups}")
-        if self.negatives == "in-batch" and B < 2:
-            raise ValueError(f"batch_size must be >= 2 for in-batch negatives, got {B}")
-        member = torch.arange(E, device=self.device)[:, None]
-        base = torch.multinomial(self._base_weight, B, replacement=True, generator=self.generator)  # (E, B)
-        slot = torch.multinomial(self._probs[member, base].view(E * B, -1), 1, generator=self.generator).view(E, B)
-        anchor = self._base_view.gather(1, base)
-        positive = self._cols[member, base, slot]
-        if self.negatives == "iid":
-            neg_base = torch.multinomial(self._base_weight, B * self.num_negatives, replacement=True, generator=self.generator)
-            negatives = self._base_view.gather(1, neg_base).view(E, B, self.num_negatives)
-        else:
-            others = ~torch.eye(B, dtype=torch.bool, device=self.device)
-            negatives = anchor[:, None, :].expand(E, B, B)[:, others].view(E, B, B - 1)
-        return anchor, positive, negatives
-
-
 # ----------------------------------------------------------------------------- loss
 
 
@@ -397,7 +339,7 @@ class MemberSettings:
 
         counts = [c.num_negatives for c in configs]
         K, active = max(counts), None
-        if first.negatives == "iid" and min(counts) != K:
+        if first.negative_mode == "iid" and min(counts) != K:
             active = torch.arange(K, device=device)[None, :] < torch.tensor(counts, device=device)[:, None]
         return cls(first, per_member("beta"), per_member("lr"), per_member("anneal_start"), per_member("anneal_end"), K, active)
 
@@ -498,9 +440,9 @@ def train_batched(
     shape = settings.shape
     seed_everything(seed)
     if all(d is datasets[0] for d in datasets):
-        sampler = PairSampler(datasets[0], settings.num_negatives, shape.negatives, device=device, seed=seed)
+        sampler = PairSampler(datasets[0], settings.num_negatives, shape.negative_mode, device=device, seed=seed)
     else:
-        sampler = MemberPairSampler(datasets, settings.num_negatives, shape.negatives, device=device, seed=seed)
+        sampler = MemberPairSampler(datasets, settings.num_negatives, shape.negative_mode, device=device, seed=seed)
     optimiser = settings.optimiser(model)
     evaluate = evaluate or member_evaluator(datasets)
     history, running, since_log = [], torch.zeros(E, device=device), 0

@@ -7,7 +7,7 @@ evaluation. The loss per anchor is the theorem's
 
     log(1 + sum_{i<=l} exp(beta z.(z_i - z+)))          (clustertheory.losses.hypercube_infonce)
 
-with l i.i.d. natural-image negatives (or in-batch negatives). Every ensemble member draws
+with l i.i.d. natural-image negatives (or in-batch negatives: ``negative_mode``). Every ensemble member draws
 its own batches and has its own parameters; their losses are summed, so gradients (and Adam's
 per-coordinate state) never mix between members.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import check_in, check_nonneg_int, check_positive, check_positive_int
+from ..config import Integer, OneOf, Real, Settings, check_nonneg_int
 from ..data.sampling import NEGATIVE_MODES, PairSampler
 from ..data.views import ViewDataset
 from ..functions.classes import ScoreModel, hard_codes
@@ -32,18 +32,19 @@ RELAXATIONS = ("tanh", "ste")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """Optimisation settings (defaults reach the Theorem 4.5 minimiser on small combs).
 
     steps          gradient steps (default 400)
     batch_size     anchors per step and member (default 128)
-    num_negatives  l, negatives per anchor for negatives="iid" (default 16)
+    num_negatives  l, negatives per anchor for negative_mode="iid" (default 16)
     beta           inverse temperature of the loss on codes (default 2.0)
     lr             learning rate (default 0.05)
     optimizer      "adam" or "sgd"
     relaxation     "tanh" (smooth, annealed) or "ste" (straight-through sign)
-    anneal_start, anneal_end   beta_t range of tanh(beta_t * score) (default 1 -> 30)
-    negatives      "iid" (the theorem) or "in-batch" (the other anchors)
+    anneal_start, anneal_end   sharpness beta_t of tanh(beta_t * score), annealed
+                   geometrically from start to end (default 1 -> 30)
+    negative_mode  "iid" (the theorem: l i.i.d. natural images) or "in-batch" (the other anchors)
     log_every      evaluate hard codes every this many steps (default 50)
     """
 
@@ -56,22 +57,25 @@ class TrainConfig:
     relaxation: str = "tanh"
     anneal_start: float = 1.0
     anneal_end: float = 30.0
-    negatives: str = "iid"
+    negative_mode: str = "iid"
     log_every: int = 50
 
-    def __post_init__(self) -> None:
-        check_positive_int("steps", self.steps)
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("num_negatives", self.num_negatives)
-        check_positive("beta", self.beta)
-        check_positive("lr", self.lr)
-        check_in("optimizer", self.optimizer, OPTIMIZERS)
-        check_in("relaxation", self.relaxation, RELAXATIONS)
-        check_positive("anneal_start", self.anneal_start)
-        check_positive("anneal_end", self.anneal_end)
-        check_in("negatives", self.negatives, NEGATIVE_MODES)
-        check_positive_int("log_every", self.log_every)
-        if self.negatives == "in-batch" and self.batch_size < 2:
+    constraints = {
+        "steps": Integer(1),
+        "batch_size": Integer(1),
+        "num_negatives": Integer(1),
+        "beta": Real(0, open_lo=True),
+        "lr": Real(0, open_lo=True),
+        "optimizer": OneOf(*OPTIMIZERS),
+        "relaxation": OneOf(*RELAXATIONS),
+        "anneal_start": Real(0, open_lo=True),
+        "anneal_end": Real(0, open_lo=True),
+        "negative_mode": OneOf(*NEGATIVE_MODES),
+        "log_every": Integer(1),
+    }
+
+    def validate(self) -> None:
+        if self.negative_mode == "in-batch" and self.batch_size < 2:
             raise ValueError(f"batch_size must be >= 2 for in-batch negatives, got {self.batch_size}")
 
     def sharpness(self, step: int) -> float:
@@ -138,7 +142,7 @@ def train(
         raise ValueError(f"model must score the {data.num_views} views of data, got a model over {model.num_views} views")
     seed_everything(seed)
     device = next(model.parameters()).device
-    sampler = PairSampler(data, config.num_negatives, config.negatives, device=device, seed=seed)
+    sampler = PairSampler(data, config.num_negatives, config.negative_mode, device=device, seed=seed)
     params = list(model.parameters())
     optimiser = torch.optim.Adam(params, lr=config.lr) if config.optimizer == "adam" else torch.optim.SGD(params, lr=config.lr)
     evaluate = evaluate or default_evaluator(data)

@@ -66,7 +66,7 @@ def test_iid_negatives_are_independent_of_the_anchor():
 
 def test_in_batch_negatives_are_the_other_anchors_in_order():
     data = unbalanced()
-    sampler = PairSampler(data, negatives="in-batch", device="cpu", seed=3)
+    sampler = PairSampler(data, negative_mode="in-batch", device="cpu", seed=3)
     anchor, positive, negatives = sampler.sample(7)
     assert anchor.shape == (7,) and positive.shape == (7,) and negatives.shape == (7, 6)
     for b in range(7):
@@ -76,7 +76,7 @@ def test_in_batch_negatives_are_the_other_anchors_in_order():
 
 def test_in_batch_negatives_have_the_same_same_cluster_rate_as_iid():
     data = unbalanced()
-    sampler = PairSampler(data, negatives="in-batch", device="cpu", seed=4)
+    sampler = PairSampler(data, negative_mode="in-batch", device="cpu", seed=4)
     rates = []
     for _ in range(400):
         a, _, n = sampler.sample(16)
@@ -89,7 +89,7 @@ def test_in_batch_negatives_have_the_same_same_cluster_rate_as_iid():
 @pytest.mark.parametrize("mode", ["iid", "in-batch"])
 def test_groups_are_independent_batches_with_ensemble_shapes(mode):
     data = unbalanced()
-    sampler = PairSampler(data, num_negatives=3, negatives=mode, device="cpu", seed=5)
+    sampler = PairSampler(data, num_negatives=3, negative_mode=mode, device="cpu", seed=5)
     anchor, positive, negatives = sampler.sample(6, groups=4)
     K = 3 if mode == "iid" else 5
     assert anchor.shape == (4, 6) and positive.shape == (4, 6) and negatives.shape == (4, 6, K)
@@ -121,9 +121,9 @@ def test_same_seed_same_draws_and_different_seed_different_draws():
     "kwargs,sample_kwargs,parameter",
     [
         ({"num_negatives": 0}, {"batch_size": 4}, "num_negatives"),
-        ({"negatives": "hard"}, {"batch_size": 4}, "negatives"),
+        ({"negative_mode": "hard"}, {"batch_size": 4}, "negative_mode"),
         ({}, {"batch_size": 0}, "batch_size"),
-        ({"negatives": "in-batch"}, {"batch_size": 1}, "batch_size"),
+        ({"negative_mode": "in-batch"}, {"batch_size": 1}, "batch_size"),
         ({}, {"batch_size": 4, "groups": 0}, "groups"),
     ],
 )

@@ -143,7 +143,7 @@ def test_train_config_matches_negatives_per_anchor_to_l():
     for mode in ("in-batch", "iid-small-batch"):
         settings = sim.train_config(mode, 4, 2.0, config)
         assert settings.batch_size == 5
-    assert sim.train_config("in-batch", 4, 2.0, config).negatives == "in-batch"
+    assert sim.train_config("in-batch", 4, 2.0, config).negative_mode == "in-batch"
 
 
 @pytest.mark.parametrize(

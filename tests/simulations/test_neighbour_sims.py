@@ -10,7 +10,8 @@ import torch
 import simulations.dimension_wise as dw
 import simulations.hard_negatives as hn
 import simulations.off_dropout as od
-from clustertheory.data import MLPEncoder, PairSampler, comb_dataset
+from clustertheory.data import PairSampler, comb_dataset
+from clustertheory.functions import MLPEncoder
 from clustertheory.simulation import RunContext
 
 matplotlib.use("Agg")

@@ -14,7 +14,7 @@ import pytest
 import torch
 from scipy.stats import ks_2samp
 
-from clustertheory.data import comb_dataset
+from clustertheory.data import MemberPairSampler, comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.losses import hypercube_infonce
 from clustertheory.training import TrainConfig, train
@@ -23,7 +23,6 @@ from clustertheory.training.batched import (
     Member,
     MemberAdam,
     MemberLinearScore,
-    MemberPairSampler,
     MemberSGD,
     build_member_model,
     member_infonce,
@@ -44,7 +43,7 @@ DATA_SMALL = comb_dataset(2, 2, 2)  # V = 8
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"negatives": "in-batch", "optimizer": "sgd", "lr": 0.5}, {"relaxation": "ste", "num_negatives": 3}],
+    [{}, {"negative_mode": "in-batch", "optimizer": "sgd", "lr": 0.5}, {"relaxation": "ste", "num_negatives": 3}],
 )
 @pytest.mark.parametrize("seeds", [[7], [7, 8, 9]])
 def test_uniform_batch_is_bitwise_train(options, seeds):
@@ -150,7 +149,7 @@ def test_member_sampler_draws_each_member_from_its_own_law():
         pair_freq = np.zeros_like(pair_law)
         np.add.at(pair_freq, (anchor[e].numpy(), positive[e].numpy()), 1.0 / anchor.shape[1])
         assert 0.5 * np.abs(pair_freq - pair_law).sum() < 0.05
-    in_batch = MemberPairSampler([DATA_A, DATA_B], negatives="in-batch", seed=0)
+    in_batch = MemberPairSampler([DATA_A, DATA_B], negative_mode="in-batch", seed=0)
     anchor, _, negatives = in_batch.sample(5)
     for e in range(2):
         for b in range(5):

@@ -37,8 +37,8 @@ def one_thread():
         ({"relaxation": "gumbel"}, "relaxation"),
         ({"anneal_start": 0.0}, "anneal_start"),
         ({"anneal_end": -2.0}, "anneal_end"),
-        ({"negatives": "hard"}, "negatives"),
-        ({"negatives": "in-batch", "batch_size": 1}, "batch_size"),
+        ({"negative_mode": "hard"}, "negative_mode"),
+        ({"negative_mode": "in-batch", "batch_size": 1}, "batch_size"),
         ({"log_every": 0}, "log_every"),
         ({"steps": 2.5}, "steps"),
     ],
@@ -106,7 +106,7 @@ def test_training_on_a_tiny_comb_reaches_uniform_cluster_preserving_minimisers(n
     data = tiny_comb()
     seeds = list(range(8))
     l, beta = 8, 2.0
-    config = TrainConfig(steps=400, batch_size=64 if negatives == "iid" else l + 1, num_negatives=l, beta=beta, negatives=negatives)
+    config = TrainConfig(steps=400, batch_size=64 if negatives == "iid" else l + 1, num_negatives=l, beta=beta, negative_mode=negatives)
     start = make_function_class("band-limited", data, 2, seeds=seeds, bandwidth=2).codes().numpy()
     result = train(make_function_class("band-limited", data, 2, seeds=seeds, bandwidth=2), data, config, seed=0)
     minimum = uniform_minimum(2, l, beta)

@@ -8,8 +8,8 @@ from clustertheory.data import comb_dataset
 from clustertheory.simulation import RunContext, SweepStore
 from clustertheory.training import TrainConfig
 from clustertheory.training.batched import Member, train_members
-from clustertheory.training.executors import LocalExecutor, RayExecutor, make_executor
-from clustertheory.training.sweep import expand_grid
+from clustertheory.executors import LocalExecutor, RayExecutor, make_executor
+from clustertheory.sweep import expand_grid
 
 
 def test_local_executor_runs_batches_in_order():

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from ..config import check_in, check_nonneg, check_positive, check_positive_int
+from .config import check_in, check_nonneg, check_positive, check_positive_int
 
 EXECUTORS = ("local", "ray")
 

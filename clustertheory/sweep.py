@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import check_positive_int
+from .config import check_positive_int
 from .executors import Executor, LocalExecutor
 
 Result = dict | list[dict]

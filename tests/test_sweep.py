@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from clustertheory.simulation import RunContext, SweepStore
-from clustertheory.training.sweep import expand_grid, group_units, run_sweep
+from clustertheory.sweep import expand_grid, group_units, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +89,7 @@ SWEEP_SCRIPT = textwrap.dedent(
     """
     import json, os, sys, time
     from clustertheory.simulation import RunContext, SweepStore
-    from clustertheory.training.sweep import expand_grid
+    from clustertheory.sweep import expand_grid
 
     store_path, ledger_path = sys.argv[1], sys.argv[2]
 
