@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 
-from clustertheory.analysis.metrics import alignment_error, cluster_purity, is_cluster_preserving, natural_vertex_law, uniformity
+from clustertheory.analysis.metrics import alignment_error, cluster_purity, preserves_clusters, natural_vertex_law, uniformity
 from clustertheory.data import augmentation_graph, cluster_components, comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.plotting import animate_relaxed_codes
@@ -90,7 +90,7 @@ gif = animate_relaxed_codes(frames, steps, data.content, OUT / "training_animati
 law = natural_vertex_law(codes, data)
 print("bounded class: purity per cluster", cluster_purity(codes, data), "| alignment error", alignment_error(codes, data))
 print("vertex law", np.round(law, 3), "| uniformity", {k: round(v, 4) for k, v in uniformity(law).items()})
-print("cluster-preserving:", is_cluster_preserving(codes, data))
+print("cluster-preserving:", preserves_clusters(codes, data))
 
 # %% [markdown]
 # ## 3. What goes wrong with an unrestricted class
@@ -101,8 +101,8 @@ print("cluster-preserving:", is_cluster_preserving(codes, data))
 table = make_function_class("lookup", data, dim=2, seeds=list(range(8)))
 free = train(table, data, config, seed=0)
 bounded_many = train(make_function_class("band-limited", data, dim=2, seeds=list(range(8)), bandwidth=2), data, config, seed=0)
-split_free = sum(not is_cluster_preserving(c, data) for c in free.codes)
-split_bounded = sum(not is_cluster_preserving(c, data) for c in bounded_many.codes)
+split_free = sum(not preserves_clusters(c, data) for c in free.codes)
+split_bounded = sum(not preserves_clusters(c, data) for c in bounded_many.codes)
 print(f"seeds whose representation splits a cluster: lookup table {split_free}/8, band-limited {split_bounded}/8")
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from clustertheory.analysis.metrics import alignment_error, cluster_purity, is_cluster_preserving
+from clustertheory.analysis.metrics import alignment_error, cluster_purity, preserves_clusters
 from clustertheory.analysis.regularity import empirical_delta, spectral_delta
 from clustertheory.config import check_in, check_int_range, check_nonneg_int, check_positive, check_positive_int, check_probability
 from clustertheory.data import comb_dataset
@@ -173,8 +173,8 @@ def cell_key(unit: dict) -> tuple:
 def measure_cell(unit: dict, config: Config, ctx: RunContext, codes: np.ndarray) -> dict:
     """Score the cell's trained codes (seeds, V, d) and measure the class's delta on the cell's data."""
     data, class_name, class_kwargs = cell_setting(unit, config)
-    preserving = [is_cluster_preserving(c, data, require_distinct=False) for c in codes]
-    distinct = [is_cluster_preserving(c, data, require_distinct=True) for c in codes]
+    preserving = [preserves_clusters(c, data, distinct=False) for c in codes]
+    distinct = [preserves_clusters(c, data, distinct=True) for c in codes]
     adversary = empirical_delta(
         data, class_name, restarts=config.adversary_restarts, steps=config.adversary_steps, seed=ctx.seed_for(*cell_key(unit), "adversary"), device=ctx.device, **class_kwargs
     )

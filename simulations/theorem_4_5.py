@@ -27,7 +27,7 @@ from clustertheory.analysis.metrics import (
     alignment_error,
     cluster_agreement,
     cluster_purity,
-    is_cluster_preserving,
+    preserves_clusters,
     natural_vertex_law,
     uniformity,
 )
@@ -97,7 +97,7 @@ def preserving_on_all_views(codes: np.ndarray, data: ViewDataset) -> bool:
     """g(x) = g(x') for every pair of views of one cluster (natural or augmented), and distinct
     clusters on distinct vertices when m <= 2^d: natural images pure and every augmentation
     agreeing with its source (every comb view lies in some augmentation set)."""
-    return bool(is_cluster_preserving(codes, data)) and alignment_error(codes, data) == 0.0
+    return preserves_clusters(codes, data, views="all")
 
 
 def measure_code(codes: np.ndarray, data: ViewDataset, num_negatives: int, beta: float) -> dict:

@@ -24,7 +24,7 @@ from clustertheory.analysis.metrics import (
     alignment_error,
     cluster_agreement,
     cluster_purity,
-    is_cluster_preserving,
+    preserves_clusters,
     mean_hamming_alignment,
     natural_vertex_law,
     uniformity,
@@ -183,7 +183,7 @@ def test_metric_bounds(table):
     assert mean_hamming_alignment(codes, dataset) <= d * alignment_error(codes, dataset) + 1e-12
     agreement = cluster_agreement(codes, dataset)
     assert agreement["ari"] <= 1.0 + 1e-12 and agreement["ami"] <= 1.0 + 1e-12
-    if is_cluster_preserving(codes, dataset):
+    if preserves_clusters(codes, dataset):
         np.testing.assert_allclose(purity, 1.0)
 
 
@@ -195,7 +195,7 @@ def test_metrics_are_invariant_under_hypercube_automorphisms(table, data):
     assert alignment_error(moved, dataset) == pytest.approx(alignment_error(codes, dataset), abs=1e-12)
     assert mean_hamming_alignment(moved, dataset) == pytest.approx(mean_hamming_alignment(codes, dataset), abs=1e-12)
     np.testing.assert_allclose(cluster_purity(moved, dataset), cluster_purity(codes, dataset), atol=1e-12)
-    assert is_cluster_preserving(moved, dataset) == is_cluster_preserving(codes, dataset)
+    assert preserves_clusters(moved, dataset) == preserves_clusters(codes, dataset)
     before, after = uniformity(natural_vertex_law(codes, dataset)), uniformity(natural_vertex_law(moved, dataset))
     assert after == pytest.approx(before, abs=1e-12)
     assert cluster_agreement(moved, dataset) == pytest.approx(cluster_agreement(codes, dataset), abs=1e-12)

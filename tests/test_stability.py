@@ -17,7 +17,7 @@ from clustertheory.analysis.metrics import (
     alignment_error,
     cluster_agreement,
     cluster_purity,
-    is_cluster_preserving,
+    preserves_clusters,
     mean_hamming_alignment,
     natural_vertex_law,
     uniformity,
@@ -148,6 +148,6 @@ def test_metrics_on_codes_that_put_every_view_on_one_vertex(d, data):
     if data.num_clusters > 1:
         assert agreement["ari"] == pytest.approx(0.0, abs=1e-12) and agreement["ami"] == pytest.approx(0.0, abs=1e-12)
     # pure clusters, but on one shared vertex: preserving only when distinct vertices are not required
-    assert is_cluster_preserving(codes, data, require_distinct=False)
-    assert is_cluster_preserving(codes, data) == (data.num_clusters == 1 or data.num_clusters > 2**d)
+    assert preserves_clusters(codes, data, distinct=False)
+    assert preserves_clusters(codes, data) == (data.num_clusters == 1 or data.num_clusters > 2**d)
     assert evaluated == [{"alignment_error": 0.0, "min_purity": 1.0}]

@@ -11,7 +11,7 @@ import torch
 
 from clustertheory.analysis.exact_loss import monte_carlo_code_infonce, population_infonce, uniform_minimum
 from clustertheory.analysis.hypercube import MAX_EXACT_DIM
-from clustertheory.analysis.metrics import alignment_error, cluster_purity, is_cluster_preserving, natural_vertex_law, uniformity, vertex_law
+from clustertheory.analysis.metrics import alignment_error, cluster_purity, preserves_clusters, natural_vertex_law, uniformity, vertex_law
 from clustertheory.data import PairSampler, comb_dataset, jitter_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.simulation import SimulationConfig, discover
@@ -262,8 +262,8 @@ def test_exact_loss_rejects_invalid_arguments(call, name, allowed):
         (lambda: uniformity([0.2, 0.2, 0.2]), "law", r"length 2\^d"),
         (lambda: uniformity([0.5, 0.6]), "law", r"sum to 1"),
         (lambda: uniformity(np.full(2 ** (MAX_EXACT_DIM + 1), 2.0 ** -(MAX_EXACT_DIM + 1))), r"\(d\)", rf"integer in \[1, {MAX_EXACT_DIM}\]"),
-        (lambda: is_cluster_preserving(CODES, DATA, tol=1.0), "tol", r"in \[0, 1\)"),
-        (lambda: is_cluster_preserving(CODES, DATA, tol=-0.1), "tol", r"in \[0, 1\)"),
+        (lambda: preserves_clusters(CODES, DATA, tol=1.0), "tol", r"in \[0, 1\)"),
+        (lambda: preserves_clusters(CODES, DATA, tol=-0.1), "tol", r"in \[0, 1\)"),
     ],
     ids=["d-too-large", "not-codes", "rows", "neg-weights", "weight-shape", "law-length", "law-sum", "law-d-too-large", "tol=1", "tol<0"],
 )

@@ -247,7 +247,7 @@ def preserves_clusters_on_views(codes, data: ViewDataset) -> bool:
     """True iff every view of a cluster has one code and the clusters' codes are distinct.
 
     The downstream heads see every view, natural and augmented, so this is the notion that
-    matters here (``metrics.is_cluster_preserving`` looks at natural images only).
+    matters here (``metrics.preserves_clusters`` looks at natural images only).
     """
     codes = _view_codes(codes, data)
     vertex = vertex_index(codes)

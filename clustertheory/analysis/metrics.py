@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
 from clustertheory.analysis.hypercube import check_codes, check_law, popcount, vertex_index
-from clustertheory.config import check_probability
+from clustertheory.config import check_in, check_probability
 
 _ARI_RESOLUTION = 100_000  # sample count used when natural-image weights are not commensurable
 
@@ -81,20 +81,39 @@ def cluster_purity(codes, data) -> np.ndarray:
         return np.where(total > 0, mass.max(axis=1) / total, np.nan)
 
 
-def is_cluster_preserving(codes, data, tol: float = 0.0, require_distinct: bool = True) -> bool:
-    """True iff every cluster with natural mass has purity >= 1 - tol and, when
-    ``require_distinct`` and m <= 2^d (where distinct vertices are possible at all), the
-    clusters' most common vertices are pairwise distinct.
+PRESERVATION_VIEWS = ("natural", "all")
+
+
+def preserves_clusters(codes, data, views: str = "natural", distinct: bool = True, tol: float = 0.0) -> bool:
+    """Cluster-preserving, the one definition every simulation uses: g(x) = g(x') whenever x
+    and x' share a cluster.
+
+    views     "natural": over natural images x ~ D_o (every cluster with natural mass has
+              purity >= 1 - tol); "all": also every augmented view of a cluster carries that
+              cluster's vertex (g constant on all views of each cluster; ``tol`` then bounds
+              the share of a cluster's views off its vertex)
+    distinct  also require the clusters' vertices to be pairwise distinct, where that is
+              possible at all (m <= 2^d); the theorems' minimisers are uniform, so with
+              m <= 2^d they put different clusters on different vertices
     """
+    check_in("views", views, PRESERVATION_VIEWS)
     tol = check_probability("tol", tol, open_right=True)
     mass = _cluster_vertex_mass(codes, data)
     present = mass.sum(axis=1) > 0
     purity = cluster_purity(codes, data)[present]
     if (purity < 1 - tol - 1e-12).any():
         return False
-    if require_distinct and data.num_clusters <= mass.shape[1]:
-        modes = mass[present].argmax(axis=1)
-        return len(np.unique(modes)) == len(modes)
+    modes = mass.argmax(axis=1)
+    if views == "all":
+        vertex = vertex_index(_view_codes(codes, data))
+        off = vertex != modes[data.content]
+        views_per_cluster = np.bincount(data.content, minlength=data.num_clusters)
+        off_share = np.bincount(data.content, weights=off, minlength=data.num_clusters) / np.maximum(views_per_cluster, 1)
+        if (off_share[present] > tol + 1e-12).any():
+            return False
+    if distinct and data.num_clusters <= mass.shape[1]:
+        chosen = modes[present]
+        return len(np.unique(chosen)) == len(chosen)
     return True
 
 

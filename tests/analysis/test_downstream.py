@@ -41,7 +41,7 @@ from clustertheory.analysis.exact_loss import population_infonce, uniform_minimu
 from clustertheory.analysis.hypercube import vertex_codes, vertex_index
 from clustertheory.analysis.metrics import (
     alignment_error,
-    is_cluster_preserving,
+    preserves_clusters,
     natural_vertex_law,
     uniformity,
 )
@@ -268,7 +268,7 @@ def test_mixing_code_is_a_clean_uniform_minimiser_with_bayes_error_half(d):
     assert alignment_error(mixing, data) == 0.0
     assert uniformity(natural_vertex_law(mixing, data))["tv"] == 0.0
     assert np.allclose(cluster_vertex_mass(mixing, data), 1.0 / 4**d)
-    assert not is_cluster_preserving(mixing, data)
+    assert not preserves_clusters(mixing, data)
     loss_mixing = population_infonce(mixing, data, 8, 2.0)
     loss_preserving = population_infonce(preserving, data, 8, 2.0)
     assert abs(loss_mixing - loss_preserving) <= 1e-12
@@ -293,5 +293,5 @@ def test_view_cluster_preservation_sees_augmented_views(comb2):
     moved = codes.copy()
     augmented_only = np.setdiff1d(np.flatnonzero(comb2.content == 0), comb2.base_view)[0]
     moved[augmented_only] = vertex_codes(2)[3]  # natural images untouched
-    assert is_cluster_preserving(moved, comb2) and not preserves_clusters_on_views(moved, comb2)
+    assert preserves_clusters(moved, comb2) and not preserves_clusters_on_views(moved, comb2)
     assert not preserves_clusters_on_views(vertex_codes(2)[np.zeros(comb2.num_views, dtype=int)], comb2)

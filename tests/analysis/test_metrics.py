@@ -14,7 +14,7 @@ from clustertheory.analysis.metrics import (
     alignment_error,
     cluster_agreement,
     cluster_purity,
-    is_cluster_preserving,
+    preserves_clusters,
     mean_hamming_alignment,
     natural_vertex_law,
     uniformity,
@@ -89,7 +89,7 @@ def test_cluster_code_is_aligned_pure_and_preserving():
     assert alignment_error(codes, data) == 0.0
     assert mean_hamming_alignment(codes, data) == 0.0
     assert cluster_purity(codes, data) == pytest.approx(np.ones(4))
-    assert is_cluster_preserving(codes, data)
+    assert preserves_clusters(codes, data)
     agreement = cluster_agreement(codes, data)
     assert agreement["ari"] == pytest.approx(1.0) and agreement["ami"] == pytest.approx(1.0)
 
@@ -100,8 +100,8 @@ def test_purity_and_preserving_flag_detect_a_split_cluster():
     split_view = data.base_view[0]  # one of the four natural images of cluster 0 moves to vertex 3
     codes[split_view] = vertex_codes(2)[3]
     assert cluster_purity(codes, data) == pytest.approx([0.75, 1.0])
-    assert not is_cluster_preserving(codes, data)
-    assert is_cluster_preserving(codes, data, tol=0.25)
+    assert not preserves_clusters(codes, data)
+    assert preserves_clusters(codes, data, tol=0.25)
     # the moved natural image keeps its second tooth on the old vertex: half its augmentations differ
     assert alignment_error(codes, data) == pytest.approx(data.base_weight[0] * 0.5)
 
@@ -109,10 +109,10 @@ def test_purity_and_preserving_flag_detect_a_split_cluster():
 def test_preserving_flag_requires_distinct_vertices_when_possible():
     data = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
     merged = cluster_codes(data, d=2, vertices=[1, 1])
-    assert not is_cluster_preserving(merged, data)
-    assert is_cluster_preserving(merged, data, require_distinct=False)
+    assert not preserves_clusters(merged, data)
+    assert preserves_clusters(merged, data, distinct=False)
     many = comb_dataset(num_clusters=3, points_per_cluster=2, teeth=2)  # 3 clusters > 2 vertices of H_1
-    assert is_cluster_preserving(cluster_codes(many, d=1, vertices=[0, 1, 1]), many)
+    assert preserves_clusters(cluster_codes(many, d=1, vertices=[0, 1, 1]), many)
 
 
 def test_agreement_matches_sklearn_on_equal_weights():
@@ -141,7 +141,7 @@ def test_metrics_reject_codes_of_the_wrong_length():
     with pytest.raises(ValueError, match="one row per view"):
         alignment_error(np.ones((3, 2)), data)
     with pytest.raises(ValueError, match="tol"):
-        is_cluster_preserving(np.ones((4, 2)), data, tol=1.0)
+        preserves_clusters(np.ones((4, 2)), data, tol=1.0)
 
 
 def test_uniformity_hand_cases():
@@ -191,3 +191,19 @@ def test_purity_bounds(seed, d, teeth):
         assert 1.0 / used - 1e-12 <= purity[c] <= 1.0 + 1e-12
     assert 0.0 <= alignment_error(codes, data) <= 1.0
     assert 0.0 <= mean_hamming_alignment(codes, data) <= d
+
+
+def test_preserves_clusters_on_all_views_also_sees_augmented_views():
+    """A code pure on natural images but with one augmented view off its cluster's vertex
+    preserves clusters on natural images and not on all views; tol admits that one view."""
+    data = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
+    codes = np.where(data.content[:, None] == 0, 1, -1) * np.ones((data.num_views, 2), dtype=np.int64)
+    assert preserves_clusters(codes, data, views="all")
+    augmented = np.setdiff1d(np.flatnonzero(data.content == 0), data.base_view)
+    codes[augmented[0]] = -codes[augmented[0]]
+    assert preserves_clusters(codes, data, views="natural")
+    assert not preserves_clusters(codes, data, views="all")
+    share = 1 / np.sum(data.content == 0)
+    assert preserves_clusters(codes, data, views="all", tol=share)
+    with pytest.raises(ValueError, match="views"):
+        preserves_clusters(codes, data, views="some")

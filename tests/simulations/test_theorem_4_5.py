@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from clustertheory.analysis.hypercube import vertex_codes
-from clustertheory.analysis.metrics import is_cluster_preserving
+from clustertheory.analysis.metrics import preserves_clusters
 from clustertheory.functions import make_function_class
 from clustertheory.simulation import RunContext
 from simulations import theorem_4_5 as sim
@@ -113,7 +113,7 @@ def test_preservation_counts_augmented_views():
     codes = vertex_codes(2)[data.content].copy()
     augmented = np.setdiff1d(np.arange(data.num_views), data.base_view)[0]
     codes[augmented] = -codes[augmented]
-    assert is_cluster_preserving(codes, data)  # natural images only
+    assert preserves_clusters(codes, data)  # natural images only
     assert not sim.preserving_on_all_views(codes, data)
 
 

@@ -6,7 +6,7 @@ import torch
 
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.metrics import (
-    is_cluster_preserving,
+    preserves_clusters,
     natural_vertex_law,
     uniformity,
 )
@@ -112,7 +112,7 @@ def test_training_on_a_tiny_comb_reaches_uniform_cluster_preserving_minimisers(n
     minimum = uniform_minimum(2, l, beta)
     good = 0
     for before, codes in zip(start, result.codes):
-        preserving = is_cluster_preserving(codes, data)
+        preserving = preserves_clusters(codes, data)
         tv = uniformity(natural_vertex_law(codes, data))["tv"]
         gap = population_infonce(codes, data, l, beta) - minimum
         assert gap > -1e-9  # nothing beats the analytic minimum
@@ -120,5 +120,5 @@ def test_training_on_a_tiny_comb_reaches_uniform_cluster_preserving_minimisers(n
             assert abs(gap) < 1e-9
             good += 1
     assert good >= 7
-    initial_good = sum(is_cluster_preserving(c, data) and uniformity(natural_vertex_law(c, data))["tv"] < 1e-9 for c in start)
+    initial_good = sum(preserves_clusters(c, data) and uniformity(natural_vertex_law(c, data))["tv"] < 1e-9 for c in start)
     assert initial_good < good  # training, not the initialisation, did it
