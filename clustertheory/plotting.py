@@ -1,7 +1,8 @@
 """Shared figure conventions and the training animation.
 
 Simulations build their own figures from result rows; what they share lives here: a
-headless backend, cluster colours, and the animation of relaxed codes moving to vertices.
+headless backend, cluster colours, the annotated heatmap of a grid of cells, and the
+animation of relaxed codes moving to vertices.
 """
 
 from __future__ import annotations
@@ -20,6 +21,47 @@ def cluster_colours(num_clusters: int) -> np.ndarray:
     """(m, 4) RGBA colours, one per cluster, distinguishable for m <= 20."""
     cmap = plt.get_cmap("tab10" if num_clusters <= 10 else "tab20")
     return np.array([cmap(c % cmap.N) for c in range(num_clusters)])
+
+
+def annotated_heatmap(
+    ax,
+    values,
+    x_labels,
+    y_labels,
+    text=None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    norm=None,
+    fontsize: float = 7.0,
+):
+    """Draw a (rows, cols) grid of values as coloured cells, rows bottom to top, with labels.
+
+    values: (R, C) array (nan cells stay blank); x_labels: C column labels; y_labels: R row
+    labels; text: (R, C) strings written in the cells (None: no text, "" skips a cell).
+    Cell text is black on light cells and white on dark ones. Returns the image (for a
+    colorbar).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape != (len(y_labels), len(x_labels)):
+        raise ValueError(f"values must be (len(y_labels), len(x_labels)) = ({len(y_labels)}, {len(x_labels)}), got {values.shape}")
+    image = ax.imshow(values, origin="lower", cmap=cmap, vmin=None if norm else vmin, vmax=None if norm else vmax, norm=norm, aspect="auto")
+    if text is not None:
+        text = np.asarray(text, dtype=object)
+        if text.shape != values.shape:
+            raise ValueError(f"text must have the shape of values {values.shape}, got {text.shape}")
+        colours = image.cmap(image.norm(np.nan_to_num(values)))
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                if text[i, j] and not np.isnan(values[i, j]):
+                    r, g, b, _ = colours[i, j]
+                    light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5
+                    ax.text(j, i, str(text[i, j]), ha="center", va="center", fontsize=fontsize, color="k" if light else "w")
+    ax.set_xticks(range(len(x_labels)), [str(x) for x in x_labels])
+    ax.set_yticks(range(len(y_labels)), [str(y) for y in y_labels])
+    ax.set_xlim(-0.5, len(x_labels) - 0.5)
+    ax.set_ylim(-0.5, len(y_labels) - 0.5)
+    return image
 
 
 def animate_relaxed_codes(

@@ -1,0 +1,30 @@
+"""Shared figure pieces: the annotated heatmap."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from clustertheory.plotting import annotated_heatmap
+
+
+def test_annotated_heatmap_places_values_labels_and_readable_text():
+    fig, ax = plt.subplots()
+    values = np.array([[0.0, 1.0, np.nan], [0.5, 0.9, 0.1]])
+    text = np.array([["a", "b", "c"], ["d", "", "f"]], dtype=object)
+    image = annotated_heatmap(ax, values, ["x0", "x1", "x2"], ["y0", "y1"], text=text, vmin=0, vmax=1)
+    assert np.array_equal(np.ma.filled(image.get_array(), np.nan)[1], values[1])
+    written = {t.get_text(): t for t in ax.texts}
+    assert set(written) == {"a", "b", "d", "f"}  # nan cell and empty string skipped
+    assert written["a"].get_position() == (0, 0) and written["f"].get_position() == (2, 1)
+    assert written["a"].get_color() == "w" and written["b"].get_color() == "k"  # viridis: dark at 0, light at 1
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x0", "x1", "x2"]
+    plt.close(fig)
+
+
+def test_annotated_heatmap_rejects_mismatched_shapes():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="values must be"):
+        annotated_heatmap(ax, np.zeros((2, 2)), ["a"], ["b", "c"])
+    with pytest.raises(ValueError, match="text must have"):
+        annotated_heatmap(ax, np.zeros((1, 1)), ["a"], ["b"], text=[["x", "y"]])
+    plt.close(fig)

@@ -1,0 +1,35 @@
+"""The fitting loop of the embedding simulations: it minimises, records checkpoints, refuses nan."""
+
+import pytest
+import torch
+
+from clustertheory.training.fitting import FitConfig, fit
+
+
+def test_fit_reaches_the_least_squares_solution_and_records_checkpoints():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    target = x @ torch.tensor([1.0, -2.0, 0.5])
+    w = torch.zeros(3, requires_grad=True)
+    rows = fit([w], lambda step: ((x @ w - target) ** 2).mean(), FitConfig(steps=400, lr=0.05),
+               checkpoints=(0, 200, 400), on_checkpoint=lambda step: {"w0": float(w[0])})
+    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0, 0.5]), atol=1e-3)
+    assert [r["step"] for r in rows] == [0, 200, 400]
+    assert rows[0]["w0"] == 0.0 and rows[0]["train_loss"] != rows[0]["train_loss"]  # nan before any step
+    assert rows[1]["train_loss"] > rows[2]["train_loss"] >= 0
+
+
+def test_fit_with_sgd_matches_a_hand_written_step():
+    w = torch.tensor([1.0], requires_grad=True)
+    fit([w], lambda step: (w**2).sum(), FitConfig(steps=1, lr=0.1, optimizer="sgd"))
+    assert torch.allclose(w.detach(), torch.tensor([0.8]))  # w - lr * 2w
+
+
+def test_fit_refuses_a_non_finite_loss_and_bad_checkpoints():
+    w = torch.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="not finite at step 1"):
+        fit([w], lambda step: w.sum() * float("nan"), FitConfig(steps=3))
+    with pytest.raises(ValueError, match="checkpoints"):
+        fit([w], lambda step: w.sum(), FitConfig(steps=3), checkpoints=(5,))
+    with pytest.raises(ValueError, match="optimizer"):
+        FitConfig(optimizer="lbfgs")
