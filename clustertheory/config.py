@@ -334,6 +334,8 @@ class Settings:
                 inner = getattr(self, head)
                 if not isinstance(inner, Settings):
                     raise ValueError(f"unknown config field {key!r}: {head} has no fields")
+                if rest not in inner.flat_dict():
+                    raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(sorted(self.flat_dict()))}")
                 nested.setdefault(head, {})[rest] = value
             else:
                 direct[key] = value

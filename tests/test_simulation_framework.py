@@ -165,3 +165,28 @@ def test_long_run_names_stay_legal_file_names_and_distinct():
     long_b = run_name(module, ToyConfig(tags=tuple("y" * 30 for _ in range(8))))
     assert len(long_a) <= 120 and len(long_b) <= 120
     assert long_a != long_b and long_a.startswith("toy_tags-")
+
+
+def test_nested_training_settings_reach_run_names_overrides_and_results(tmp_path):
+    from clustertheory.training import TrainConfig
+
+    @dataclass(frozen=True)
+    class NestedConfig(SimulationConfig):
+        n: int = 2
+        scale: float = 1.0
+        train: TrainConfig = TrainConfig(steps=10)
+
+    module = _toy_module([])
+    module.Config = NestedConfig
+    module.SCALES = {"default": NestedConfig()}
+    module.verdict = lambda rows, config: Verdict([Check.at_least("trained steps", config.train.steps, 1)])
+    values = parse_overrides(module.SCALES["default"], ["train.beta=0.5"])
+    config = build_config(module, "default", values)
+    assert config.train.beta == 0.5 and config.train.steps == 10
+    assert run_name(module, config) == "toy_train.beta-0.5"
+    outcome = run_simulation(module, overrides=values, results_dir=tmp_path, figures_dir=tmp_path, progress=False, echo=lambda _: None)
+    with open(outcome.paths["csv"]) as handle:
+        row = next(csv.DictReader(handle))
+    assert row["cfg_train.beta"] == "0.5" and row["cfg_train.negative_mode"] == "iid"
+    summary = json.loads(outcome.paths["json"].read_text())
+    assert summary["config"]["train"]["beta"] == 0.5 and summary["cpu_s"] >= 0
