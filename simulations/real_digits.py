@@ -10,21 +10,26 @@ Lipschitz-bounded ReLU MLPs of growing width; all map to codes on H_d (d = 4: 16
 with the paper's InfoNCE, and the codes are scored against the labels: adjusted Rand index (ARI,
 the preservation measure; 1 = the clusters exactly), purity, uniformity of the vertex law. Per
 class: the empirical delta at the strongest strength (adversarial split search) and how well
-the class realises the labels when fitted with them (linear-in-feature classes). Downstream: a
-two-layer ReLU head (2^d neurons) against a linear head on the codes of the claim cell. Twin:
-the same questions on synthetic comb data (10 clusters, band-limited B, teeth T) where the
-augmentation graph is known exactly.
+the class realises the labels when fitted with them (linear-in-feature classes); the
+coordinates of the trained codes are functions of the class too and bound delta as well.
+Downstream: a two-layer ReLU head (2^d neurons) against a linear head on the linear class's
+codes at the strongest strength. Twin: the same questions on synthetic comb data (10 clusters,
+band-limited B, teeth T) where the augmentation graph is known exactly.
+
+Claims (``claims``): stronger augmentation and lower capacity give higher ARI; classes with
+measured delta >= 0.4 preserve better; the ReLU head beats the linear head; the twin preserves
+iff B < T. Package checks (``package_checks``): the augmentations keep the label, the strength
+dial works, the DCT class depends on its band only and spans the linear class at B = 7, the
+heads train, the twin is the comb it claims to be.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft
 
 from clustertheory.analysis.downstream import (
     HeadConfig,
@@ -62,11 +67,10 @@ from clustertheory.data.digits import (
 from clustertheory.data.graph import proximity_summary
 from clustertheory.functions.features import fourier_features
 from clustertheory.functions.images import (
+    band_locality,
     class_features,
     class_label,
-    dct_coefficients,
     image_function_class,
-    low_frequency_mask,
     supervised_code,
 )
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
@@ -237,32 +241,19 @@ def measure_class(config: Config, key: str, ctx: RunContext) -> dict:
 
 
 def measure_dct(config: Config, ctx: RunContext) -> dict:
-    """Package checks of the image classes as built, on the strongest strength's data: adding to
-    every view an image with no DCT energy at frequencies <= B leaves the scores of a DCT-B model
-    unchanged (and one with energy there does not); at B = 7 the DCT class spans the linear
-    class (equal spectral invariance eigenvalues); nested bands have non-decreasing invariance
-    eigenvalues (Courant-Fischer for nested spans)."""
+    """Package checks of the image classes as built, on the strongest strength's data: a DCT-B
+    model's scores ignore an added image without energy at frequencies <= B and follow one with
+    energy there (``band_locality``); at B = 7 the DCT class spans the linear class (equal
+    spectral invariance eigenvalues); nested bands have non-decreasing invariance eigenvalues
+    (Courant-Fischer for nested spans)."""
     data = make_data(config, max(config.strengths))
-    noise = dct_coefficients(np.random.default_rng(ctx.seed_for("dct-perturbation")).standard_normal((data.num_views, *IMAGE_SHAPE)))
-    seed = ctx.seed_for("dct-model")
-    high_change, low_change = [], []
-    for b in config.bandwidths:
-        low = low_frequency_mask(IMAGE_SHAPE, b)
-        scores = image_function_class("dct", data, config.dim, seeds=[seed], bandwidth=b).scores().detach()
-        for mask, out in ((~low, high_change), (low, low_change)):
-            perturbation = fft.idctn(np.where(mask, noise, 0.0), norm="ortho", axes=(1, 2)).reshape(data.num_views, -1)
-            moved = dataclasses.replace(data, obs=(data.obs + perturbation).astype(np.float32))
-            moved_scores = image_function_class("dct", moved, config.dim, seeds=[seed], bandwidth=b).scores().detach()
-            out.append(float((moved_scores - scores).abs().max()))
-
-    def eigenvalues(name: str, **opts) -> np.ndarray:
-        return spectral_delta(class_features(name, data, **opts), data).eigenvalues
-
-    bands = [eigenvalues("dct", bandwidth=b) for b in (*config.bandwidths, FULL_BAND)]
-    linear = eigenvalues("linear")
+    moves = [band_locality(data, b, config.dim, seed=ctx.seed_for("dct", b)) for b in config.bandwidths]
+    bands = [spectral_delta(class_features("dct", data, bandwidth=b), data).eigenvalues for b in (*config.bandwidths, FULL_BAND)]
+    linear = spectral_delta(class_features("linear", data), data).eigenvalues
     span_gap = float(np.abs(linear - bands[-1]).max()) if len(linear) == len(bands[-1]) else float("inf")
     nested = max(float(np.max(small[: len(large)] - large[: len(small)], initial=0.0)) for small, large in itertools.pairwise(bands))
-    return {"kind": "dct", "high_frequency_change": max(high_change), "low_frequency_change": min(low_change), "full_band_gap": span_gap, "nesting_violation": nested}
+    return {"kind": "dct", "high_frequency_change": max(h for h, _ in moves), "low_frequency_change": min(lo for _, lo in moves),
+            "full_band_gap": span_gap, "nesting_violation": nested}
 
 
 def measure_twin(config: Config, ctx: RunContext) -> list[dict]:

@@ -15,6 +15,7 @@ from clustertheory.data import comb_dataset
 from clustertheory.data.digits import IMAGE_SHAPE, digits_dataset
 from clustertheory.functions.classes import LinearScore, MLPScore
 from clustertheory.functions.images import (
+    band_locality,
     centred_images,
     class_features,
     class_label,
@@ -74,6 +75,11 @@ def test_dct_class_is_a_function_of_only_the_lowest_frequency_coefficients(data,
     low_only = fft.idctn(np.where(low, dct_coefficients(noise), 0.0), norm="ortho", axes=(1, 2)).reshape(data.num_views, -1)
     assert torch.allclose(scores(data.obs + high_only), base, atol=1e-5)
     assert (scores(data.obs + low_only) - base).abs().max() > 1e-2
+
+
+def test_band_locality_measures_what_the_band_ignores(data):
+    high, low = band_locality(data, 2, seed=3)
+    assert high <= 1e-5 < 1e-2 < low
 
 
 def test_dct_features_are_the_low_coefficients_and_a_constant(data):
