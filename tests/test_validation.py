@@ -328,7 +328,7 @@ def test_simulation_module_follows_the_contract(name):
     assert "default" in module.SCALES
     for scale, config in module.SCALES.items():
         assert type(config) is module.Config, scale
-        assert module.Config(**config.as_dict()) == config  # every scale validates again
+        assert module.Config().replace(**config.flat_dict()) == config  # every scale validates again (nested settings too)
     with pytest.raises(dataclasses.FrozenInstanceError):
         module.SCALES["default"].seed = 1
 

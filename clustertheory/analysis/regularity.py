@@ -25,7 +25,7 @@ cluster (closure), :func:`relabel_cluster`. The weighted InfoNCE of the paper's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,6 +167,23 @@ def split_statistics(labels, data: ViewDataset, clusters) -> SplitStatistics:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(relabel_mass > 0, disagreement / np.where(relabel_mass > 0, relabel_mass, 1.0), np.inf)
     return SplitStatistics(disagreement, relabel_mass, ratio, relabel_mass > 0, constant, residual)
+
+
+def smallest_split_ratio(codes, data: ViewDataset) -> float:
+    """min R / Delta over the coordinates of hard codes (S, V, d) (or (V, d)) and every cluster
+    each coordinate splits; inf when none splits a cluster.
+
+    When the codes come from a class G = F^d (e.g. trained members), every coordinate
+    sign(score_j) is a function of F, so this is an upper bound on the delta of F, like
+    :func:`empirical_delta`'s, from functions found another way.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim == 2:
+        codes = codes[None]
+    if codes.ndim != 3 or codes.shape[1] != data.num_views:
+        raise ValueError(f"codes must have shape (V={data.num_views}, d) or (S, V, d), got {codes.shape}")
+    labels = np.moveaxis(codes, 2, 1).reshape(-1, data.num_views)
+    return float(min(split_statistics(labels, data, c).ratio.min() for c in range(data.num_clusters)))
 
 
 # ----------------------------------------------------------------------------- Theorem 5.4 perturbation
@@ -333,7 +350,7 @@ class EmpiricalDelta:
 
 def empirical_delta(
     data: ViewDataset,
-    class_name: str,
+    class_name: str | Callable[..., ScoreModel],
     clusters: Sequence[int] | None = None,
     restarts: int = 16,
     steps: int = 300,
@@ -348,7 +365,9 @@ def empirical_delta(
     ``make_function_class(class_name, data, dim=1, seeds=..., **class_kwargs)`` (member k targets
     cluster clusters[k % len(clusters)], its own random initialisation), trains them with
     :func:`search_split` and returns the smallest exact ratio found. ``clusters=None`` searches
-    every cluster.
+    every cluster. ``class_name`` may also be a builder with make_function_class's signature
+    ``(data, dim, seeds=..., device=..., **class_kwargs) -> ScoreModel`` for a class defined
+    elsewhere (e.g. the image classes of :mod:`clustertheory.functions.images`).
     """
     restarts = check_positive_int("restarts", restarts)
     clusters = list(range(data.num_clusters)) if clusters is None else [int(c) for c in clusters]
@@ -356,7 +375,10 @@ def empirical_delta(
         raise ValueError("clusters must name at least one cluster")
     targets = np.tile(np.asarray(clusters), restarts)
     seeds = [seed * 100_003 + k for k in range(len(targets))]
-    model = make_function_class(class_name, data, 1, seeds=seeds, device=device, **class_kwargs)
+    if callable(class_name):
+        model = class_name(data, 1, seeds=seeds, device=device, **class_kwargs)
+    else:
+        model = make_function_class(class_name, data, 1, seeds=seeds, device=device, **class_kwargs)
     found = search_split(model, data, targets, steps=steps, lr=lr)
     per_cluster = np.array([found.ratio[targets == c].min() for c in clusters])
     k = int(np.argmin(found.ratio))

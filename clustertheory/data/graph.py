@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 
-from ..config import check_int_range
+from ..config import check_int_range, check_nonneg
 from .views import ViewDataset
 
 
@@ -89,3 +89,54 @@ def spectral_gap(data: ViewDataset, cluster: int | None = None) -> float:
     symmetric = (root[:, None] * kernel) / root[None, :]
     eigenvalues = np.sort(np.linalg.eigvalsh((symmetric + symmetric.T) / 2))[::-1]
     return float(1.0 - eigenvalues[1]) if len(eigenvalues) > 1 else 1.0
+
+
+def augmentation_proximity(data: ViewDataset, radius: float) -> sp.csr_matrix:
+    """(N, N) bool: the empirical augmentation graph of natural images at distance ``radius``.
+
+    Natural images i != j are linked when their sets S_i = {x_i} u supp A(x_i) come within
+    ``radius`` in observation space: min_{u in S_i, v in S_j} ||obs_u - obs_v||_2 <= radius
+    (a view in both sets counts as distance 0). On the synthetic families the sets are known
+    exactly; on real images (``clustertheory.data.digits``) they are disjoint by index only,
+    and this is how close they actually come.
+    """
+    from sklearn.neighbors import radius_neighbors_graph
+
+    r = check_nonneg("radius", radius)
+    support = sp.csr_matrix(data.augment > 0, dtype=np.float64)
+    support = support + sp.csr_matrix((np.ones(data.num_base), (np.arange(data.num_base), data.base_view)), shape=support.shape)
+    owner = sp.csr_matrix(support.T > 0, dtype=np.float64)  # (V, N)
+    near = radius_neighbors_graph(np.asarray(data.obs, dtype=np.float64), r, mode="connectivity", include_self=True)
+    linked = sp.csr_matrix(owner.T @ near @ owner > 0)
+    linked.setdiag(False)
+    linked.eliminate_zeros()
+    return linked
+
+
+def proximity_summary(data: ViewDataset, radius: float) -> dict[str, float]:
+    """What :func:`augmentation_proximity` at ``radius`` says about the clusters:
+
+        links_per_image     mean number of other natural images an image is linked to
+        cross_cluster_share share of links joining two different clusters (0 on realizable data)
+        mass_linked_across  natural-image mass linked to at least one image of another cluster
+        isolated_mass       natural-image mass linked to no other image
+        components          mean over clusters of the number of connected components among the
+                            cluster's natural images (1: the graph alone glues the cluster)
+    """
+    linked = augmentation_proximity(data, radius).tocoo()
+    cluster = data.base_cluster
+    cross = cluster[linked.row] != cluster[linked.col]
+    degree = np.bincount(linked.row, minlength=data.num_base)
+    across = np.bincount(linked.row[cross], minlength=data.num_base) > 0
+    components = []
+    for c in np.unique(cluster):
+        keep = np.flatnonzero(cluster == c)
+        within = sp.csr_matrix(linked)[keep][:, keep]
+        components.append(csgraph.connected_components(within, directed=False)[0])
+    return {
+        "links_per_image": float(degree.mean()),
+        "cross_cluster_share": float(cross.mean()) if len(cross) else 0.0,
+        "mass_linked_across": float(data.base_weight @ across),
+        "isolated_mass": float(data.base_weight @ (degree == 0)),
+        "components": float(np.mean(components)),
+    }

@@ -246,3 +246,22 @@ def test_search_validation():
         empirical_delta(data, "lookup", restarts=0)
     with pytest.raises(ValueError, match="cluster"):
         empirical_delta(data, "lookup", clusters=[5], restarts=1, steps=2)
+
+
+def test_smallest_split_ratio_of_codes_is_the_cheapest_split_of_any_coordinate():
+    from clustertheory.analysis.regularity import smallest_split_ratio
+    from clustertheory.data import comb_dataset
+
+    data = comb_dataset(2, 4, 2)  # disjoint sets, 2 teeth each
+    constant = np.where(data.content[:, None] == 0, 1, -1) * np.ones((1, 2), dtype=np.int64)
+    assert smallest_split_ratio(constant, data) == np.inf  # constant on clusters: no split at all
+    owner = np.asarray(data.augment.argmax(axis=0)).ravel()  # the natural image whose set holds each view
+    clean = constant.copy()
+    clean[:, 1] = np.where(owner % 4 < 2, 1, -1)  # splits every cluster along whole sets: free
+    assert smallest_split_ratio(clean, data) == 0.0
+    noisy = constant.copy()
+    noisy[:, 1] = np.where(np.isin(np.arange(data.num_views) % 8, [0, 1, 4]), 1, -1)  # images 0, 1 vs 2, 3; view 5 of image 1 crosses
+    expected = min(split_statistics(noisy[:, 1], data, c).ratio[0] for c in range(2))
+    assert 0 < smallest_split_ratio(np.stack([constant, noisy]), data) == expected
+    with pytest.raises(ValueError, match="codes"):
+        smallest_split_ratio(constant[:-1], data)
