@@ -123,7 +123,8 @@ def evaluate_code(codes: np.ndarray, data, config: Config, seed: int, device, lp
     errors against linear programming) and one row per task of the family."""
     tasks = _task_family(codes, data, config, seed)
     errors = task_errors(codes, data, tasks, split_views(data, config.split_fractions, seed=seed), config.heads, config.linear_heads, seed, device)
-    lp = [linearly_separable(cluster_codes_of(codes, data), t) for t in tasks] if lp_check else []
+    vertices = cluster_codes_of(codes, data)
+    lp = [linearly_separable(vertices, t) for t in tasks] if lp_check else []
     facts = {**explicit_head_summary(codes, data), "lp_checked": len(lp),
              "lp_disagreements": int(sum(a != (b <= ROUNDING) for a, b in zip(lp, errors["min_linear_error"])))}
     ids = task_ids(tasks)
@@ -137,14 +138,16 @@ def measure_dimension(d: int, config: Config, ctx: RunContext) -> list[dict]:
     members = [Member("band-limited", data, config.train, ctx.seed_for("member", d, s), config.comb.class_options()) for s in range(config.seeds)]
     learned = train_members(members, d, seed=ctx.seed_for("train", d), device=ctx.device, evaluate=lambda c: [{} for _ in c], score_table=True).codes
     tables = {"learned": learned.astype(np.float64), "partner-split": partner_split_code(data, d)[None]}
-    rows = []
+    rows, lp_done = [], False
     for representation, table in tables.items():
         summaries = code_summaries(table, data, config.train.num_negatives, config.train.beta)
         for member, (codes, summary) in enumerate(zip(table, summaries)):
             minimiser = summary["minimiser_shape"] and abs(summary["gap"]) <= config.loss_tolerance
             code = {"representation": representation, "member": member, "minimiser": minimiser, "tv": summary["tv"], "gap": summary["gap"],
                     "preserving": summary["preserving"], "min_purity": summary["min_purity"]}
-            result = evaluate_code(codes, data, config, ctx.seed_for("heads", d, representation, member), ctx.device, lp_check=minimiser and member == 0)
+            lp_check = representation == "learned" and minimiser and not lp_done  # the first minimiser of each d
+            lp_done |= lp_check
+            result = evaluate_code(codes, data, config, ctx.seed_for("heads", d, representation, member), ctx.device, lp_check=lp_check)
             rows += [{**code, **result["facts"], **row} for row in result["rows"]]
     return rows
 
