@@ -22,7 +22,7 @@ is chosen on the validation views, and errors are reported on the test views (:f
 Exact references that need no training:
     :func:`bayes_errors`          the least error of *any* head on a code (per vertex, the
                                   minority label mass)
-    :func:`min_linear_errors`     the least error of any linear head sign(w.z + c) (d <= 3, by
+    :func:`min_linear_errors`     the least error of any linear head sign(w.z + c) (d <= 4, by
                                   enumerating the threshold labellings of the cube)
     :func:`explicit_relu_head`    the Theorem 4.6 construction, evaluated directly
 """
@@ -40,18 +40,13 @@ from scipy.optimize import linprog
 from torch import nn
 
 from clustertheory.analysis.hypercube import check_codes, vertex_codes, vertex_index
-from clustertheory.config import (
-    check_in,
-    check_int_range,
-    check_positive,
-    check_positive_int,
-)
+from clustertheory.config import Integer, OneOf, Optional, Real, Settings, check_int_range, check_positive_int
 from clustertheory.data.views import ViewDataset
 from clustertheory.utils import torch_generator
 
 MAX_ALL_TASKS_CLUSTERS = 16  # up to m = 16 every one of the 2^m - 2 non-constant tasks is used
 MAX_TASK_CLUSTERS = 62  # task ids are int64
-MAX_LINEAR_ENUM_DIM = 3  # threshold labellings of H_d are enumerated for d <= 3 (integer weights |w| <= 3)
+MAX_LINEAR_ENUM_DIM = 4  # threshold labellings of H_d are enumerated for d <= 4 (integer weights |w| <= 3)
 HEAD_KINDS = ("relu", "linear")
 SPLITS = ("train", "validation", "test")
 
@@ -234,6 +229,14 @@ def code_groups(codes, data: ViewDataset, views=None, weights=None) -> CodeGroup
     )
 
 
+def natural_view_weights(data: ViewDataset) -> np.ndarray:
+    """(V,) the natural law D_o on views (zero on views that are only augmentations): pass as
+    ``weights`` to measure a code on natural images instead of the view law mu."""
+    weights = np.zeros(data.num_views)
+    np.add.at(weights, data.base_view, data.base_weight)
+    return weights
+
+
 def cluster_vertex_mass(codes, data: ViewDataset, views=None, weights=None) -> np.ndarray:
     """(m, 2^d) mass[c, v] = mu(views of cluster c with code v) / mu(selected views)."""
     groups = code_groups(codes, data, views, weights)
@@ -241,20 +244,6 @@ def cluster_vertex_mass(codes, data: ViewDataset, views=None, weights=None) -> n
     mass = np.zeros((data.num_clusters, 2**d))
     np.add.at(mass, (groups.cluster, groups.vertex), groups.weight)
     return mass
-
-
-def preserves_clusters_on_views(codes, data: ViewDataset) -> bool:
-    """True iff every view of a cluster has one code and the clusters' codes are distinct.
-
-    The downstream heads see every view, natural and augmented, so this is the notion that
-    matters here (``metrics.preserves_clusters`` looks at natural images only).
-    """
-    codes = _view_codes(codes, data)
-    vertex = vertex_index(codes)
-    per_cluster = [np.unique(vertex[data.content == c]) for c in range(data.num_clusters)]
-    if any(len(v) != 1 for v in per_cluster):
-        return False
-    return len({int(v[0]) for v in per_cluster}) == data.num_clusters
 
 
 def cluster_codes_of(codes, data: ViewDataset) -> np.ndarray:
@@ -299,33 +288,37 @@ def linearly_separable(points, labels) -> bool:
 
 def separable_tasks(codes, data: ViewDataset, tasks, views=None) -> np.ndarray:
     """(T,) True where some linear head sign(w.z + c) has zero error on the selected views
-    (:func:`min_linear_errors` is zero; d <= 3)."""
+    (:func:`min_linear_errors` is zero; d <= 4)."""
     return min_linear_errors(codes, data, tasks, views) <= 0.0
 
 
 @cache
 def threshold_labellings(d: int) -> np.ndarray:
     """(K, 2^d) int8 every labelling of the cube's vertices a linear head can produce
-    (K = 4, 14, 104 for d = 1, 2, 3, constants included).
+    (K = 4, 14, 104, 1882 for d = 1, 2, 3, 4, constants included).
 
-    Every threshold function of d <= 3 variables has an integer realisation with weights
-    |w_j| <= 2 (Muroga, Threshold Logic, 1971); the search runs over |w_j| <= 3 and thresholds
-    halfway between the attainable values of w.z, so no vertex sits on the boundary.
-    (:func:`linearly_separable` cross-checks the list in the tests.)
+    Every threshold function of d <= 4 variables has an integer realisation with weights
+    |w_j| <= 3 (Muroga, Threshold Logic, 1971; the counts match OEIS A000609); the search runs
+    over |w_j| <= 3 and thresholds halfway between the attainable values of w.z, so no vertex
+    sits on the boundary. Labellings are packed into integers (bit v set where vertex v is
+    labelled -1) to find the distinct ones. (:func:`linearly_separable` cross-checks the list
+    in the tests.)
     """
     d = check_int_range("d", d, 1, MAX_LINEAR_ENUM_DIM)
     vertices = vertex_codes(d)
     weights = np.array(list(itertools.product(range(-3, 4), repeat=d)), dtype=np.float64)  # (7^d, d)
     values = weights @ vertices.T  # (W, 2^d) integer scores w.z
     offsets = np.arange(-3 * d - 1, 3 * d + 1) + 0.5  # half-integers cover every cut of the integer scores
-    labels = np.where(values[:, None, :] + offsets[None, :, None] > 0, 1, -1).reshape(-1, 2**d)
-    result = np.unique(labels, axis=0).astype(np.int8)
+    negative = values[:, None, :] + offsets[None, :, None] < 0  # (W, O, 2^d)
+    packed = np.unique(negative.reshape(-1, 2**d).astype(np.int64) @ (np.int64(1) << np.arange(2**d, dtype=np.int64)))
+    bits = (packed[:, None] >> np.arange(2**d, dtype=np.int64)[None, :]) & 1
+    result = (1 - 2 * bits).astype(np.int8)
     result.setflags(write=False)  # cached: shared by every caller
     return result
 
 
 def min_linear_errors(codes, data: ViewDataset, tasks, views=None, weights=None) -> np.ndarray:
-    """(T,) the least error of any linear head sign(w.z + c) on the code, exactly (d <= 3):
+    """(T,) the least error of any linear head sign(w.z + c) on the code, exactly (d <= 4):
 
         min over threshold labellings s of the cube of sum_v P[g = v, y != s_v].
     """
@@ -430,8 +423,8 @@ class LinearHeads(nn.Module):
 
 
 @dataclass(frozen=True)
-class HeadConfig:
-    """How heads are trained.
+class HeadConfig(Settings):
+    """How heads are trained (a nested settings block of a simulation config: ``heads.steps``).
 
     kind       "relu" (a.ReLU(W z - b)) or "linear" (w.z + c)
     hidden     ReLU neurons k (None: 2^d, the theorem's width)
@@ -461,17 +454,16 @@ class HeadConfig:
     lr: float = 0.05
     task_chunk: int = 8192
 
-    def __post_init__(self) -> None:
-        check_in("kind", self.kind, HEAD_KINDS)
-        if self.hidden is not None:
-            check_positive_int("hidden", self.hidden)
-        check_positive_int("restarts", self.restarts)
-        check_positive_int("steps", self.steps)
-        if self.patience is not None:
-            check_positive_int("patience", self.patience)
-        check_positive_int("min_steps", self.min_steps)
-        check_positive("lr", self.lr)
-        check_positive_int("task_chunk", self.task_chunk)
+    constraints = {
+        "kind": OneOf(*HEAD_KINDS),
+        "hidden": Optional(Integer(1)),
+        "restarts": Integer(1),
+        "steps": Integer(1),
+        "patience": Optional(Integer(1)),
+        "min_steps": Integer(1),
+        "lr": Real(0, open_lo=True),
+        "task_chunk": Integer(1),
+    }
 
 
 @dataclass(frozen=True)
@@ -599,6 +591,53 @@ def fit_heads(
         if len(pending) == 0:
             break
     return HeadResult(*(best[name].cpu().numpy().astype(np.float64) for name in SPLITS), used.cpu().numpy())
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+def task_errors(codes, data: ViewDataset, tasks, split, relu: HeadConfig, linear: HeadConfig, seed: int = 0, device="cpu") -> dict[str, np.ndarray]:
+    """Every error Theorem 4.6 compares on one code, per task (T,):
+
+    relu_train_error, relu_test_error, relu_inits   trained ReLU heads (:func:`fit_heads`)
+    linear_test_error                               trained linear heads (seed + 1)
+    explicit_error      the Theorem 4.6 construction on every view
+    bayes_error         the least error of any head (exact)
+    min_linear_error    the least error of any linear head (exact, d <= 4)
+    separable           some linear head fits the training views (split == 0) exactly
+    parity              the task is parity-type for the code's cluster vertices
+    """
+    relu_heads = fit_heads(codes, data, tasks, split, relu, seed=seed, device=device)
+    linear_heads = fit_heads(codes, data, tasks, split, linear, seed=seed + 1, device=device)
+    parity = task_ids(parity_tasks(cluster_codes_of(codes, data)))
+    return {
+        "relu_train_error": relu_heads.train_error,
+        "relu_test_error": relu_heads.test_error,
+        "relu_inits": relu_heads.restarts_used,
+        "linear_test_error": linear_heads.test_error,
+        "explicit_error": explicit_head_errors(codes, data, tasks).errors,
+        "bayes_error": bayes_errors(codes, data, tasks),
+        "min_linear_error": min_linear_errors(codes, data, tasks),
+        "separable": separable_tasks(codes, data, tasks, np.asarray(split) == 0),
+        "parity": np.isin(task_ids(tasks), parity),
+    }
+
+
+def explicit_head_summary(codes, data: ViewDataset) -> dict[str, float]:
+    """The Theorem 4.6 construction on every non-constant task (m <= 16): its sup error, the
+    (min, max) number of active neurons and of their pre-activations over the views, and the
+    sup Bayes error of the code over the same tasks."""
+    tasks = all_tasks(data.num_clusters)
+    explicit = explicit_head_errors(codes, data, tasks)
+    pre = explicit.active_pre if explicit.active_pre.size else np.zeros(1)
+    return {
+        "explicit_sup_all_tasks": float(explicit.errors.max()),
+        "explicit_min_active": int(explicit.active.min()),
+        "explicit_max_active": int(explicit.active.max()),
+        "explicit_min_pre": float(pre.min()),
+        "explicit_max_pre": float(pre.max()),
+        "bayes_sup_all_tasks": float(bayes_errors(codes, data, tasks).max()),
+    }
 
 
 # ----------------------------------------------------------------------------- codes built by hand

@@ -70,21 +70,32 @@ def _multinomial_batch(log_ratio: np.ndarray, probs: np.ndarray, l: int) -> np.n
 
     With log_ratio[b, j] = log(v_j / a): for counts k (sum k = l) the weight is
     l!/prod k_j! prod p_j^k_j and the value log(1 + sum_j k_j v_j / a), both in log space.
+    The values depend on the row only through log_ratio, so they are computed once per
+    distinct log_ratio row (rows of one alignment share them); the log weights of all rows
+    are one matrix product counts @ log p (a zero-probability value with a positive count
+    gives weight 0; with count 0 it contributes nothing).
     """
     counts = _compositions(l, probs.shape[1])  # (T, n)
     log_coef = gammaln(l + 1) - gammaln(counts + 1).sum(axis=1)  # (T,)
+    used = (counts > 0).astype(np.float64)
     with np.errstate(divide="ignore"):
         log_counts = np.log(counts.astype(np.float64))  # -inf where k_j = 0
-        log_probs = np.log(probs)
+        log_probs = np.where(probs > 0, np.log(np.where(probs > 0, probs, 1.0)), 0.0)
+    distinct, which = np.unique(log_ratio, axis=0, return_inverse=True)
+    which = which.ravel()
     out = np.empty(len(probs))
     rows = max(1, _CHUNK_ELEMENTS // (counts.size + 1))
+    values = np.empty((len(distinct), len(counts)))
+    for start in range(0, len(distinct), rows):
+        with np.errstate(invalid="ignore"):
+            log_sum = logsumexp(log_counts[None] + distinct[start : start + rows, None, :], axis=2)  # log(S / a), (r, T)
+        values[start : start + rows] = np.logaddexp(0.0, log_sum)
+    rows = max(1, _CHUNK_ELEMENTS // (len(counts) + 1))
     for start in range(0, len(probs), rows):
-        lp, lr = log_probs[start : start + rows], log_ratio[start : start + rows]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # 0 * log(0) = 0: a zero count contributes nothing whatever the probability
-            log_weight = log_coef + np.where(counts[None] > 0, counts[None] * lp[:, None, :], 0.0).sum(axis=2)
-            log_sum = logsumexp(log_counts[None] + lr[:, None, :], axis=2)  # log(S / a), (b, T)
-        out[start : start + rows] = (np.exp(log_weight) * np.logaddexp(0.0, log_sum)).sum(axis=1)
+        chunk = slice(start, start + rows)
+        impossible = ((probs[chunk] <= 0).astype(np.float64) @ used.T) > 0  # a positive count of a value of probability 0
+        log_weight = np.where(impossible, -np.inf, log_coef + log_probs[chunk] @ counts.T.astype(np.float64))  # (b, T)
+        out[chunk] = (np.exp(log_weight) * values[which[chunk]]).sum(axis=1)
     return out
 
 
@@ -269,6 +280,38 @@ def population_infonce(codes, data, num_negatives: int, beta: float, method: str
     )
 
 
+def population_infonce_batch(codes, data, num_negatives: int, beta: float, method: str = "auto") -> np.ndarray:
+    """(A,) exact InfoNCE of A code tables on one ViewDataset, in one pass.
+
+    codes: (A, V, d) in {-1,+1}. Equals ``[population_infonce(c, data, l, beta, method) for c
+    in codes]``: the pairs of every table are grouped by (table, anchor vertex y, alignment
+    y.y^+), each group's negatives enter through the law of h(y, ybar) on 0..d, and all groups
+    of all tables go through one :func:`expected_log1p_sum_batch` call.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 3 or codes.shape[1] != data.num_views:
+        raise ValueError(f"codes must have shape (A, {data.num_views}, d), got {codes.shape}")
+    A, _, d = codes.shape
+    vertex = vertex_index(check_codes("codes", codes.reshape(-1, d))).reshape(A, -1)  # (A, V)
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = _check_beta(beta)
+    check_in("method", method, METHODS)
+    anchor_view, positive_view, weight = data.pair_weights()
+    anchor_vertex = vertex[:, anchor_view]  # (A, P)
+    alignment = d - 2 * popcount(anchor_vertex ^ vertex[:, positive_view])  # y.y^+ in -d..d
+    key = ((np.arange(A)[:, None] * 2**d + anchor_vertex) * (2 * d + 1) + alignment + d).ravel()
+    keys, inverse = np.unique(key, return_inverse=True)
+    group_weight = np.bincount(inverse, weights=np.tile(weight, A))
+    table, group_vertex, group_alignment = keys // (2 * d + 1) // 2**d, keys // (2 * d + 1) % 2**d, keys % (2 * d + 1) - d
+    distance = popcount(group_vertex[:, None] ^ vertex[table][:, data.base_view])  # (G, N)
+    flat = (np.arange(len(keys))[:, None] * (d + 1) + distance).ravel()
+    distance_law = np.bincount(flat, weights=np.tile(data.base_weight, len(keys)), minlength=len(keys) * (d + 1)).reshape(-1, d + 1)
+    h = np.arange(d + 1)
+    log_ratio = beta * ((d - 2 * h)[None, :] - group_alignment[:, None]).astype(np.float64)
+    values = expected_log1p_sum_batch(log_ratio, distance_law, l, method)
+    return np.bincount(table, weights=group_weight * values, minlength=A)
+
+
 def monte_carlo_code_infonce(
     anchor_codes,
     positive_codes,
@@ -309,6 +352,20 @@ def monte_carlo_code_infonce(
         logits = beta * np.einsum("bd,bkd->bk", y, negatives - positive[pair][:, None, :])
         losses[start : start + size] = np.logaddexp(0.0, logsumexp(logits, axis=1))
     return float(losses.mean()), float(losses.std(ddof=1) / math.sqrt(n))
+
+
+def monte_carlo_population_infonce(codes, data, num_negatives: int, beta: float, num_samples: int, seed=0) -> tuple[float, float]:
+    """Monte Carlo estimate (mean, standard error) of :func:`population_infonce` for a code
+    table (V, d) on a ViewDataset: pairs (x, x^+) drawn from ``data.pair_weights()``, l
+    negatives i.i.d. from the natural law, each term computed directly (no grouping by
+    vertex or distance), so it shares nothing with the exact computation but the codes."""
+    codes = check_codes("codes", codes)
+    if len(codes) != data.num_views:
+        raise ValueError(f"codes must have one row per view ({data.num_views}), got {len(codes)}")
+    anchor_view, positive_view, weight = data.pair_weights()
+    return monte_carlo_code_infonce(
+        codes[anchor_view], codes[positive_view], weight, codes[data.base_view], data.base_weight, num_negatives, beta, num_samples, seed
+    )
 
 
 def uniform_minimum(d: int, num_negatives: int, beta: float, method: str = "auto") -> float:

@@ -20,18 +20,20 @@ from clustertheory.analysis.downstream import (
     cluster_vertex_mass,
     code_groups,
     explicit_head_errors,
+    explicit_head_summary,
     explicit_relu_head,
     fit_heads,
     linearly_separable,
     min_linear_errors,
     mixing_code,
+    natural_view_weights,
     parity_tasks,
     partner_split_code,
-    preserves_clusters_on_views,
     preserving_code,
     separable_tasks,
     set_code,
     split_views,
+    task_errors,
     task_ids,
     task_string,
     tasks_from_ids,
@@ -142,7 +144,7 @@ def test_bayes_error_equals_the_best_of_all_vertex_labellings(comb2):
 
 
 def test_min_linear_error_equals_the_best_threshold_labelling(comb2):
-    assert [len(threshold_labellings(d)) for d in (1, 2, 3)] == [4, 14, 104]  # threshold functions of d variables
+    assert [len(threshold_labellings(d)) for d in (1, 2, 3, 4)] == [4, 14, 104, 1882]  # threshold functions (OEIS A000609)
     rng = np.random.default_rng(1)
     codes = vertex_codes(2)[rng.integers(0, 4, comb2.num_views)]
     tasks = all_tasks(4)
@@ -167,6 +169,10 @@ def test_linear_separability_by_lp_agrees_with_the_threshold_list():
     rng = np.random.default_rng(0)
     for labels in tasks_from_ids(rng.choice(256, 40, replace=False), 8):
         assert linearly_separable(vertex_codes(3), labels) == (task_string(labels) in listed)
+    listed = {task_string(s) for s in threshold_labellings(4)}
+    sample = np.concatenate([rng.choice(2**16, 40, replace=False), task_ids(threshold_labellings(4)[::100])])
+    for labels in tasks_from_ids(sample, 16):
+        assert linearly_separable(vertex_codes(4), labels) == (task_string(labels) in listed)
 
 
 # ----------------------------------------------------------------------------- the explicit head
@@ -251,6 +257,7 @@ def test_head_config_and_inputs_are_validated(comb2):
         HeadConfig("quadratic")
     with pytest.raises(ValueError, match="restarts"):
         HeadConfig(restarts=0)
+    assert HeadConfig("linear").replace(steps=7) == HeadConfig("linear", steps=7)  # a nested settings block: heads.steps=7
     codes = preserving_code(comb2, 2)
     with pytest.raises(ValueError, match="split"):
         fit_heads(codes, comb2, all_tasks(4), np.zeros(3))
@@ -287,11 +294,31 @@ def test_set_code_needs_disjoint_augmentation_sets():
         mixing_code(comb_dataset(4, 6, 3), 2)
 
 
-def test_view_cluster_preservation_sees_augmented_views(comb2):
+def test_natural_view_weights_put_the_natural_law_on_natural_images(comb2):
+    weights = natural_view_weights(comb2)
+    assert weights.sum() == pytest.approx(1.0) and np.allclose(weights[comb2.base_view], comb2.base_weight)
+    assert np.count_nonzero(weights) == comb2.num_base
+
+
+def test_partner_split_code_is_clean_uniform_and_splits_every_cluster(comb2):
+    codes = partner_split_code(comb2, 2)
+    assert alignment_error(codes, comb2) == 0.0
+    assert np.allclose(natural_vertex_law(codes, comb2), 0.25)
+    assert not preserves_clusters(codes, comb2, views="all")
+    mass = cluster_vertex_mass(codes, comb2)
+    assert np.allclose(mass[0, [0, 1]], [0.125, 0.125])  # half of cluster 0 on its partner's vertex
+
+
+def test_task_errors_and_explicit_summary_of_a_preserving_code(comb2):
     codes = preserving_code(comb2, 2)
-    assert preserves_clusters_on_views(codes, comb2)
-    moved = codes.copy()
-    augmented_only = np.setdiff1d(np.flatnonzero(comb2.content == 0), comb2.base_view)[0]
-    moved[augmented_only] = vertex_codes(2)[3]  # natural images untouched
-    assert preserves_clusters(moved, comb2) and not preserves_clusters_on_views(moved, comb2)
-    assert not preserves_clusters_on_views(vertex_codes(2)[np.zeros(comb2.num_views, dtype=int)], comb2)
+    tasks = all_tasks(4)
+    errors = task_errors(codes, comb2, tasks, split_views(comb2, seed=0), HeadConfig("relu", restarts=4), HeadConfig("linear", restarts=1), seed=0)
+    assert set(errors) >= {"relu_test_error", "linear_test_error", "explicit_error", "bayes_error", "min_linear_error", "separable", "parity"}
+    assert all(len(v) == len(tasks) for v in errors.values())
+    assert errors["parity"].sum() == 2 and not errors["separable"][errors["parity"]].any()
+    assert np.all(errors["explicit_error"] == 0) and np.all(errors["bayes_error"] == 0)
+    assert np.all((errors["linear_test_error"] > 0) == errors["parity"])
+    summary = explicit_head_summary(codes, comb2)
+    assert summary["explicit_sup_all_tasks"] == 0 and (summary["explicit_min_active"], summary["explicit_max_active"]) == (1, 1)
+    assert summary["explicit_min_pre"] == summary["explicit_max_pre"] == 2.0 and summary["bayes_sup_all_tasks"] == 0
+    assert explicit_head_summary(partner_split_code(comb2, 2), comb2)["bayes_sup_all_tasks"] == 0.5

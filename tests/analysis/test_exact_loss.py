@@ -12,8 +12,10 @@ from clustertheory.analysis.exact_loss import (
     exact_code_infonce,
     expected_log_sum,
     monte_carlo_code_infonce,
+    monte_carlo_population_infonce,
     multinomial_term_count,
     population_infonce,
+    population_infonce_batch,
     uniform_minimum,
 )
 from clustertheory.analysis.hypercube import vertex_codes
@@ -198,3 +200,28 @@ def test_primitive_validation():
         expected_log_sum(1.0, [1.0, 2.0], [0.5, 0.4], 1)
     with pytest.raises(ValueError, match="d must"):
         uniform_minimum(0, 1, 1.0)
+
+
+@pytest.mark.parametrize("d,l", [(2, 3), (3, 16), (3, 40)])
+def test_batched_population_loss_equals_the_loss_of_each_table(d, l):
+    data = comb_dataset(2**d, 3, 4)
+    rng = np.random.default_rng(d + l)
+    tables = vertex_codes(d)[rng.integers(0, 2**d, (6, data.num_views))]
+    tables[0] = vertex_codes(d)[data.content]  # uniform and cluster-preserving
+    tables[1] = vertex_codes(d)[np.zeros(data.num_views, dtype=int)]  # collapsed: a probability-0 distance
+    for method in ("multinomial", "laplace"):
+        batch = population_infonce_batch(tables, data, l, 1.5, method=method)
+        single = [population_infonce(t, data, l, 1.5, method=method) for t in tables]
+        assert np.allclose(batch, single, rtol=0, atol=1e-12)
+    assert abs(batch[0] - uniform_minimum(d, l, 1.5)) < 1e-12
+    with pytest.raises(ValueError, match="codes"):
+        population_infonce_batch(tables[0], data, l, 1.5)
+
+
+def test_monte_carlo_population_loss_agrees_with_the_exact_loss():
+    data = comb_dataset(4, 3, 4)
+    codes = vertex_codes(2)[np.random.default_rng(0).integers(0, 4, data.num_views)]
+    mean, se = monte_carlo_population_infonce(codes, data, 5, 2.0, 20000, seed=1)
+    assert abs(mean - population_infonce(codes, data, 5, 2.0)) < 4 * se
+    shifted, _ = monte_carlo_population_infonce(codes, data, 6, 2.0, 20000, seed=1)  # one negative more: a different loss
+    assert abs(shifted - population_infonce(codes, data, 5, 2.0)) > 4 * se

@@ -1,139 +1,113 @@
-"""Simulation theorem-4.5: passes on a tiny realizable comb, and fails when the claim is broken."""
+"""Simulation theorem-4.5 on a tiny realizable comb: package checks pass and claims are
+reproduced, and each check or claim changes when one row is broken."""
 
 import numpy as np
 import pytest
 import torch
 
+from clustertheory.analysis.codes import code_summary
 from clustertheory.analysis.hypercube import vertex_codes
-from clustertheory.analysis.metrics import preserves_clusters
 from clustertheory.functions import make_function_class
 from clustertheory.simulation import RunContext
+from clustertheory.training import TrainConfig
 from simulations import theorem_4_5 as sim
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-TINY = sim.Config(dims=(2,), seeds=3, steps=300, random_codes=8, enumerate_limit=300)
+TINY = sim.Config(
+    dims=(2,), seeds=10, train=TrainConfig(steps=300, batch_size=128, num_negatives=16, beta=2.0, lr=0.05),
+    random_codes=8, enumerate_limit=300, crosscheck_codes=2, mc_samples=4000, minimal_share=0.6, min_at_minimum=5,
+)
 
 
 @pytest.fixture(scope="module")
-def tiny_rows():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    rows = sim.run(TINY, RunContext.for_tests())
-    torch.set_num_threads(threads)
-    return rows
+def rows():
+    return sim.run(TINY, RunContext.for_tests())
 
 
-def code_from_weights(data, weights: np.ndarray, bandwidth: int) -> np.ndarray:
-    """(V, d) hard code of the band-limited class member with weights (p, d)."""
-    model = make_function_class("band-limited", data, weights.shape[1], seeds=[0], bandwidth=bandwidth)
-    with torch.no_grad():
-        model.weight.copy_(torch.as_tensor(weights[None], dtype=torch.float32))
-    return model.codes()[0].numpy().astype(np.float64)
+def failed(verdict) -> list[str]:
+    return [c.name for c in verdict.checks if not c.passed]
 
 
-def test_tiny_run_passes_with_measured_minimisers(tiny_rows):
-    verdict = sim.verdict(tiny_rows, TINY)
-    assert verdict.passed, verdict.report()
-    trained = [r for r in tiny_rows if r["kind"] == "trained"]
-    assert len(trained) == 3
-    assert all(r["preserving"] and r["tv"] < 1e-9 and abs(r["gap"]) < 1e-9 for r in trained)
-    kinds = {r["kind"] for r in tiny_rows}
-    assert kinds == {"trained", *sim.CONVERSE_KINDS}
-    # every cluster-to-vertex assignment of 4 clusters on 4 vertices was enumerated; 4! are bijections
-    clean = [r for r in tiny_rows if r["kind"] == "clean-assignment"]
-    assert len(clean) == 4**4
-    assert sum(r["minimiser_shape"] for r in clean) == 24
+def statuses(verdict) -> dict[str, str]:
+    return {c.name: c.status for c in verdict.claims}
 
 
-def test_a_deliberately_split_representation_fails_the_verdict(tiny_rows):
-    """Replace one trained seed by a code that splits a cluster (natural images 0, 1 of cluster 0
-    on one vertex, 2, 3 on another): preservation and the gap to L* both fail."""
-    data = sim.make_data(2, TINY)
-    codes = vertex_codes(2)[data.content].copy()
-    split_views = (data.content == 0) & (np.arange(data.num_views) % TINY.points_per_cluster >= 2)
-    codes[split_views] = vertex_codes(2)[1]
-    split = {"d": 2, "part": "train", "kind": "trained", "index": 0, **sim.measure_code(codes, data, TINY.num_negatives, TINY.beta)}
-    assert not split["preserving"] and split["gap"] > 1e-3
-    rows = [split if (r["kind"] == "trained" and r["index"] == 0) else r for r in tiny_rows]
+def row_of(codes, data, kind="split-cluster", index=99) -> dict:
+    return {"d": 2, "kind": kind, "index": index, **code_summary(codes, data, TINY.train.num_negatives, TINY.train.beta)}
+
+
+def test_tiny_run_passes_and_reproduces_every_claim(rows):
     verdict = sim.verdict(rows, TINY)
-    assert not verdict.passed
-    failed = {c.name for c in verdict.checks if not c.passed}
-    assert any("cluster-preserving" in name for name in failed)
-    assert any("exact loss - L*" in name for name in failed)
+    assert verdict.passed, verdict.report()
+    assert statuses(verdict) == {"converse": "reproduced", "minimisers-preserve": "reproduced", "training-reaches-minimum": "reproduced"}
+    trained = [r for r in rows if r["kind"] == "trained"]
+    assert len(trained) == 10 and all(r["minimiser_shape"] and abs(r["gap"]) < 1e-9 for r in trained)
+    clean = [r for r in rows if r["kind"] == "clean-assignment"]
+    assert len(clean) == 4**4 and sum(r["minimiser_shape"] for r in clean) == 24  # every assignment; 4! bijections
+    assert sum("loss_mc" in r for r in rows) == 2 * 4
 
 
-def test_a_collapsed_representation_fails_the_verdict(tiny_rows):
-    data = sim.make_data(2, TINY)
-    collapsed = {"d": 2, "part": "train", "kind": "trained", "index": 1, **sim.measure_code(np.ones((data.num_views, 2)), data, TINY.num_negatives, TINY.beta)}
-    assert collapsed["tv"] == pytest.approx(0.75)
-    rows = [collapsed if (r["kind"] == "trained" and r["index"] == 1) else r for r in tiny_rows]
-    assert not sim.verdict(rows, TINY).passed
+def test_a_clean_uniform_split_code_at_the_minimum_refutes_the_converse(rows):
+    """With B = T the class holds sign(cos T s): coordinate 1 = sign(cos T s), coordinate 2 =
+    +1 on clusters 0, 1 and -1 on 2, 3 is clean, uniform, not cluster-preserving and at L*
+    (the Theorem 4.7 phenomenon inside a bounded class that is not intertwined)."""
+    T = TINY.comb.teeth
+    data = TINY.comb.dataset(2)
+    weights = np.zeros((1, 4 + 2 * T, 2))
+    weights[0, 4 + T - 1, 0] = 1.0  # cos(T s)
+    weights[0, :4, 1] = [1.0, 1.0, -1.0, -1.0]
+    model = make_function_class("band-limited", data, 2, seeds=[0], bandwidth=T)
+    with torch.no_grad():
+        model.weight.copy_(torch.as_tensor(weights, dtype=torch.float32))
+    row = row_of(model.codes()[0].numpy(), data)
+    assert row["alignment_error"] == 0.0 and row["uniform"] and not row["preserving"] and abs(row["gap"]) < 1e-9
+    verdict = sim.verdict(rows + [row], TINY)
+    assert verdict.passed and statuses(verdict)["converse"] == "not-reproduced"
 
 
-def test_converse_fails_when_the_class_can_split_clusters_for_free(tiny_rows):
-    """With B = T the class holds sign(cos T s), which is clean and splits every cluster in two.
-    Coordinate 1 = sign(cos T s), coordinate 2 = +1 on clusters 0, 1 and -1 on 2, 3: uniform,
-    clean, not cluster-preserving - and at L* exactly (the Theorem 4.7 phenomenon). The
-    converse check must then fail."""
-    T = TINY.teeth
-    data = sim.make_data(2, TINY)
-    weights = np.zeros((4 + 2 * T, 2))
-    weights[4 + T - 1, 0] = 1.0  # cos(T s)
-    weights[:4, 1] = [1.0, 1.0, -1.0, -1.0]
-    codes = code_from_weights(data, weights, bandwidth=T)
-    row = sim.measure_code(codes, data, TINY.num_negatives, TINY.beta)
-    assert row["alignment_error"] == 0.0 and row["uniform"] and not row["preserving"]
-    assert abs(row["gap"]) < 1e-9
-    verdict = sim.verdict(tiny_rows + [{"d": 2, "part": "converse", "kind": "split-cluster", "index": 99, **row}], TINY)
-    failed = [c.name for c in verdict.checks if not c.passed]
-    assert len(failed) == 1 and "converse" in failed[0]
-
-
-def test_converse_codes_are_in_the_class_and_split_codes_split():
-    data = sim.make_data(2, TINY)
-    codes = sim.converse_codes(2, data, TINY, np.random.default_rng(1))
-    assert set(codes) == set(sim.CONVERSE_KINDS)
-    for table in codes.values():
-        assert table.shape[1:] == (data.num_views, 2) and set(np.unique(table)) <= {-1.0, 1.0}
-    split_rows = [sim.measure_code(c, data, 4, 1.0) for c in codes["split-cluster"]]
-    assert sum(not r["preserving"] for r in split_rows) >= len(split_rows) // 2
-
-
-def test_preservation_counts_augmented_views():
-    """Natural images pure but one augmented view off its cluster's vertex: not preserving."""
-    data = sim.make_data(2, TINY)
+def test_split_trained_codes_make_the_training_claim_inconclusive(rows):
+    data = TINY.comb.dataset(2)
     codes = vertex_codes(2)[data.content].copy()
-    augmented = np.setdiff1d(np.arange(data.num_views), data.base_view)[0]
-    codes[augmented] = -codes[augmented]
-    assert preserves_clusters(codes, data)  # natural images only
-    assert not sim.preserving_on_all_views(codes, data)
+    codes[(data.content == 0) & (np.arange(data.num_views) % 2 == 0)] = vertex_codes(2)[1]  # half of cluster 0 moves
+    split = row_of(codes, data, kind="trained")
+    assert not split["preserving"] and split["gap"] > 1e-3
+    broken = [{**r, **split} if r["kind"] == "trained" and r["index"] < 3 else r for r in rows]
+    verdict = sim.verdict(broken, TINY)
+    assert statuses(verdict)["training-reaches-minimum"] == "inconclusive"
+    assert statuses(verdict)["minimisers-preserve"] == "reproduced"  # the 7 left at L* still preserve
 
 
-def test_plot_draws_one_panel_per_dimension(tiny_rows):
-    fig = sim.plot(tiny_rows, TINY)
-    assert len(fig.axes) == 1
+def test_a_wrong_exact_loss_fails_the_independent_cross_checks(rows):
+    target = next(r for r in rows if "loss_mc" in r and r["kind"] == "split-cluster")
+    shift = 6 * target["loss_mc_se"]  # a wrong loss routine off by 6 Monte Carlo standard errors
+    broken = [{**r, "exact_loss": r["exact_loss"] + shift, "gap": r["gap"] + shift} if r is target else r for r in rows]
+    names = failed(sim.verdict(broken, TINY))
+    assert any("Monte Carlo" in n for n in names) and any("Laplace" in n for n in names)
+
+
+def test_a_wrong_analytic_minimum_fails_the_identity(rows):
+    target = next(r for r in rows if r["minimiser_shape"])
+    broken = [{**r, "gap": 1e-3} if r is target else r for r in rows]
+    assert any("analytic L*" in n for n in failed(sim.verdict(broken, TINY)))
+
+
+def test_a_class_that_is_not_intertwined_makes_the_converse_not_testable(rows):
+    config = TINY.replace(**{"comb.bandwidth": TINY.comb.teeth})
+    assert statuses(sim.verdict(rows, config))["converse"] == "not-testable"
+
+
+def test_plot_draws_one_panel_per_dimension(rows):
     import matplotlib.pyplot as plt
 
+    fig = sim.plot(rows, TINY)
+    assert len(fig.axes) == 1
     plt.close(fig)
 
 
 @pytest.mark.parametrize(
     "changes,field",
-    [({"dims": ()}, "dims"), ({"dims": (0,)}, "dims"), ({"seeds": 0}, "seeds"), ({"bandwidth": -1}, "bandwidth"), ({"beta": 0.0}, "beta"), ({"gap_tolerance": -1.0}, "gap_tolerance")],
+    [({"dims": ()}, "dims"), ({"dims": (0,)}, "dims"), ({"seeds": 0}, "seeds"), ({"comb.bandwidth": -1}, "bandwidth"),
+     ({"train.beta": 0.0}, "beta"), ({"gap_tolerance": -1.0}, "gap_tolerance"), ({"minimal_share": 0.2}, "minimal_share")],
 )
 def test_config_validation_names_the_field(changes, field):
     with pytest.raises(ValueError, match=field):
-        sim.Config(**changes)
-
-
-def test_scales_are_valid_configs():
-    assert set(sim.SCALES) >= {"default", "paper"}
-    assert max(sim.SCALES["paper"].dims) == 4 and sim.SCALES["paper"].seeds > sim.SCALES["default"].seeds
+        sim.Config().replace(**changes)

@@ -1,0 +1,25 @@
+"""Rates of same-cluster and same-image negatives drawn by the trainer's sampler."""
+
+import pytest
+
+from clustertheory.analysis.negatives import negative_rates
+from clustertheory.data import comb_dataset
+
+
+@pytest.mark.parametrize("mode,batch_size", [("iid", 32), ("iid", 5), ("in-batch", 5)])
+def test_negative_rates_match_sums_of_squared_weights_for_unbalanced_clusters(mode, batch_size):
+    data = comb_dataset(3, 4, 5, cluster_weights=[1, 2, 5])
+    rates = negative_rates(data, 4, mode, batch_size, 20000, seed=3)
+    assert rates["same_cluster_expected"] == pytest.approx((1 + 4 + 25) / 64)
+    assert abs(rates["same_cluster_rate"] - rates["same_cluster_expected"]) < 4 * rates["same_cluster_se"]
+    assert abs(rates["self_rate"] - rates["self_expected"]) < 4 * rates["self_se"]
+    assert abs(rates["same_cluster_rate"] - 1 / 3) > 4 * rates["same_cluster_se"]  # not the balanced value
+    assert rates["pairs"] >= 20000
+
+
+def test_negative_rates_validate_their_arguments():
+    data = comb_dataset(2, 2, 2)
+    with pytest.raises(ValueError, match="negative_mode"):
+        negative_rates(data, 1, "hard", 4, 100)
+    with pytest.raises(ValueError, match="pairs"):
+        negative_rates(data, 1, "iid", 4, 0)
