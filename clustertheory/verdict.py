@@ -299,7 +299,13 @@ class Claim:
                         null: float, minimal_effect: float, direction: str = "greater",
                         preconditions: Sequence[Check] = (), level: float = st.DEFAULT_LEVEL, note: str = "") -> "Claim":
         """Effect = successes / trials with a Wilson interval (e.g. the share of seeds whose
-        representation keeps every cluster whole)."""
+        representation keeps every cluster whole). With no trials nothing was measured: the
+        claim carries the failed precondition "at least one trial" (not-testable)."""
+        if trials == 0:
+            empty = Check.at_least(f"trials behind the share ({units})", 0, 1)
+            return cls(name=name, source=source, statement=statement, effect=float("nan"), units=units, low=float("nan"),
+                       high=float("nan"), level=level, method="wilson", n=0, null=null, minimal_effect=minimal_effect,
+                       direction=direction, preconditions=(*preconditions, empty), note=note)
         interval = st.wilson_interval(successes, trials, level=level)
         detect = st.detectable_proportion(null, trials, level=level)
         return cls.from_interval(name, source, statement, interval, units, null=null, minimal_effect=minimal_effect,

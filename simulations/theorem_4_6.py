@@ -168,16 +168,6 @@ def codes_of(rows: list[dict]) -> dict[tuple, list[dict]]:
     return out
 
 
-def _share_claim(name: str, source: str, statement: str, successes: int, trials: int, units: str, config: Config, preconditions: list[Check]) -> Claim:
-    """A Wilson proportion claim; with no trials it has no interval (a precondition on the
-    trials has failed: not-testable). Claim.from_proportion refuses zero trials."""
-    if trials:
-        return Claim.from_proportion(name, source, statement, successes, trials, units, null=config.null_share,
-                                     minimal_effect=config.minimal_share, preconditions=preconditions)
-    return Claim(name, source, statement, np.nan, units, np.nan, np.nan, 0.95, "wilson", 0, config.null_share, config.minimal_share,
-                 preconditions=tuple(preconditions))
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     codes = codes_of(rows)
     minimisers = {key: t for key, t in codes.items() if key[1] == "learned" and t[0]["minimiser"]}
@@ -203,10 +193,11 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             max((t[0]["explicit_sup_all_tasks"] for t in minimisers.values()), default=np.nan), "sup error over every task, view and minimiser",
             null=0.5, minimal_effect=config.zero_error, direction="less", preconditions=[enough], n=len(minimisers),
         ),
-        _share_claim(
+        Claim.from_proportion(
             "trained-relu-exact", "package prediction (the theorem constructs the head; training is ours)",
             "a ReLU head with 2^d neurons trained on the training views has zero test error on every task of the family",
-            sum(exact_relu), len(exact_relu), "share of minimiser codes", config, [enough],
+            sum(exact_relu), len(exact_relu), "share of minimiser codes",
+            null=config.null_share, minimal_effect=config.minimal_share, preconditions=[enough],
         ),
         Claim.from_exact(
             "linear-fails-parity", SOURCE + " (remark)", "a linear head cannot fit every cluster-faithful task: it fails on the parity-type tasks",

@@ -172,16 +172,6 @@ def _mc_z(row: dict, reference: float) -> float:
     return abs(z_score(row["loss_mc"], reference, max(row["loss_mc_se"], ROUNDING)))
 
 
-def _share_claim(name: str, source: str, statement: str, successes: int, trials: int, units: str, config: Config, preconditions: list[Check]) -> Claim:
-    """A Wilson proportion claim; with no trials it has no interval (a precondition on the
-    trials has failed: not-testable). Claim.from_proportion refuses zero trials."""
-    if trials:
-        return Claim.from_proportion(name, source, statement, successes, trials, units, null=config.null_share,
-                                     minimal_effect=config.minimal_share, preconditions=preconditions)
-    return Claim(name, source, statement, np.nan, units, np.nan, np.nan, 0.95, "wilson", 0, config.null_share, config.minimal_share,
-                 preconditions=tuple(preconditions))
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     built, reference = _codes(rows, config.construction), _codes(rows, "preserving-reference")
     both = built + reference
@@ -213,10 +203,11 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             [r["min_purity"] for r in bounded], [r["min_purity"] for r in lookup], "least cluster purity, bounded minus lookup",
             null=0.0, minimal_effect=config.minimal_purity_gain, preconditions=[config.comb.intertwined()],
         ),
-        _share_claim(
+        Claim.from_proportion(
             "minimal-tables-split", SOURCE + " (applied to what training finds)", "lookup tables trained to the global minimum L* split clusters",
-            sum(not r["preserving"] for r in minimal_tables), len(minimal_tables), "share of tables at L*", config,
-            [Check.at_least("trained lookup tables at L*", len(minimal_tables), config.min_minimal_tables)],
+            sum(not r["preserving"] for r in minimal_tables), len(minimal_tables), "share of tables at L*",
+            null=config.null_share, minimal_effect=config.minimal_share,
+            preconditions=[Check.at_least("trained lookup tables at L*", len(minimal_tables), config.min_minimal_tables)],
         ),
     ]
     return Verdict(checks, claims)

@@ -117,3 +117,12 @@ def test_interval_excludes_and_text():
     interval = Interval(0.5, 0.2, 0.8, 0.95, "t", 10, 0.4)
     assert interval.excludes(0.1) and interval.excludes(0.9) and not interval.excludes(0.5)
     assert interval.text() == "0.5 [0.2, 0.8]"
+
+
+def test_welch_interval_with_one_constant_arm_uses_the_other_arms_spread():
+    a, b = np.ones(10), np.array([0.2, 0.4, 0.3, 0.5, 0.1, 0.3, 0.4, 0.2, 0.3, 0.3])
+    got = welch_interval(a, b)
+    expected = mean_interval(a - b.mean() + (b.mean() - b))  # the spread is b's alone, df = n_b - 1
+    assert (got.low, got.high) == pytest.approx((expected.low, expected.high))
+    same = welch_interval(np.ones(4), np.zeros(5))
+    assert (same.low, same.high) == (1.0, 1.0)

@@ -158,3 +158,9 @@ def test_claim_names_are_unique_within_a_verdict():
     claim = gain_claim(np.ones(3), np.zeros(3))
     with pytest.raises(ValueError, match="unique"):
         Verdict([Check.above("c", 1.0, 0.0)], [claim, claim])
+
+
+def test_a_proportion_over_no_trials_is_not_testable():
+    claim = Claim.from_proportion("share", SOURCE, "s", 0, 0, "share of minimiser codes", null=0.5, minimal_effect=0.8)
+    assert claim.status == "not-testable" and claim.n == 0 and math.isnan(claim.effect)
+    assert "trials behind the share" in claim.line()
