@@ -217,7 +217,7 @@ def split_summaries(rows: list[dict]) -> list[dict]:
     out = []
     paper = _by_split(rows, "paper")
     for key, grid in _by_split(rows, "grid").items():
-        ls, betas, change = _table(grid, "delta_loss")
+        _, betas, change = _table(grid, "delta_loss")
         _, _, needed = _table(grid, "rho_needed")
         first = grid[0]
         wins = change < 0
@@ -279,8 +279,13 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             won = np.flatnonzero(change[:, j] < 0)
             if len(won) and won[0] < len(ls) - 1:
                 after_win.append(float(change[won[0] + 1 :, j].max()))
-    weighted = lambda keys: _max(r["delta_loss_weighted"] for k in keys for r in grid[k])  # noqa: E731
-    corollary_regime = lambda keys: Check.at_least("smallest in-cluster share of R", min((share[k] for k in keys), default=float("nan")), config.in_cluster_min)  # noqa: E731
+
+    def weighted(keys) -> float:
+        return _max(r["delta_loss_weighted"] for k in keys for r in grid[k])
+
+    def corollary_regime(keys) -> Check:
+        return Check.at_least("smallest in-cluster share of R", min((share[k] for k in keys), default=float("nan")), config.in_cluster_min)
+
     crossing_ok = sum(r["rho_needed"] <= r["rho_corollary"] for k in crossing for r in grid[k])
     crossing_from = [s["beta_star_weighted"] for s in split_summaries(rows) if tuple(s[k] for k in SPLIT_KEYS) in crossing]
     claims = [

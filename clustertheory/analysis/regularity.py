@@ -28,6 +28,7 @@ conditions are :func:`near_uniform_c`, :func:`sufficient_conditions` and :func:`
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +38,21 @@ import scipy.linalg
 import torch
 from scipy.optimize import brentq
 
-from clustertheory.analysis.exact_loss import LAPLACE_STEP, METHODS, laplace_grid, population_infonce
+from clustertheory.analysis.exact_loss import (
+    LAPLACE_STEP,
+    METHODS,
+    laplace_grid,
+    population_infonce,
+)
 from clustertheory.analysis.hypercube import check_codes, popcount, vertex_index
 from clustertheory.analysis.metrics import mean_hamming_alignment
-from clustertheory.config import check_in, check_int_range, check_nonneg, check_positive, check_positive_int
+from clustertheory.config import (
+    check_in,
+    check_int_range,
+    check_nonneg,
+    check_positive,
+    check_positive_int,
+)
 from clustertheory.data.views import ViewDataset
 from clustertheory.functions.classes import ScoreModel, make_function_class
 
@@ -247,7 +259,7 @@ class CodeLaw:
     dim: int
 
     @classmethod
-    def of(cls, codes, data: ViewDataset) -> "CodeLaw":
+    def of(cls, codes, data: ViewDataset) -> CodeLaw:
         """The summary of a (V, d) code table in {-1,+1} on ``data``."""
         codes = check_codes("codes", codes)
         if len(codes) != data.num_views:
@@ -335,7 +347,7 @@ def sufficient_conditions(c: float, eps: float, d: int) -> tuple[int, float]:
     check_positive("c", c)
     check_positive("eps", eps)
     check_positive_int("d", d)
-    return int(math.ceil(c / eps * d * 2**d)), c * math.log(c / eps) * 2**d
+    return math.ceil(c / eps * d * 2**d), c * math.log(c / eps) * 2**d
 
 
 def implied_c(l_star: float | None, beta_star: float | None, eps: float, d: int) -> tuple[float, float]:
@@ -352,7 +364,7 @@ def implied_c(l_star: float | None, beta_star: float | None, eps: float, d: int)
 def threshold_from(values: Sequence[float], holds: Sequence[bool]) -> float | None:
     """Smallest v of the increasing grid ``values`` from which ``holds`` is true at v and at
     every larger value (None if it fails at the largest)."""
-    if len(values) != len(holds) or any(b <= a for a, b in zip(values, values[1:])):
+    if len(values) != len(holds) or any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError("values must be strictly increasing and match holds one to one")
     threshold = None
     for value, ok in zip(reversed(values), reversed(holds)):

@@ -27,7 +27,11 @@ from clustertheory.analysis.regularity import (
 )
 from clustertheory.data import comb_dataset, jitter_dataset
 from clustertheory.functions import LinearScore
-from clustertheory.functions.features import content_features, fourier_features, linear_features
+from clustertheory.functions.features import (
+    content_features,
+    fourier_features,
+    linear_features,
+)
 
 torch.set_num_threads(1)
 
