@@ -63,7 +63,7 @@ class Config(SimulationConfig):
     panels: tuple = PANELS
     dim: int = 2
     points_per_cluster: int = 4
-    bandwidths: tuple = (0, 1, 2, 3, 4)
+    bandwidths: tuple = (0, 1, 2, 3)
     teeth: tuple = (1, 2, 3, 4)
     leak_bandwidths: tuple = (2, 3)
     leaks: tuple = (0.0, 0.05, 0.1, 0.2, 0.4)
