@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -62,6 +62,17 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _threadpools() -> ThreadpoolController:
+    """The BLAS / OpenMP pools of this process, found once: scanning the loaded libraries
+    costs about 15 ms, and the exact losses limit threads thousands of times per run."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 @contextmanager
 def limit_threads(threads: int | None) -> Iterator[None]:
     """Run the enclosed work on at most ``threads`` CPU threads: torch's intra-op pool and
@@ -80,7 +91,7 @@ def limit_threads(threads: int | None) -> Iterator[None]:
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
-        with threadpool_limits(limits=int(threads)):
+        with _threadpools().limit(limits=int(threads)):
             yield
     finally:
         torch.set_num_threads(previous)

@@ -1,18 +1,20 @@
 """Markov-chain blurring (proof of Lemma 4.4): does every lazy-walk step lower the loss?
 
-For clean codes the InfoNCE is Ltilde(D) = E log(1 + sum_{i<=l} exp(-2 beta h(y, ybar_i)))
-with y, ybar_i ~ D on the hypercube. The printed proof of Lemma 4.4 blurs D with the lazy
-walk and claims each step strictly lowers Ltilde unless D is uniform (for beta > c log d,
-d > 3). This simulation computes everything exactly: Ltilde along the walk from several
-starting laws, the distance law approaching Binomial(d, 1/2), the Hamming-distance kernel
-(against a direct simulation of two bit-flip walkers; the printed +2 entry
-(d-h)(d-h+1)/(4d^2) is wrong, (d-h)(d-h-1)/(4d^2) is right), the Lemma 18 sum
-sum_k C(d,k) Delta_C(k) (identically zero by stationarity, not negative), the curvature of
-Ltilde at the uniform law in every Walsh direction, and a gradient-ascent search for a
-starting law whose blurring step raises the loss. Finding: a step raises the loss exactly
-where the uniform law has a direction of negative curvature, i.e. for beta below a threshold
-beta*(d, l) (none for d <= 3; about 0.35 at d = 4, 1.1 at d = 12, 1.74 at d = 40, growing like
-1/2 log d), and nowhere else on the grid; inside beta >= log d none.
+For clean codes the InfoNCE is Ltilde(D) = E log(1 + sum_{i<=l} exp(-2 beta h(y, ybar_i))) with
+y, ybar_i ~ D on the hypercube. The printed proof of Lemma 4.4 blurs D with the lazy walk and
+claims each step strictly lowers Ltilde unless D is uniform (beta > c log d, d > 3). Five
+experiments, each a function the run calls (library: clustertheory.analysis.blurring):
+
+    kernel_experiment     the Hamming-distance kernel against enumeration and two simulated walkers
+    lemma18_experiment    the Lemma 18 sum sum_k C(d,k) Delta_C(k) with that kernel
+    chain_experiment      exact Ltilde along the walk from several starting laws (Monte Carlo check)
+    curvature_experiment  the curvature of Ltilde at the uniform law per Walsh degree (finite-
+                          difference check) and the beta*(d, l) below which one is negative
+    search_experiment     per (d, l, beta) cell, laws whose step raises Ltilde: a batched gradient
+                          search and tilts of the uniform law along its worst Walsh direction
+
+Everything is exact (Monte Carlo only as a check), so each claim is the extreme over the laws and
+cells it covers (Claim.from_exact), except the printed kernel entry, held against simulation.
 """
 
 from __future__ import annotations
@@ -24,500 +26,458 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom
 
-from clustertheory.analysis.blurring import (
-    KERNEL_VARIANTS,
-    MAX_CURVATURE_DIM,
-    distance_law,
-    hamming_kernel,
-    hamming_kernel_enumerated,
-    hamming_kernel_monte_carlo,
-    hamming_step_probs,
-    kernel_z_scores,
-    lemma18_sum,
-    reduced_loss,
-    search_blurring_increase,
-    starting_laws,
-    uniform_curvatures,
-    walk_path,
-    walk_step,
-    walsh_direction,
-)
+from clustertheory import statistics as st
+from clustertheory.analysis import blurring as bl
 from clustertheory.analysis.exact_loss import uniform_minimum
-from clustertheory.analysis.hypercube import MAX_EXACT_DIM, hamming_matrix
+from clustertheory.analysis.hypercube import MAX_EXACT_DIM
 from clustertheory.analysis.metrics import uniformity
-from clustertheory.config import check_in, check_int_range, check_positive, check_positive_int, check_range
-from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
+from clustertheory.config import Integer, OneOf, Real, TupleOf
+from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 
 NAME = "blurring"
 SUMMARY = "Lemma 4.4's blurring chain, exactly: kernel vs simulation, the Lemma 18 sum (= 0), and where a step raises the loss"
-
-KERNEL_Z_LIMIT = 5.0  # |z| of simulated vs exact kernel entries (hundreds of entries: chance max ~ 3.5)
-LOSS_Z_LIMIT = 4.5  # |z| of Monte Carlo vs exact loss (about a hundred checks)
-CURVATURE_MARGIN = 1e-6  # curvatures within this fraction of max_k |c_k| of 0 are "marginal": not tested
+LEMMA = "Parulekar et al. 2023, proof of Lemma 4.4"
+UNIFORM = 1e-20  # a law with collision excess below this is the uniform law (the statement excludes it)
 
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """kernel: the Hamming kernel the package uses ("paper" / "paper-remainder" = the printed +2 entry).
+    """kernel: the Hamming kernel the package uses ("paper" / "paper-remainder": the printed +2 entry).
+    kernel_*: dims, simulated steps per row, the |z| limit (hundreds of entries: chance max ~ 3.5),
+    the row h of the printed-entry claim (at the largest d; h = 0 is where printed and derived
+    differ most, by 1/(2d)) and its margin; lemma_*: the Lemma 18 grid; chain_*: loss curves,
+    mc_samples / loss_z_limit: their Monte Carlo check; fd_*: finite-difference check of the
+    curvature; threshold_*: where the curvature changes sign; search_*: the cells searched for a
+    raising step, tilt_amplitudes: tilts of the uniform law along its worst Walsh direction.
 
-    chain_*: settings whose loss curves are computed from every starting law; kernel_*: the
-    kernel check; lemma_*: the Lemma 18 grid; search_*: the monotonicity search grid;
-    threshold_*: where the curvature at the uniform law changes sign; tolerance: a step
-    "raises" the loss when Ltilde increases by more than this.
+    log_d_factor     c in the paper's condition beta > c log d (the paper leaves c open; 1 is tested)
+    kernel_margin    an equivalence margin: the printed entry counts as right when it is within this
+                     of the walk's frequency (null = minimal effect = margin). 0.01 is a fifth of
+                     the printed entry's excess 1/(2d) at h = 0, d = 10, and 5 standard errors of a
+                     40 000-step frequency
+    lemma_minimal    how negative (relative to sum_k C(d,k) |Delta_C(k)|) the sum must be to count as
+                     < 0: 1e-9, far above rounding (1e-16), far below any real effect
+    null_increase    no change of Ltilde over a step (0 by definition)
+    minimal_increase the smallest change that counts as raising or lowering: the exact losses agree
+                     to ~1e-15, the effects in question are > 1e-10, so 1e-12
     """
 
     kernel: str = "exact"
-    chain_dims: tuple = (4, 8)
+    kernel_dims: tuple = (3, 6, 10)
+    kernel_samples: int = 40_000
+    kernel_z_limit: float = 5.0
+    kernel_claim_h: int = 0
+    kernel_margin: float = 0.01
+    lemma_dims: tuple = (2, 4, 6, 8, 10)
+    lemma_betas: tuple = (0.05, 0.2, 1.0, 3.0, 10.0)
+    lemma_cs: tuple = (1.001, 2.0, 10.0, 100.0)
+    lemma_minimal: float = 1e-9
+    chain_dims: tuple = (4, 6)
     chain_negatives: tuple = (1, 16)
     chain_betas: tuple = (0.2, 3.0)
     chain_steps: int = 25
     mc_samples: int = 20_000
-    kernel_dims: tuple = (3, 6, 10)
-    kernel_samples: int = 40_000
-    lemma_dims: tuple = (2, 4, 6, 8, 10)
-    lemma_betas: tuple = (0.05, 0.2, 1.0, 3.0, 10.0)
-    lemma_cs: tuple = (1.001, 2.0, 10.0, 100.0)
-    search_dims: tuple = (2, 3, 4, 6)
-    search_negatives: tuple = (1, 4, 16, 64)
-    search_betas: tuple = (0.05, 0.2, 0.5, 1.0, 3.0, 10.0)
-    search_steps: int = 30
-    search_restarts: int = 3
+    loss_z_limit: float = 4.5
+    fd_dims: tuple = (4, 6)
+    fd_betas: tuple = (0.3, 2.0)
     threshold_dims: tuple = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40)
     threshold_negatives: tuple = (1, 4, 16, 64)
-    tolerance: float = 1e-12
+    search_dims: tuple = (2, 3, 4, 5)
+    search_negatives: tuple = (1, 4, 16, 64)
+    search_betas: tuple = (0.05, 0.2, 0.5, 1.0, 3.0, 10.0)
+    search_steps: int = 25
+    search_restarts: int = 2
+    tilt_amplitudes: tuple = (0.05, 0.2, 0.5)
+    log_d_factor: float = 1.0
+    null_increase: float = 0.0
+    minimal_increase: float = 1e-12
+
+    constraints = {
+        "kernel": OneOf(*bl.KERNEL_VARIANTS),
+        "kernel_dims": TupleOf(Integer(2, MAX_EXACT_DIM), increasing=True),
+        "kernel_samples": Integer(100),
+        "kernel_z_limit": Real(0, open_lo=True),
+        "kernel_claim_h": Integer(0),
+        "kernel_margin": Real(0, 1, open_lo=True),
+        "lemma_dims": TupleOf(Integer(2, MAX_EXACT_DIM), increasing=True),
+        "lemma_betas": TupleOf(Real(1e-3, 100), increasing=True),
+        "lemma_cs": TupleOf(Real(1, 1e12, open_lo=True), increasing=True),
+        "lemma_minimal": Real(0, open_lo=True),
+        "chain_dims": TupleOf(Integer(2, MAX_EXACT_DIM), increasing=True),
+        "chain_negatives": TupleOf(Integer(1), increasing=True),
+        "chain_betas": TupleOf(Real(1e-3, 100), increasing=True),
+        "chain_steps": Integer(1),
+        "mc_samples": Integer(100),
+        "loss_z_limit": Real(0, open_lo=True),
+        "fd_dims": TupleOf(Integer(2, MAX_EXACT_DIM), increasing=True),
+        "fd_betas": TupleOf(Real(1e-3, 100), increasing=True),
+        "threshold_dims": TupleOf(Integer(2, bl.MAX_CURVATURE_DIM), increasing=True),
+        "threshold_negatives": TupleOf(Integer(1), increasing=True),
+        "search_dims": TupleOf(Integer(2, MAX_EXACT_DIM), increasing=True),
+        "search_negatives": TupleOf(Integer(1), increasing=True),
+        "search_betas": TupleOf(Real(1e-3, 100), increasing=True),
+        "search_steps": Integer(1),
+        "search_restarts": Integer(0),
+        "tilt_amplitudes": TupleOf(Real(0, 1, open_lo=True), increasing=True),
+        "log_d_factor": Real(0, open_lo=True),
+        "null_increase": Real(),
+        "minimal_increase": Real(0, open_lo=True),
+    }
 
     def validate(self) -> None:
-        check_in("kernel", self.kernel, KERNEL_VARIANTS)
-        for name in ("chain_dims", "kernel_dims", "lemma_dims", "search_dims", "threshold_dims"):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name} must hold at least one d")
-            for d in values:
-                check_int_range(name, d, 2, MAX_CURVATURE_DIM if name == "threshold_dims" else MAX_EXACT_DIM)
-        for name in ("chain_negatives", "search_negatives", "threshold_negatives"):
-            if not getattr(self, name):
-                raise ValueError(f"{name} must hold at least one l")
-            for l in getattr(self, name):
-                check_positive_int(name, l)
-        for name in ("chain_betas", "lemma_betas", "search_betas"):
-            if not getattr(self, name):
-                raise ValueError(f"{name} must hold at least one beta")
-            for beta in getattr(self, name):
-                check_range(name, beta, 1e-3, 100.0)
-        if not self.lemma_cs:
-            raise ValueError("lemma_cs must hold at least one C")
-        for c in self.lemma_cs:
-            check_range("lemma_cs", c, 1.0, 1e12)
-        for name in ("chain_steps", "mc_samples", "kernel_samples", "search_steps", "search_restarts"):
-            check_positive_int(name, getattr(self, name))
-        if self.mc_samples < 100 or self.kernel_samples < 100:
-            raise ValueError("mc_samples and kernel_samples must be >= 100 for meaningful standard errors")
-        check_positive("tolerance", self.tolerance)
+        if self.kernel_claim_h > max(self.kernel_dims) - 2:
+            raise ValueError(f"kernel_claim_h must be <= max(kernel_dims) - 2 (a +2 move must exist), got {self.kernel_claim_h}")
 
 
 SCALES = {
     "default": Config(),
     "paper": Config(
-        chain_dims=(4, 6, 8, 10),
-        chain_negatives=(1, 4, 16, 64),
-        chain_betas=(0.05, 0.2, 1.0, 3.0, 10.0),
-        chain_steps=40,
-        mc_samples=50_000,
-        kernel_dims=(2, 3, 4, 6, 8, 10, 12),
-        kernel_samples=200_000,
-        lemma_dims=(2, 3, 4, 5, 6, 8, 10, 12),
-        lemma_betas=(0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
-        lemma_cs=(1.0, 1.001, 1.1, 2.0, 10.0, 100.0, 1e4),
-        search_dims=(2, 3, 4, 5, 6, 7, 8, 9, 10),
-        search_negatives=(1, 2, 4, 8, 16, 32, 64),
-        search_betas=(0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0, 2.0, 3.0, 10.0),
-        search_steps=150,
-        search_restarts=16,
-        threshold_dims=(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 20, 24, 28, 32, 36, 40),
-        threshold_negatives=(1, 2, 4, 8, 16, 32, 64),
+        kernel_dims=(2, 3, 4, 6, 8, 10, 12), kernel_samples=200_000, lemma_dims=(2, 3, 4, 5, 6, 8, 10, 12),
+        lemma_betas=(0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0), lemma_cs=(1.001, 1.1, 2.0, 10.0, 100.0, 1e4),
+        chain_dims=(4, 6, 8, 10), chain_negatives=(1, 4, 16, 64), chain_betas=(0.05, 0.2, 1.0, 3.0, 10.0), chain_steps=40,
+        mc_samples=50_000, fd_dims=(4, 6, 8), fd_betas=(0.1, 0.3, 1.0, 2.0),
+        threshold_dims=(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 20, 24, 28, 32, 36, 40), threshold_negatives=(1, 2, 4, 8, 16, 32, 64),
+        search_dims=(2, 3, 4, 5, 6, 7, 8), search_negatives=(1, 2, 4, 8, 16, 32, 64),
+        search_betas=(0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0, 2.0, 3.0, 10.0), search_steps=150, search_restarts=16,
     ),
 }
 
 
-def inside_conditions(d: int, beta: float) -> bool:
-    """The paper's conditions d > 3, beta > c log d read with c = 1."""
-    return d > 3 and beta >= math.log(d)
+def inside_conditions(d: int, beta: float, config: Config) -> bool:
+    """The paper's conditions d > 3 and beta > c log d, with c = log_d_factor."""
+    return d > 3 and beta > config.log_d_factor * math.log(d)
 
 
-# ----------------------------------------------------------------------------- measurements
+# ----------------------------------------------------------------------------- experiments
 
 
-def _kernel_rows(d: int, variant: str, samples: int, seed: int) -> list[dict]:
-    """One row per starting distance h: the package kernel against enumeration and simulation."""
-    kernel, enumerated = hamming_kernel(d, variant), hamming_kernel_enumerated(d)
-    counts = hamming_kernel_monte_carlo(d, samples, seed)
-    z = kernel_z_scores(kernel, counts)
+def kernel_experiment(config: Config, ctx: RunContext) -> list[dict]:
+    """Per (d, h): the package kernel row against the enumerated joint moves, the stationarity of
+    Binomial(d, 1/2), and one simulated step of two bit-flip walkers (counts, z-scores, the +2 move)."""
     rows = []
-    for h in range(d + 1):
-        n = int(counts[h].sum())
-        up2 = int(counts[h, h + 2]) if h + 2 <= d else 0
-        rows.append(
-            {
-                "h": h,
-                "row_sum": float(kernel[h].sum()),
-                "enumeration_error": float(np.abs(kernel[h] - enumerated[h]).max()),
-                "max_abs_z": float(np.abs(z[h]).max()),
-                "plus2_exact": float(hamming_step_probs(d, h, "exact")[4]),
-                "plus2_printed": float(hamming_step_probs(d, h, "paper")[4]),
-                "plus2_simulated": up2 / n,
-                "plus2_stderr": math.sqrt(up2 / n * (1 - up2 / n) / n),
-                "samples": n,
-            }
-        )
+    for d in config.kernel_dims:
+        kernel, enumerated = bl.hamming_kernel(d, config.kernel), bl.hamming_kernel_enumerated(d)
+        counts = bl.hamming_kernel_monte_carlo(d, config.kernel_samples, ctx.seed_for("kernel", d))
+        z, z_enumerated = bl.kernel_z_scores(kernel, counts), bl.kernel_z_scores(enumerated, counts)
+        binomial = binom.pmf(np.arange(d + 1), d, 0.5)
+        stationary = binomial @ kernel - binomial
+        for h in range(d + 1):
+            rows.append({"kind": "kernel", "d": d, "h": h, "row_sum": float(kernel[h].sum()), "enumeration_error": float(np.abs(kernel[h] - enumerated[h]).max()),
+                         "stationarity_residual": float(abs(stationary[h])), "max_abs_z": float(np.abs(z[h]).max()), "max_abs_z_enumerated": float(np.abs(z_enumerated[h]).max()),
+                         "plus2_derived": float(bl.hamming_step_probs(d, h, "exact")[4]), "plus2_printed": float(bl.hamming_step_probs(d, h, "paper")[4]),
+                         "plus2_count": int(counts[h, h + 2]) if h + 2 <= d else 0, "samples": int(counts[h].sum())})
     return rows
 
 
-def _lemma_rows(d: int, beta: float, C: float, variant: str) -> dict:
-    total, scale = lemma18_sum(d, beta, C, variant)
-    printed, _ = lemma18_sum(d, beta, C, "paper")
-    return {
-        "lemma18_sum": total,
-        "lemma18_scale": scale,
-        "lemma18_relative": total / scale,
-        "lemma18_uniform_weighted": total / 2**d,
-        "lemma18_sum_printed_kernel": printed,
-        "lemma18_relative_printed_kernel": printed / scale,
-    }
-
-
-def _monte_carlo_loss(law: np.ndarray, l: int, beta: float, samples: int, seed: int) -> tuple[float, float]:
-    """Direct sampling of Ltilde: y, ybar_1..l ~ law, log(1 + sum exp(-2 beta h)) from the vertex indices."""
-    rng = np.random.default_rng(seed)
-    distance = hamming_matrix(int(len(law)).bit_length() - 1)
-    y = rng.choice(len(law), samples, p=law)
-    ybar = rng.choice(len(law), (samples, l), p=law)
-    values = np.log1p(np.exp(-2.0 * beta * distance[y[:, None], ybar]).sum(axis=1))
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(samples))
-
-
-def _chain_rows(d: int, l: int, beta: float, config: Config, ctx: RunContext) -> list[dict]:
-    """Loss, distance law and checks along the walk from every starting law, at one (d, l, beta)."""
-    curvature = uniform_curvatures(d, l, beta)
-    worst = int(np.argmin(curvature)) + 1
-    laws = starting_laws(d, ctx.seed_for("laws", d))
-    if worst < d:  # k = d is the parity tilt, already a starting law
-        laws[f"walsh-tilt-k{worst}"] = 2.0**-d + 0.9 * walsh_direction(d, worst)
-    kernel = hamming_kernel(d, config.kernel)
-    binomial = binom.pmf(np.arange(d + 1), d, 0.5)
-    minimum = uniform_minimum(d, l, beta)
-    check_steps = {0, max(1, config.chain_steps // 5)}
+def lemma18_experiment(config: Config) -> list[dict]:
+    """Per (d, beta, C): the sum over the kernel relative to its scale, and with the printed kernel."""
     rows = []
-    for name, law in laws.items():
-        path = walk_path(law, config.chain_steps)
-        losses = np.asarray(reduced_loss(path, l, beta))
-        distances = distance_law(path)
-        propagated = distances[0]
-        for t, p in enumerate(path):
-            if t:
-                propagated = propagated @ kernel
-            row = {
-                "start": name,
-                "step": t,
-                "loss": float(losses[t]),
-                "loss_minus_minimum": float(losses[t] - minimum),
-                "increase": float(losses[t] - losses[t - 1]) if t else 0.0,
-                "collision_excess": uniformity(p)["collision_excess"],
-                "distance_tv_binomial": float(0.5 * np.abs(distances[t] - binomial).sum()),
-                "propagation_error": float(np.abs(propagated - distances[t]).max()),
-                "min_curvature": float(curvature.min()),
-                "relative_curvature": float(curvature.min() / np.abs(curvature).max()),
-                "mc_loss": math.nan,
-                "mc_stderr": math.nan,
-            }
-            if t in check_steps:
-                row["mc_loss"], row["mc_stderr"] = _monte_carlo_loss(p, l, beta, config.mc_samples, ctx.seed_for("mc", d, l, beta, name, t))
-            rows.append(row)
-    rows.append({"start": "uniform", "step": -1, "loss": reduced_loss(np.full(2**d, 2.0**-d), l, beta), "uniform_minimum": minimum})
+    for d, beta, c in itertools.product(config.lemma_dims, config.lemma_betas, config.lemma_cs):
+        total, scale = bl.lemma18_sum(d, beta, c, config.kernel)
+        printed, printed_scale = bl.lemma18_sum(d, beta, c, "paper")
+        rows.append({"kind": "lemma18", "d": d, "beta": beta, "C": c, "lemma18_relative": total / scale, "lemma18_relative_printed": printed / printed_scale})
     return rows
 
 
-def _search_row(d: int, l: int, beta: float, config: Config, ctx: RunContext) -> dict:
-    """Adversarial search for a law whose blurring step raises Ltilde, plus the local prediction."""
-    curvature = uniform_curvatures(d, l, beta)
-    rng = np.random.default_rng(ctx.seed_for("search", d, l, beta))
-    starts = list(starting_laws(d, rng).values())
-    starts += [2.0**-d + 0.5 * walsh_direction(d, k) for k in range(1, d + 1)]
-    starts += list(rng.dirichlet(np.full(2**d, 0.3), config.search_restarts))
-    found = search_blurring_increase(d, l, beta, np.stack(starts), steps=config.search_steps, device=ctx.device)
-    law = found["law"] / found["law"].sum()
-    # confirm with the numpy path (direct distance laws, finite sums where affordable)
-    confirmed = reduced_loss(walk_step(law), l, beta) - reduced_loss(law, l, beta)
-    return {
-        "max_increase": found["max_increase"],
-        "max_ratio": found["max_ratio"],
-        "confirmed_increase": float(confirmed),
-        "violation": bool(confirmed > config.tolerance),
-        "min_curvature": float(curvature.min()),
-        "relative_curvature": float(curvature.min() / np.abs(curvature).max()),
-        "worst_k": int(np.argmin(curvature)) + 1,
-        "inside_conditions": inside_conditions(d, beta),
-        "law_tv_from_uniform": uniformity(law)["tv"],
-    }
+def chain_experiment(config: Config, ctx: RunContext) -> list[dict]:
+    """Per (d, l, beta, starting law, step t): exact Ltilde(D_t), the step's change, the distance law
+    (propagated by the kernel and against Binomial(d, 1/2)) and, at step T/5, Monte Carlo. The
+    starting laws are bl.starting_laws and a tilt of the uniform law along its worst Walsh degree."""
+    rows = []
+    for d, l, beta in itertools.product(config.chain_dims, config.chain_negatives, config.chain_betas):
+        kernel, binomial = bl.hamming_kernel(d, config.kernel), binom.pmf(np.arange(d + 1), d, 0.5)
+        minimum = uniform_minimum(d, l, beta)
+        curvature = bl.uniform_curvatures(d, l, beta)
+        relative = float(curvature.min() / np.abs(curvature).max())
+        rows.append({"kind": "uniform", "d": d, "l": l, "beta": beta, "loss": bl.reduced_loss(np.full(2**d, 2.0**-d), l, beta), "uniform_minimum": minimum})
+        laws = bl.starting_laws(d, ctx.seed_for("laws", d))
+        worst = int(np.argmin(curvature)) + 1
+        if worst < d:  # k = d is the parity tilt, already a starting law
+            laws[f"walsh-tilt-k{worst}"] = 2.0**-d + 0.9 * bl.walsh_direction(d, worst)
+        for name, law in laws.items():
+            path = bl.walk_path(law, config.chain_steps)
+            losses, distances = np.asarray(bl.reduced_loss(path, l, beta)), bl.distance_law(path)
+            propagated = distances[0][None] @ np.stack([np.linalg.matrix_power(kernel, t) for t in range(len(path))])
+            for t, p in enumerate(path):
+                row = {"kind": "chain", "d": d, "l": l, "beta": beta, "start": name, "step": t, "loss": float(losses[t]), "loss_minus_minimum": float(losses[t] - minimum),
+                       "increase": float(losses[t + 1] - losses[t]) if t < len(path) - 1 else math.nan, "collision_excess": uniformity(p)["collision_excess"],
+                       "distance_tv_binomial": float(0.5 * np.abs(distances[t] - binomial).sum()), "propagation_error": float(np.abs(propagated[t, 0] - distances[t]).max()),
+                       "relative_curvature": relative, "mc_loss": math.nan, "mc_stderr": math.nan}
+                if t == max(1, config.chain_steps // 5):
+                    row["mc_loss"], row["mc_stderr"] = bl.monte_carlo_reduced_loss(p, l, beta, config.mc_samples, ctx.seed_for("mc", d, l, beta, name, t))
+                rows.append(row)
+    return rows
 
 
-def parity_asymptote(d: int) -> float:
-    """Large-d estimate of beta*: for l = 1 the parity curvature is proportional to
-    sum_n (-1)^(n+1) / n (1 - e^{-2 beta n})^d ~ exp(-d e^{-2 beta}) - (1 - log 2), which turns
-    negative below beta = 1/2 log(d / log(1 / (1 - log 2))) = 1/2 log(d / 1.18).
-    """
-    return 0.5 * math.log(d / math.log(1.0 / (1.0 - math.log(2.0))))
+def curvature_experiment(config: Config) -> list[dict]:
+    """The curvature formula against a central second difference of the exact loss along each Walsh
+    direction, and the threshold beta*(d, l) per (d, l)."""
+    rows = []
+    for d, l, beta in itertools.product(config.fd_dims, (1, max(config.threshold_negatives)), config.fd_betas):
+        step, uniform = 1e-3, np.full(2**d, 2.0**-d)
+        for k, curvature in enumerate(bl.uniform_curvatures(d, l, beta), start=1):
+            tilt = bl.walsh_direction(d, k)
+            second = (bl.reduced_loss(uniform + step * tilt, l, beta) - 2 * bl.reduced_loss(uniform, l, beta) + bl.reduced_loss(uniform - step * tilt, l, beta)) / step**2
+            rows.append({"kind": "curvature", "d": d, "l": l, "beta": beta, "k": k, "curvature": float(curvature), "curvature_fd": float(second)})
+    for d, l in itertools.product(config.threshold_dims, config.threshold_negatives):
+        rows.append({"kind": "threshold", "d": d, "l": l, **bl.curvature_threshold(d, l), "log_d": math.log(d), "asymptote": bl.parity_asymptote(d)})
+    return rows
 
 
-def _threshold_row(d: int, l: int) -> dict:
-    """Largest beta in [0.01, 10] with a negative curvature at u, by scan then bisection."""
-
-    def negative(beta: float) -> bool:
-        return bool(uniform_curvatures(d, l, beta).min() < 0)
-
-    grid = np.geomspace(0.01, 10.0, 16)
-    signs = [negative(float(b)) for b in grid]
-    changes = int(sum(a != b for a, b in zip(signs, signs[1:])))
-    if not any(signs):
-        return {"beta_star": 0.0, "sign_changes": changes, "log_d": math.log(d), "asymptote": parity_asymptote(d)}
-    last = max(i for i, s in enumerate(signs) if s)
-    if last == len(grid) - 1:
-        return {"beta_star": math.inf, "sign_changes": changes, "log_d": math.log(d), "asymptote": parity_asymptote(d)}
-    lo, hi = float(grid[last]), float(grid[last + 1])
-    for _ in range(14):  # the bracket shrinks to a factor 1.00003
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if negative(mid) else (lo, mid)
-    return {"beta_star": math.sqrt(lo * hi), "sign_changes": changes, "log_d": math.log(d), "asymptote": parity_asymptote(d)}
+def search_experiment(config: Config, ctx: RunContext) -> list[dict]:
+    """Per (d, l, beta): the largest exact one-step change of Ltilde found from the batched search
+    (every reported law re-evaluated exactly) and from tilts u + a eta_k along the worst degree k."""
+    rows = []
+    for d in config.search_dims:
+        cells = list(itertools.product(config.search_negatives, config.search_betas))
+        rng = np.random.default_rng(ctx.seed_for("search", d))
+        named = bl.starting_laws(d, rng)
+        starts = [named[k] for k in ("point", "dirichlet-0.1", "code-half", "code-skewed")]
+        starts += [2.0**-d + 0.5 * bl.walsh_direction(d, k) for k in range(1, d + 1)] + list(rng.dirichlet(np.full(2**d, 0.3), config.search_restarts))
+        found = bl.search_blurring_increases(d, [l for l, _ in cells], [b for _, b in cells], np.stack(starts), steps=config.search_steps, device=ctx.device)
+        for (l, beta), result in zip(cells, found):
+            curvature = bl.uniform_curvatures(d, l, beta)
+            worst = int(np.argmin(curvature)) + 1
+            tilts = [2.0**-d + a * bl.walsh_direction(d, worst) for a in config.tilt_amplitudes]
+            exact = float(bl.step_increase(result["law"], l, beta))
+            rows.append({"kind": "search", "d": d, "l": l, "beta": beta, "relative_curvature": float(curvature.min() / np.abs(curvature).max()), "worst_k": worst,
+                         "inside": inside_conditions(d, beta, config), "search_increase": result["max_increase"], "search_increase_exact": exact,
+                         "search_law_excess": uniformity(result["law"])["collision_excess"],
+                         "tilt_increase": float(np.max(bl.step_increase(np.stack(tilts), l, beta)))})
+    return rows
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
-    """Kernel check, Lemma 18 grid, loss along the chain, curvature thresholds, monotonicity search."""
-    units = [{"kind": "kernel", "d": d} for d in config.kernel_dims]
-    lemma = itertools.product(config.lemma_dims, config.lemma_betas, config.lemma_cs)
-    units += [{"kind": "lemma18", "d": d, "beta": b, "C": c} for d, b, c in lemma]
-    chain = itertools.product(config.chain_dims, config.chain_negatives, config.chain_betas)
-    units += [{"kind": "chain", "d": d, "l": l, "beta": b} for d, l, b in chain]
-    units += [{"kind": "threshold", "d": d, "l": l} for d, l in itertools.product(config.threshold_dims, config.threshold_negatives)]
-    search = itertools.product(config.search_dims, config.search_negatives, config.search_betas)
-    units += [{"kind": "search", "d": d, "l": l, "beta": b} for d, l, b in search]
-
-    def measure(unit: dict):
-        kind, d = unit["kind"], unit["d"]
-        if kind == "kernel":
-            return _kernel_rows(d, config.kernel, config.kernel_samples, ctx.seed_for("kernel", d))
-        if kind == "lemma18":
-            return _lemma_rows(d, unit["beta"], unit["C"], config.kernel)
-        if kind == "chain":
-            return _chain_rows(d, unit["l"], unit["beta"], config, ctx)
-        if kind == "threshold":
-            return _threshold_row(d, unit["l"])
-        return _search_row(d, unit["l"], unit["beta"], config, ctx)
-
-    return ctx.sweep(units, measure, desc="blurring")
+    """The five experiments, one sweep unit each."""
+    experiments = {
+        "kernel": lambda: kernel_experiment(config, ctx),
+        "lemma18": lambda: lemma18_experiment(config),
+        "chain": lambda: chain_experiment(config, ctx),
+        "curvature": lambda: curvature_experiment(config),
+        "search": lambda: search_experiment(config, ctx),
+    }
+    rows = ctx.sweep([{"experiment": name} for name in experiments], lambda unit: experiments[unit["experiment"]](), desc="blurring experiments")
+    return [{k: v for k, v in r.items() if k != "experiment"} for r in rows]
 
 
 # ----------------------------------------------------------------------------- verdict
 
-
-def _select(rows: list[dict], kind: str, **match) -> list[dict]:
-    return [r for r in rows if r.get("kind") == kind and all(r.get(k) == v for k, v in match.items())]
+MARGINAL = 1e-6  # curvatures within this fraction of max_k |c_k| of 0 are neither negative nor positive
 
 
-def _max(values, empty: float = 0.0) -> float:
+def _select(rows: list[dict], kind: str) -> list[dict]:
+    return [r for r in rows if r["kind"] == kind]
+
+
+def _max(values, empty: float = math.nan) -> float:
     values = [float(v) for v in values]
     return max(values) if values else empty
 
 
-def _z(exact: float, estimate: float, stderr: float) -> float:
-    """|exact - estimate| / stderr; a zero-variance sample (a point law) must match exactly."""
-    if stderr > 1e-12:
-        return abs(exact - estimate) / stderr
-    return 0.0 if abs(exact - estimate) < 1e-12 else math.inf
+def _monte_carlo_z(r: dict) -> float:
+    """|exact - Monte Carlo| in standard errors; a zero-spread sample (a point law) must match to rounding."""
+    if r["mc_stderr"] > 1e-12:
+        return abs(st.z_score(r["mc_loss"], r["loss"], r["mc_stderr"]))
+    return 0.0 if abs(r["mc_loss"] - r["loss"]) < 1e-12 else math.inf
+
+
+def cell_increases(rows: list[dict], config: Config) -> dict[tuple, dict]:
+    """Per (d, l, beta) cell: the largest exact one-step change of Ltilde over every non-uniform law
+    tried (chain steps, search, tilts), its curvature at u relative to max_k |c_k|, and whether the
+    cell lies inside the paper's conditions."""
+    cells: dict[tuple, dict] = {}
+
+    def add(r: dict, value: float) -> None:
+        cell = cells.setdefault((r["d"], r["l"], r["beta"]), {"increase": -math.inf, "curvature": r["relative_curvature"], "inside": inside_conditions(r["d"], r["beta"], config)})
+        cell["increase"] = max(cell["increase"], value)
+
+    for r in _select(rows, "chain"):
+        if not math.isnan(r["increase"]) and r["collision_excess"] > UNIFORM:
+            add(r, r["increase"])
+    for r in _select(rows, "search"):
+        add(r, r["tilt_increase"])
+        if r["search_law_excess"] > UNIFORM:
+            add(r, r["search_increase_exact"])
+    return cells
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:
-    """The chain claims of the package, each held against its prediction."""
-    kernel = _select(rows, "kernel")
-    lemma = _select(rows, "lemma18")
-    chain = [r for r in _select(rows, "chain") if r["step"] >= 0]
-    uniform = [r for r in _select(rows, "chain") if r["step"] == -1]
-    search = _select(rows, "search")
-
-    mc = [r for r in chain if not math.isnan(r["mc_loss"])]
-    loss_z = [_z(r["loss"], r["mc_loss"], r["mc_stderr"]) for r in mc]
-    uniform_error = [abs(r["loss"] - r["uniform_minimum"]) / r["uniform_minimum"] for r in uniform]
-
-    # a cell's largest increase: the search, and every chain step of that (d, l, beta)
-    cells: dict[tuple, dict] = {}
-    for r in search:
-        cells[(r["d"], r["l"], r["beta"])] = {"increase": r["confirmed_increase"], "curvature": r["relative_curvature"]}
-    for r in chain:
-        cell = cells.setdefault((r["d"], r["l"], r["beta"]), {"increase": -math.inf, "curvature": r["relative_curvature"]})
-        if r["step"] > 0:
-            cell["increase"] = max(cell["increase"], r["increase"])
-    violations = {k for k, v in cells.items() if v["increase"] > config.tolerance}
-    unexpected = [k for k in violations if cells[k]["curvature"] > CURVATURE_MARGIN]
-    negative = [k for k, v in cells.items() if v["curvature"] < -CURVATURE_MARGIN]
-    missed = [k for k in negative if k not in violations]
-    inside = [k for k in violations if inside_conditions(k[0], k[2])]
-
-    row_sum_error = _max(abs(r["row_sum"] - 1) for r in kernel)
-    enumeration_error = _max(r["enumeration_error"] for r in kernel)
-    kernel_z = _max(r["max_abs_z"] for r in kernel)
-    propagation_error = _max(r["propagation_error"] for r in chain)
-    lemma_relative = _max(abs(r["lemma18_relative"]) for r in lemma)
+    """Package checks (kernel, loss, curvature, search against exact and simulated references) and the
+    claims: the printed kernel entry, Lemma 18, blurring inside the conditions, and our thresholds."""
+    kernel, lemma, search = _select(rows, "kernel"), _select(rows, "lemma18"), _select(rows, "search")
+    chain, uniform, curvature = _select(rows, "chain"), _select(rows, "uniform"), _select(rows, "curvature")
+    thresholds = _select(rows, "threshold")
+    scale = {}
+    for r in curvature:
+        scale[(r["d"], r["l"], r["beta"])] = max(scale.get((r["d"], r["l"], r["beta"]), 0.0), abs(r["curvature"]))
+    kernel_check = Check.at_most("kernel vs simulated bit-flip walkers (max |z|)", _max(r["max_abs_z"] for r in kernel), config.kernel_z_limit)
     checks = [
-        Check("Hamming kernel rows sum to 1", row_sum_error, "<= 1e-12", row_sum_error <= 1e-12),
-        Check("kernel equals the enumeration of joint moves", enumeration_error, "<= 1e-12", enumeration_error <= 1e-12),
-        Check("kernel agrees with simulated bit-flip walkers (max |z|)", kernel_z, f"<= {KERNEL_Z_LIMIT}", kernel_z <= KERNEL_Z_LIMIT),
-        Check("distance law of D_t = distance law of D_0 times K^t", propagation_error, "<= 1e-10", propagation_error <= 1e-10),
-        Check(
-            "Lemma 18 sum sum_k C(d,k) Delta_C(k) (max |sum| / scale)",
-            lemma_relative,
-            "0 by stationarity, eq. (15) (Lemma 18 claims < 0)",
-            lemma_relative <= 1e-12,
-        ),
-        Check(
-            "exact Ltilde agrees with Monte Carlo (max |z|)",
-            _max(loss_z),
-            f"<= {LOSS_Z_LIMIT}",
-            bool(loss_z) and _max(loss_z) <= LOSS_Z_LIMIT,
-        ),
-        Check(
-            "Ltilde(uniform) equals the closed-form minimum (max rel. error)",
-            _max(uniform_error),
-            "<= 1e-10",
-            bool(uniform_error) and _max(uniform_error) <= 1e-10,
-        ),
-        Check("steps raising Ltilde where every curvature at u is > 0", len(unexpected), "0 (cells)", not unexpected),
-        Check(
-            "cells with a negative curvature at u where a raising step was found",
-            f"{len(negative) - len(missed)} of {len(negative)}",
-            "all",
-            not missed,
-        ),
-        Check("steps raising Ltilde inside d > 3, beta >= log d", len(inside), "0 (cells)", not inside),
+        Check.at_most("kernel rows sum to 1 (max |sum - 1|)", _max(abs(r["row_sum"] - 1) for r in kernel), 1e-12),
+        Check.at_most("kernel vs the enumerated joint moves of two walkers (max |diff|)", _max(r["enumeration_error"] for r in kernel), 1e-12),
+        Check.at_most("Binomial(d, 1/2) is stationary for the kernel (max |pi K - pi|)", _max(r["stationarity_residual"] for r in kernel), 1e-12),
+        kernel_check,
+        Check.at_most("distance law of D_t vs that of D_0 times K^t (max |diff|)", _max(r["propagation_error"] for r in chain), 1e-10),
+        Check.at_most("exact Ltilde vs Monte Carlo along the chains (max |z|)", _max(_monte_carlo_z(r) for r in chain if not math.isnan(r["mc_loss"])), config.loss_z_limit),
+        Check.at_most("Ltilde(uniform) vs the closed-form minimum (max rel. error)", _max(abs(r["loss"] / r["uniform_minimum"] - 1) for r in uniform), 1e-10),
+        Check.at_most("curvature formula vs second difference of Ltilde (max |diff| / max_k |c_k|)",
+                      _max(abs(r["curvature"] - r["curvature_fd"]) / scale[(r["d"], r["l"], r["beta"])] for r in curvature), 1e-4),
+        Check.at_most("search's loss change vs the exact one on the laws it reports (max |diff|)", _max(abs(r["search_increase"] - r["search_increase_exact"]) for r in search), 1e-10),
     ]
-    return Verdict(checks)
+
+    cells = cell_increases(rows, config)
+    negative = {k: v for k, v in cells.items() if v["curvature"] < -MARGINAL}
+    positive_outside = {k: v for k, v in cells.items() if v["curvature"] > MARGINAL and not v["inside"]}
+    inside = {k: v for k, v in cells.items() if v["inside"]}
+    searched_negative = [r["search_increase_exact"] > config.null_increase + config.minimal_increase for r in search if r["relative_curvature"] < -MARGINAL]
+    sensitive = Check.all_of("searched cells with a negative curvature where the search finds a raising law", searched_negative)
+    null, step = config.null_increase, config.minimal_increase
+    lowers = {"null": null, "minimal_effect": null - step, "direction": "less"}
+    units = "nats: largest Ltilde(K D) - Ltilde(D) over the laws tried"
+    last = max(config.kernel_dims)
+    entry = next(r for r in kernel if r["d"] == last and r["h"] == config.kernel_claim_h)
+    frequency = st.wilson_interval(entry["plus2_count"], entry["samples"])
+    low, high = entry["plus2_printed"] - frequency.high, entry["plus2_printed"] - frequency.low
+    gap = st.Interval(abs(entry["plus2_printed"] - frequency.estimate), max(0.0, low, -high), max(abs(low), abs(high)), frequency.level, "wilson", frequency.n)
+    in_regime = [r for r in lemma if r["beta"] > config.log_d_factor * math.log(r["d"])]
+    claims = [
+        Claim.from_interval(
+            "printed-kernel-entry", f"{LEMMA} (the distance chain's +2 entry)",
+            "two independent lazy walkers at distance h move to h + 2 with probability (d-h)(d-h+1)/(4d^2)",
+            gap, f"probability: |printed entry - simulated frequency| at d = {last}, h = {config.kernel_claim_h}",
+            null=config.kernel_margin, minimal_effect=config.kernel_margin, direction="less", detectable=st.detectable_proportion(frequency.estimate, frequency.n),
+            preconditions=[Check.at_most("simulated walkers vs the enumerated joint moves (max |z|)", _max(r["max_abs_z_enumerated"] for r in kernel), config.kernel_z_limit)]),
+        Claim.from_exact(
+            "lemma-18-negative", "Parulekar et al. 2023, Lemma 18",
+            "sum_k C(d,k) Delta_C(k) < 0 for every C > 1 once beta > c log d",
+            _max(r["lemma18_relative"] for r in in_regime), "largest sum_k C(d,k) Delta_C(k) / sum_k C(d,k) |Delta_C(k)| on the grid",
+            null=0.0, minimal_effect=-config.lemma_minimal, direction="less", n=len(in_regime),
+            preconditions=[Check.at_least("grid points with beta > c log d", len(in_regime), 1), kernel_check]),
+        Claim.from_exact(
+            "blurring-lowers-inside", LEMMA, f"for d > 3 and beta > c log d (c = {config.log_d_factor:g}) every blurring step strictly lowers Ltilde unless D is uniform",
+            _max(v["increase"] for v in inside.values()), units, **lowers, n=len(inside),
+            preconditions=[Check.at_least("cells inside the conditions", len(inside), 1), sensitive]),
+        Claim.from_exact(
+            "raises-below-threshold", "package prediction (Walsh curvature of Ltilde at the uniform law)",
+            "where the uniform law has a negative Walsh curvature (beta < beta*(d, l)), some blurring step raises Ltilde",
+            min((v["increase"] for v in negative.values()), default=math.nan), units.replace("largest", "smallest over cells of the largest"),
+            null=null, minimal_effect=null + step, direction="greater", n=len(negative),
+            preconditions=[Check.at_least("cells with a negative curvature", len(negative), 1)]),
+        Claim.from_exact(
+            "lowers-above-threshold", "package prediction (Walsh curvature of Ltilde at the uniform law)",
+            "outside the paper's conditions, wherever every Walsh curvature at the uniform law is positive, every step lowers Ltilde",
+            _max(v["increase"] for v in positive_outside.values()), units, **lowers, n=len(positive_outside),
+            preconditions=[Check.at_least("cells outside the conditions with positive curvature", len(positive_outside), 1), sensitive]),
+        Claim.from_exact(
+            "threshold-below-log-d", f"{LEMMA} (its condition beta > c log d, c = {config.log_d_factor:g}, at the uniform law)",
+            "for d > 3 the uniform law is a local minimiser of Ltilde once beta > c log d: beta*(d, l) <= c log d",
+            _max((r["beta_star"] / (config.log_d_factor * r["log_d"]) for r in thresholds if r["d"] > 3), math.nan), "beta*(d, l) / (c log d), largest over d > 3 and l",
+            null=1.0, minimal_effect=1.0, direction="less", n=sum(r["d"] > 3 for r in thresholds),
+            preconditions=[Check.at_most("sign changes of the smallest curvature along the beta scan (max)", _max(r["sign_changes"] for r in thresholds), 1)]),
+    ]
+    return Verdict(checks, claims)
 
 
 # ----------------------------------------------------------------------------- figure
 
 
-def _curves(rows: list[dict], d: int, l: int, beta: float) -> dict[str, list[dict]]:
-    """Chain rows of one (d, l, beta), by starting law, in step order."""
-    curves: dict[str, list[dict]] = {}
-    for r in rows:
-        if r["kind"] == "chain" and r["step"] >= 0 and (r["d"], r["l"], r["beta"]) == (d, l, beta):
-            curves.setdefault(r["start"], []).append(r)
-    return curves
-
-
 def _chain_panel(ax, rows: list[dict], d: int, l: int, beta: float, symlog: bool) -> None:
-    """Ltilde(D_t) - L* along the walk from every starting law (log scale, or symlog to show
-    laws whose loss lies below the uniform minimum)."""
-    curves = _curves(rows, d, l, beta)
-    rising = [name for name, pts in curves.items() if max(r["increase"] for r in pts) > 1e-12]
-    for i, (name, pts) in enumerate(curves.items()):
-        pts = [r for r in pts if symlog or r["loss_minus_minimum"] > 0]
-        width = 2.4 if name in rising else 1.2
-        ax.plot([r["step"] for r in pts], [r["loss_minus_minimum"] for r in pts], marker="o", ms=2.5, lw=width, label=name, color=f"C{i}")
+    """Ltilde(D_t) - L* along the walk from every starting law (thick: a curve that rises somewhere)."""
+    curves: dict[str, list[dict]] = {}
+    for r in _select(rows, "chain"):
+        if (r["d"], r["l"], r["beta"]) == (d, l, beta):
+            curves.setdefault(r["start"], []).append(r)
+    for i, (name, points) in enumerate(curves.items()):
+        rising = any(p["increase"] > 1e-12 for p in points if not math.isnan(p["increase"]))
+        points = [p for p in points if symlog or p["loss_minus_minimum"] > 0]
+        ax.plot([p["step"] for p in points], [p["loss_minus_minimum"] for p in points], marker="o", ms=2.5, lw=2.4 if rising else 1.0, label=name + (" (rises)" if rising else ""), color=f"C{i}")
     if symlog:
-        ax.axhline(0, color="black", lw=0.6)
-        lowest = min(min(r["loss_minus_minimum"] for r in pts) for pts in curves.values())
+        ax.axhline(0, color="k", lw=0.6)
         ax.set_yscale("symlog", linthresh=1e-7)
-        ax.set_ylim(bottom=min(-1e-7, 3 * lowest))
     else:
         ax.set_yscale("log")
-    relative = next(iter(curves.values()))[0]["relative_curvature"]
-    ax.set(xlabel="blurring step t", ylabel="Ltilde(D_t) - L*  (L* = loss of the uniform law)")
-    verdict = f"rising (thick): {', '.join(rising)}" if rising else "every curve falls"
-    title = f"loss along the walk: d={d}, l={l}, beta={beta:g}; {verdict}\nmin curvature at u / max |curvature| = {relative:.2g}"
-    ax.set_title(title, fontsize=9)
-
-
-def _distance_panel(ax, rows: list[dict], d: int, l: int, beta: float) -> None:
-    for i, (name, pts) in enumerate(_curves(rows, d, l, beta).items()):
-        pts = [r for r in pts if r["distance_tv_binomial"] > 1e-14]  # below: rounding (the parity tilt lands on u)
-        ax.plot([r["step"] for r in pts], [r["distance_tv_binomial"] for r in pts], marker="o", ms=2.5, lw=1.2, color=f"C{i}", label=name)
-    ax.set(yscale="log", xlabel="blurring step t", ylabel="TV(law of h(y, ybar), Binomial(d, 1/2))")
-    ax.set_title(f"the distance law approaches Binomial(d, 1/2), d={d}", fontsize=9)
+    inside = "inside" if inside_conditions(d, beta, Config()) else "outside"
+    ax.set(xlabel="blurring step t", ylabel="Ltilde(D_t) - L*  (L*: the uniform law)")
+    ax.set_title(f"loss along the walk, d={d}, l={l}, beta={beta:g} ({inside} beta > log d)", fontsize=9)
+    ax.legend(fontsize=6, loc="best")
 
 
 def _kernel_panel(ax, rows: list[dict], config: Config) -> None:
     d = max(config.kernel_dims)
-    pts = [r for r in _select(rows, "kernel") if r["d"] == d]
-    h = [r["h"] for r in pts]
-    ax.plot(h, [r["plus2_exact"] for r in pts], "-", color="tab:green", label="(d-h)(d-h-1)/(4d^2)  (derived)")
-    ax.plot(h, [r["plus2_printed"] for r in pts], "--", color="tab:red", label="(d-h)(d-h+1)/(4d^2)  (printed)")
-    simulated, errors = [r["plus2_simulated"] for r in pts], [2 * r["plus2_stderr"] for r in pts]
-    ax.errorbar(h, simulated, yerr=errors, fmt="o", color="black", ms=4, capsize=2, label="two simulated walkers (+-2 s.e.)")
+    points = [r for r in _select(rows, "kernel") if r["d"] == d]
+    h = [r["h"] for r in points]
+    ax.plot(h, [r["plus2_derived"] for r in points], "-", color="tab:green", label="(d-h)(d-h-1)/(4d^2)  derived")
+    ax.plot(h, [r["plus2_printed"] for r in points], "--", color="tab:red", label="(d-h)(d-h+1)/(4d^2)  printed")
+    freq = [r["plus2_count"] / r["samples"] for r in points]
+    errors = [2 * math.sqrt(f * (1 - f) / r["samples"]) for f, r in zip(freq, points)]
+    ax.errorbar(h, freq, yerr=errors, fmt="o", color="k", ms=4, capsize=2, label="two simulated walkers (+-2 s.e.)")
     ax.set(xlabel="current distance h", ylabel="P[h -> h + 2] in one step")
-    title = f"Hamming-distance chain, the +2 entry, d={d}\n(package kernel: {config.kernel}; all entries and d: results table)"
-    ax.set_title(title, fontsize=9)
+    ax.set_title(f"the distance chain's +2 entry, d={d}: the printed one is wrong", fontsize=9)
     ax.legend(fontsize=7)
 
 
 def _lemma_panel(ax, rows: list[dict], config: Config) -> None:
     lemma = _select(rows, "lemma18")
-    c_mid = sorted(config.lemma_cs)[len(config.lemma_cs) // 2]
+    c = sorted(config.lemma_cs)[len(config.lemma_cs) // 2]
     for i, d in enumerate(config.lemma_dims):
-        pts = sorted((r for r in lemma if r["d"] == d and r["C"] == c_mid), key=lambda r: r["beta"])
-        betas = [r["beta"] for r in pts]
-        ax.plot(betas, [r["lemma18_relative_printed_kernel"] for r in pts], "--", marker="v", ms=3, color=f"C{i}", label=f"d={d}")
-        ax.plot(betas, [r["lemma18_relative"] for r in pts], "-", marker="o", ms=3, color=f"C{i}")
+        points = sorted((r for r in lemma if r["d"] == d and r["C"] == c), key=lambda r: r["beta"])
+        betas = [r["beta"] for r in points]
+        ax.plot(betas, [r["lemma18_relative_printed"] for r in points], "--v", ms=3, color=f"C{i}", label=f"d={d}")
+        ax.plot(betas, [r["lemma18_relative"] for r in points], "-o", ms=3, color=f"C{i}")
     ax.plot([], [], "--v", color="grey", label="printed kernel")
-    ax.plot([], [], "-o", color="grey", label=f"{config.kernel} kernel")
-    worst = _max(abs(r["lemma18_relative"]) for r in lemma)
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set(xscale="log", xlabel="beta", ylabel="sum_k C(d,k) Delta_C(k)  /  sum_k C(d,k) |Delta_C(k)|")
-    title = f"Lemma 18 sum, C={c_mid:g}: claimed < 0; with the {config.kernel} kernel\nmax |sum| / scale over all d, beta, C = {worst:.1e}"
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    ax.plot([], [], "-o", color="grey", label=f"{config.kernel} kernel: 0 to rounding")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set(xscale="log", xlabel="beta", ylabel="sum_k C(d,k) Delta_C(k) / sum_k C(d,k) |Delta_C(k)|")
+    ax.set_title(f"Lemma 18 claims this sum < 0 (C = {c:g}); with the right kernel it is 0", fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
 
 
 def _threshold_panel(ax, rows: list[dict], config: Config) -> None:
     thresholds = _select(rows, "threshold")
     for i, l in enumerate(sorted({r["l"] for r in thresholds})):
-        pts = sorted((r for r in thresholds if r["l"] == l and r["beta_star"] > 0), key=lambda r: r["d"])
-        ax.plot([r["d"] for r in pts], [r["beta_star"] for r in pts], "-", marker="s", ms=3, color=f"C{i}", label=f"beta*(d), l={l}")
-    dims = np.arange(3, max([r["d"] for r in thresholds] + [MAX_EXACT_DIM]) + 1)
-    ax.plot(dims, np.log(dims), ":", color="black", label="beta = log d")
-    ax.plot(dims, [parity_asymptote(d) for d in dims], "--", color="grey", label="1/2 log(d / 1.18)")
+        points = sorted((r for r in thresholds if r["l"] == l and 0 < r["beta_star"] < math.inf), key=lambda r: r["d"])
+        ax.plot([r["d"] for r in points], [r["beta_star"] for r in points], "-s", ms=3, color=f"C{i}", label=f"beta*(d, l), l={l}")
+    dims = np.arange(3, max(r["d"] for r in thresholds) + 1)
+    ax.plot(dims, config.log_d_factor * np.log(dims), ":", color="k", label=f"paper: beta = {config.log_d_factor:g} log d")
+    ax.plot(dims, [bl.parity_asymptote(int(d)) for d in dims], "--", color="grey", label="1/2 log(d / 1.18)")
     negatives = sorted(config.search_negatives)
     for r in _select(rows, "search"):
-        x = r["d"] * 1.04 ** (negatives.index(r["l"]) - (len(negatives) - 1) / 2)  # spread the l values
-        style = {"marker": "x", "color": "tab:red", "ms": 6}
-        if not r["violation"]:
-            style = {"marker": "o", "color": "grey", "ms": 3, "alpha": 0.5}
-        ax.plot(x, r["beta"], ls="none", **style)
-    ax.plot([], [], "x", color="tab:red", label="search: a step raises the loss")
-    ax.plot([], [], "o", color="grey", alpha=0.5, label="search: none found")
+        raises = max(r["tilt_increase"], r["search_increase_exact"]) > config.minimal_increase
+        x = r["d"] * 1.05 ** (negatives.index(r["l"]) - (len(negatives) - 1) / 2)  # side by side: l increases to the right
+        ax.plot(x, r["beta"], ls="none", **({"marker": "x", "color": "tab:red", "ms": 6} if raises else {"marker": "o", "color": "grey", "ms": 3, "alpha": 0.5}))
+    ax.plot([], [], "x", color="tab:red", label="a step raises Ltilde")
+    ax.plot([], [], "o", color="grey", alpha=0.5, label=f"none found (l = {', '.join(map(str, negatives))}, left to right)")
     ax.set(xscale="log", yscale="log", xlabel="d", ylabel="beta")
     ticks = [d for d in (2, 3, 4, 6, 8, 12, 16, 24, 32, 40) if d <= dims[-1]]
     ax.set_xticks(ticks, [str(d) for d in ticks])
     ax.set_xticks([], minor=True)
-    title = "where a blurring step raises the loss: beta < beta*(d, l),\nwhere the loss has a negative curvature at the uniform law"
-    ax.set_title(title, fontsize=9)
+    ax.set_title("a blurring step raises the loss exactly below beta*(d, l),\nwhere the uniform law has a negative curvature", fontsize=9)
     ax.legend(fontsize=6, loc="lower right")
 
 
+def _distance_panel(ax, rows: list[dict], d: int, l: int, beta: float) -> None:
+    starts: dict[str, list[dict]] = {}
+    for r in _select(rows, "chain"):
+        if (r["d"], r["l"], r["beta"]) == (d, l, beta) and r["distance_tv_binomial"] > 1e-14:  # below: the parity tilt lands on u
+            starts.setdefault(r["start"], []).append(r)
+    for i, (name, points) in enumerate(starts.items()):
+        ax.plot([r["step"] for r in points], [r["distance_tv_binomial"] for r in points], "-o", ms=2.5, lw=1.0, color=f"C{i}", label=name)
+    ax.set(yscale="log", xlabel="blurring step t", ylabel="TV(law of h(y, ybar), Binomial(d, 1/2))")
+    ax.set_title(f"the distance law approaches Binomial(d, 1/2), d={d}", fontsize=9)
+
+
 def plot(rows: list[dict], config: Config):
-    """Six panels: loss along the walk inside / outside the conditions, distance law, kernel,
-    Lemma 18 sum, and the (d, beta) map of steps that raise the loss."""
+    """Six panels: loss along the walk inside / below the threshold, the distance law, the +2 kernel
+    entry, the Lemma 18 sum, and the (d, beta) map of steps that raise the loss."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    d_hi = max(config.chain_dims)
-    inside = (d_hi, max(config.chain_negatives), max(config.chain_betas))
-    outside = (d_hi, min(config.chain_negatives), min(config.chain_betas))
-    _chain_panel(axes[0, 0], rows, *inside, symlog=False)
-    axes[0, 0].legend(fontsize=7, loc="upper right")
-    _chain_panel(axes[0, 1], rows, *outside, symlog=True)
-    axes[0, 1].legend(fontsize=7, loc="lower right")
-    _distance_panel(axes[0, 2], rows, *inside)
+    d = max(config.chain_dims)
+    _chain_panel(axes[0, 0], rows, d, max(config.chain_negatives), max(config.chain_betas), symlog=False)
+    _chain_panel(axes[0, 1], rows, d, min(config.chain_negatives), min(config.chain_betas), symlog=True)
+    _distance_panel(axes[0, 2], rows, d, max(config.chain_negatives), max(config.chain_betas))
     _kernel_panel(axes[1, 0], rows, config)
     _lemma_panel(axes[1, 1], rows, config)
     _threshold_panel(axes[1, 2], rows, config)
-    fig.suptitle("Blurring on the hypercube (Lemma 4.4): exact loss, Hamming kernel, Lemma 18, monotonicity", fontsize=11)
+    fig.suptitle("Blurring on the hypercube (Lemma 4.4), computed exactly", fontsize=11)
     fig.tight_layout()
     return fig

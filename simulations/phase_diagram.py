@@ -1,361 +1,318 @@
 """Phase diagram: function-class capacity against intertwining of the augmentations.
 
 Realizable comb data (m = 2^d clusters, balanced, n base points each, disjoint augmentation sets
-with T teeth). Every cell trains its seeds with the paper's InfoNCE (the seeds of up to
-CELLS_PER_PASS cells of a panel in one batched pass, each exactly as it would train alone),
-and the cell's colour is the fraction of seeds whose hard code is
-cluster-preserving (the paper's definition: g constant on every cluster; whether the clusters
-also sit on distinct vertices is recorded too). Contours show the measured delta of the class:
+with T teeth; a leak p mixes in views of the cluster's other base points). Every cell trains
+``seeds`` members with the paper's InfoNCE (all cells in one batched pass, each member exactly as
+it would train alone) and scores each hard code with analysis.metrics.preserves_clusters (the
+paper's definition: g constant on every cluster, natural images; distinct vertices not required).
 
-    teeth panel  band-limited class, x = bandwidth B, y = teeth T: spectral delta_F
-    leak panel   band-limited class, x = B, y = leak p (T fixed): spectral delta_F
-    mlp panel    ReLU MLP on the observation, x = width, y = T: empirical delta (the smallest
-                 split ratio a trained adversary finds, an upper bound); the spectral delta
-                 needs a feature map and does not apply
+    teeth panel  band-limited class, x = bandwidth B, y = teeth T: spectral delta_F (exact)
+    leak panel   band-limited class, x = B >= T (below T nothing splits: teeth panel), y = leak p
+                 (T = leak_teeth): delta_F, and the hard delta of Definition 5.2, p n / (n - 1)
+                 (the best split moves half the base points; an adversary checks it on one cell)
+    mlp panel    ReLU MLP, x = width, y = T: the empirical delta (smallest split ratio a trained
+                 adversary finds, an upper bound; no feature map, so no spectral delta)
 
-Prediction (Theorems 4.5 / 5.4 read together with delta-regularity): trained codes preserve
-clusters where no function in the class splits a cluster for free (delta_F = 1 on the comb for
-B < T) and split them where delta drops to 0 (B >= T); a positive leak restores delta and
-preservation. The verdict measures how well "preserving" and "delta" agree across cells.
+The unit of independence is a replicate: seed k of every cell (members train independently, so
+replicate k is one independent run of the whole diagram). Each claim compares the preserving
+share of two groups of cells within each replicate and puts a paired t interval over replicates.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from clustertheory.analysis.metrics import alignment_error, cluster_purity, preserves_clusters
-from clustertheory.analysis.regularity import empirical_delta, spectral_delta
-from clustertheory.config import check_in, check_int_range, check_nonneg_int, check_positive, check_positive_int, check_probability
+from clustertheory.analysis.metrics import alignment_error, preserves_clusters
+from clustertheory.analysis.regularity import search_split, spectral_delta
+from clustertheory.config import Integer, OneOf, Real, TupleOf
 from clustertheory.data import comb_dataset
+from clustertheory.functions.classes import make_function_class
 from clustertheory.functions.features import fourier_features
-from clustertheory.simulation import Check, RunContext, SimulationConfig, Verdict
+from clustertheory.plotting import annotated_heatmap
+from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
+from clustertheory.training.batched import Member, combine_models, train_members
 
 NAME = "phase-diagram"
 SUMMARY = "capacity (B, MLP width) vs intertwining (teeth T, leak p): trained codes preserve clusters exactly where delta stays up"
 
 PANELS = ("teeth", "leak", "mlp")
-DELTA_ONE = 1.0 - 1e-9  # spectral delta counted as 1 (exact up to rounding)
-DELTA_ZERO = 1e-9  # spectral delta counted as 0
-CELLS_PER_PASS = 16  # cells whose seeds train together in one batched pass (and are stored together)
+ZERO = 1e-9  # a delta within this of 0 (or 1) counts as exactly 0 (or 1): the spectral values are exact up to rounding
+SOURCE = "package prediction from Parulekar et al. 2023, Theorems 4.5 and 5.4 (intertwined augmentations, delta-regularity)"
 
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """Data: dim d (m = 2^d clusters), points_per_cluster n. Grids: bandwidths B (teeth and leak
-    panels), teeth T (teeth and mlp panels), leaks p at leak_teeth, widths (mlp panel, depth
-    mlp_depth). Training: seeds per cell (one ensemble), steps, batch_size, num_negatives l,
-    beta, lr. Adversary (empirical delta): adversary_restarts per cluster, adversary_steps.
-    Verdict: a cell "preserves" when at least preserve_level of its seeds do; agreement_min and
-    mlp_agreement_min are the required agreement rates; regular_delta the hard (empirical) delta
-    above which leak-panel cells must preserve (the agnostic theorem's 0.4).
+    """Data: dim d (m = 2^d clusters), points_per_cluster n. Grids: bandwidths x teeth (teeth
+    panel), leak_bandwidths x leaks at leak_teeth (leak panel), widths x mlp_teeth (mlp panel, MLP
+    depth mlp_depth). seeds: members per cell (= replicates of the diagram); train: the InfoNCE
+    training of every member. Adversary (empirical delta): restarts per cluster and steps.
+
+    delta_min                 the agnostic theorem's regularity level 0.4: leak cells with hard delta
+                              at least this count as regular
+    null_gap                  no difference in preserving share between two groups of cells
+    minimal_preservation_gap  the smallest difference that counts: the transition the diagram is
+                              about goes from (nearly) all seeds preserving to (nearly) none, so a
+                              gap of half the seeds is the least that deserves the name
+    max_alignment_error       training reached clean codes where nothing splits for free (the
+                              regime of the claims): mean P[g(x) != g(x+)] in delta_F = 1 cells
     """
 
     panels: tuple = PANELS
     dim: int = 2
     points_per_cluster: int = 4
-    bandwidths: tuple = (0, 1, 2, 3, 4, 5, 6)
-    teeth: tuple = (1, 2, 3, 4, 5, 6)
+    bandwidths: tuple = (0, 1, 2, 3)
+    teeth: tuple = (1, 2, 3, 4)
+    leak_bandwidths: tuple = (2, 3)
     leaks: tuple = (0.0, 0.05, 0.1, 0.2, 0.4)
     leak_teeth: int = 2
-    widths: tuple = (1, 2, 4, 8, 16)
+    widths: tuple = (2, 4, 8, 16)
+    mlp_teeth: tuple = (1, 2, 3)
     mlp_depth: int = 2
-    seeds: int = 4
-    steps: int = 300
-    batch_size: int = 64
-    num_negatives: int = 16
-    beta: float = 2.0
-    lr: float = 0.05
+    seeds: int = 10
+    train: TrainConfig = TrainConfig(steps=300, batch_size=64, num_negatives=16, beta=2.0, lr=0.05, log_every=300)
     adversary_restarts: int = 4
     adversary_steps: int = 200
-    preserve_level: float = 0.5
-    agreement_min: float = 0.9
-    mlp_agreement_min: float = 0.8
-    regular_delta: float = 0.4
+    delta_min: float = 0.4
+    null_gap: float = 0.0
+    minimal_preservation_gap: float = 0.5
+    max_alignment_error: float = 0.05
+
+    constraints = {
+        "panels": TupleOf(OneOf(*PANELS), distinct=True),
+        "dim": Integer(1, 4),
+        "points_per_cluster": Integer(2),
+        "bandwidths": TupleOf(Integer(0), increasing=True),
+        "teeth": TupleOf(Integer(1), increasing=True),
+        "leak_bandwidths": TupleOf(Integer(0), increasing=True),
+        "leaks": TupleOf(Real(0, 1), increasing=True),
+        "leak_teeth": Integer(1),
+        "widths": TupleOf(Integer(1), increasing=True),
+        "mlp_teeth": TupleOf(Integer(1), increasing=True),
+        "mlp_depth": Integer(1),
+        "seeds": Integer(2),
+        "adversary_restarts": Integer(1),
+        "adversary_steps": Integer(1),
+        "delta_min": Real(0, 1, open_lo=True),
+        "null_gap": Real(-1, 1),
+        "minimal_preservation_gap": Real(0, 1),
+        "max_alignment_error": Real(0, 1),
+    }
 
     def validate(self) -> None:
-        if not self.panels:
-            raise ValueError(f"panels must name at least one of {PANELS}")
-        for panel in self.panels:
-            check_in("panels", panel, PANELS)
-        check_int_range("dim", self.dim, 1, 4)
-        check_positive_int("points_per_cluster", self.points_per_cluster)
-        for name in ("bandwidths", "teeth", "leaks", "widths"):
-            if not getattr(self, name):
-                raise ValueError(f"{name} must hold at least one value")
-        for B in self.bandwidths:
-            check_nonneg_int("bandwidths", B)
-        for T in self.teeth:
-            check_positive_int("teeth", T)
-        for p in self.leaks:
-            check_probability("leaks", p)
-        check_positive_int("leak_teeth", self.leak_teeth)
-        for w in self.widths:
-            check_positive_int("widths", w)
-        check_positive_int("mlp_depth", self.mlp_depth)
-        check_positive_int("seeds", self.seeds)
-        check_positive_int("steps", self.steps)
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("num_negatives", self.num_negatives)
-        check_positive("beta", self.beta)
-        check_positive("lr", self.lr)
-        check_positive_int("adversary_restarts", self.adversary_restarts)
-        check_positive_int("adversary_steps", self.adversary_steps)
-        check_probability("preserve_level", self.preserve_level)
-        check_probability("agreement_min", self.agreement_min)
-        check_probability("mlp_agreement_min", self.mlp_agreement_min)
-        check_probability("regular_delta", self.regular_delta)
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps, batch_size=self.batch_size, num_negatives=self.num_negatives, beta=self.beta, lr=self.lr, log_every=self.steps
-        )
+        if self.minimal_preservation_gap < self.null_gap:
+            raise ValueError(f"minimal_preservation_gap must be >= null_gap, got {self.minimal_preservation_gap} < {self.null_gap}")
 
 
 SCALES = {
     "default": Config(),
     "paper": Config(
-        dim=3,
-        points_per_cluster=6,
-        bandwidths=tuple(range(11)),
-        teeth=tuple(range(1, 11)),
-        leaks=(0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6),
-        leak_teeth=3,
-        widths=(1, 2, 4, 8, 16, 32, 64, 128),
-        seeds=16,
-        steps=1000,
-        adversary_restarts=16,
-        adversary_steps=400,
+        dim=3, points_per_cluster=6, bandwidths=tuple(range(11)), teeth=tuple(range(1, 11)), leak_bandwidths=tuple(range(3, 8)),
+        leaks=(0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6), leak_teeth=3, widths=(1, 2, 4, 8, 16, 32, 64, 128),
+        mlp_teeth=tuple(range(1, 7)), seeds=16, train=TrainConfig(steps=1000, batch_size=64, num_negatives=16, beta=2.0, lr=0.05, log_every=1000),
+        adversary_restarts=16, adversary_steps=400,
     ),
 }
 
 
-# ----------------------------------------------------------------------------- one cell
+def cell_units(config: Config) -> list[dict]:
+    """Every cell of every requested panel: panel, capacity (x) and intertwining (y)."""
+    grids = {"teeth": (config.bandwidths, config.teeth), "leak": (config.leak_bandwidths, config.leaks), "mlp": (config.widths, config.mlp_teeth)}
+    return [{"panel": p, "capacity": x, "intertwining": y} for p in config.panels for y in grids[p][1] for x in grids[p][0]]
 
 
 def cell_setting(unit: dict, config: Config) -> tuple[object, str, dict]:
-    """(data, class name, class keyword arguments) of one cell of the diagram."""
-    m = 2**config.dim
-    panel, capacity, intertwining = unit["panel"], unit["capacity"], unit["intertwining"]
-    if panel == "leak":
-        data = comb_dataset(m, config.points_per_cluster, config.leak_teeth, leak=float(intertwining))
+    """(data, class name, class keyword arguments) of one cell."""
+    m, n = 2**config.dim, config.points_per_cluster
+    if unit["panel"] == "leak":
+        data = comb_dataset(m, n, config.leak_teeth, leak=float(unit["intertwining"]))
     else:
-        data = comb_dataset(m, config.points_per_cluster, int(intertwining))
-    if panel == "mlp":
-        return data, "mlp", {"width": int(capacity), "depth": config.mlp_depth}
-    return data, "band-limited", {"bandwidth": int(capacity)}
+        data = comb_dataset(m, n, int(unit["intertwining"]))
+    if unit["panel"] == "mlp":
+        return data, "mlp", {"width": int(unit["capacity"]), "depth": config.mlp_depth}
+    return data, "band-limited", {"bandwidth": int(unit["capacity"])}
 
 
-def train_cells(cells: list[tuple], dim: int, train_config: TrainConfig, seed: int, device) -> list[np.ndarray]:
-    """Train the seeds of many cells in one batched pass; per cell its (seeds, V, d) hard codes.
-
-    cells: (data, class name, class keyword arguments, member seeds) per cell. Every member
-    trains exactly as ``train`` would train it alone (its own init seed, data and batches;
-    clustertheory.training.batched), with the view score table; ``seed`` seeds the pass's
-    sampler. The only training in this simulation.
-    """
-    members = [Member(name, data, train_config, s, kwargs) for data, name, kwargs, seeds in cells for s in seeds]
-    codes = train_members(members, dim, seed=seed, device=device, evaluate=lambda c: [{} for _ in c], score_table=True).codes
-    ends = np.cumsum([len(seeds) for *_, seeds in cells])
-    return [codes[end - len(seeds) : end, : data.num_views] for (data, *_, seeds), end in zip(cells, ends)]
+def adversary_deltas(batch: list[dict], config: Config, ctx: RunContext) -> dict[tuple, float]:
+    """The adversary's smallest split ratio (an upper bound on the class's delta) for the mlp cells
+    and for the leak cell at B = T with the largest leak (where it checks p n / (n - 1)). The mlp
+    widths of one T share a dataset and are searched in one pass (analysis.regularity.search_split
+    on the combined ensemble): restarts x clusters members per cell, each its own initialisation."""
+    out: dict[tuple, float] = {}
+    groups: dict[tuple, list[dict]] = {}
+    top = max(config.leaks)
+    for unit in batch:
+        if unit["panel"] == "mlp" or (unit["panel"] == "leak" and unit["capacity"] == config.leak_teeth and unit["intertwining"] == top > 0):
+            groups.setdefault((unit["panel"], unit["intertwining"]), []).append(unit)
+    for (panel, y), cells in groups.items():
+        data = cell_setting(cells[0], config)[0]
+        targets = np.tile(np.arange(data.num_clusters), config.adversary_restarts)
+        models = [make_function_class(name, data, 1, seeds=[ctx.seed_for(panel, u["capacity"], y, "adversary", k) for k in range(len(targets))], device=ctx.device, **kwargs)
+                  for u in cells for _, name, kwargs in [cell_setting(u, config)]]
+        found = search_split(combine_models(models), data, np.tile(targets, len(cells)), steps=config.adversary_steps)
+        for i, u in enumerate(cells):
+            out[cell_key(u)] = float(found.ratio[i * len(targets) : (i + 1) * len(targets)].min())
+    return out
 
 
 def cell_key(unit: dict) -> tuple:
     return unit["panel"], unit["capacity"], unit["intertwining"]
 
 
-def measure_cell(unit: dict, config: Config, ctx: RunContext, codes: np.ndarray) -> dict:
-    """Score the cell's trained codes (seeds, V, d) and measure the class's delta on the cell's data."""
-    data, class_name, class_kwargs = cell_setting(unit, config)
-    preserving = [preserves_clusters(c, data, distinct=False) for c in codes]
-    distinct = [preserves_clusters(c, data, distinct=True) for c in codes]
-    adversary = empirical_delta(
-        data, class_name, restarts=config.adversary_restarts, steps=config.adversary_steps, seed=ctx.seed_for(*cell_key(unit), "adversary"), device=ctx.device, **class_kwargs
-    )
-    spectral = spectral_delta(fourier_features(data, class_kwargs["bandwidth"]), data).delta if class_name == "band-limited" else float("nan")
-    return {
-        "preserving_fraction": float(np.mean(preserving)),
-        "distinct_fraction": float(np.mean(distinct)),
-        "min_purity": float(np.mean([np.nanmin(cluster_purity(c, data)) for c in codes])),
-        "alignment_error": float(np.mean([alignment_error(c, data) for c in codes])),
-        "delta_spectral": spectral,
-        "delta_empirical": adversary.delta,
-        "adversary_splits": adversary.splits_found,
-    }
-
-
-def measure_cells(batch: list[dict], config: Config, ctx: RunContext) -> list[dict]:
-    """Train the seeds of a batch of cells together, then measure each cell."""
-    cells = [(*cell_setting(u, config), [ctx.seed_for(*cell_key(u), "member", k) for k in range(config.seeds)]) for u in batch]
-    codes = train_cells(cells, config.dim, config.train_config(), ctx.seed_for("pass", *cell_key(batch[0])), ctx.device)
-    return [measure_cell(u, config, ctx, c) for u, c in zip(batch, codes)]
-
-
-def cell_units(config: Config) -> list[dict]:
-    """Every cell of every requested panel, as flat sweep units."""
-    grids = {
-        "teeth": (config.bandwidths, config.teeth),
-        "leak": (config.bandwidths, config.leaks),
-        "mlp": (config.widths, config.teeth),
-    }
-    return [{"panel": panel, "capacity": x, "intertwining": y} for panel in config.panels for y in grids[panel][1] for x in grids[panel][0]]
+def measure_cells(batch: list[dict], config: Config, ctx: RunContext) -> list[list[dict]]:
+    """Train every seed of every cell of the batch in one pass; measure the cells' deltas (spectral
+    delta_F of the band-limited class; the hard delta p n / (n - 1) of a leaky comb at B >= T: the
+    best split moves half the base points; the adversary's bound); one row per (cell, seed)."""
+    settings = [cell_setting(u, config) for u in batch]
+    seeds = [[ctx.seed_for(*cell_key(u), "member", k) for k in range(config.seeds)] for u in batch]
+    members = [Member(name, data, config.train, s, kwargs) for (data, name, kwargs), cell in zip(settings, seeds) for s in cell]
+    codes = train_members(members, config.dim, seed=ctx.seed_for("pass", *cell_key(batch[0])), device=ctx.device,
+                          evaluate=lambda c: [{} for _ in c], score_table=True).codes
+    adversary = adversary_deltas(batch, config, ctx)
+    n = config.points_per_cluster
+    out = []
+    for i, (unit, (data, name, kwargs)) in enumerate(zip(batch, settings)):
+        deltas = {
+            "delta_spectral": spectral_delta(fourier_features(data, kwargs["bandwidth"]), data).delta if name == "band-limited" else np.nan,
+            "delta_hard": unit["intertwining"] * n / (n - 1) if unit["panel"] == "leak" and unit["capacity"] >= config.leak_teeth else np.nan,
+            "delta_adversary": adversary.get(cell_key(unit), np.nan),
+        }
+        mine = codes[i * config.seeds : (i + 1) * config.seeds, : data.num_views]
+        out.append([{"seed": k, **deltas, "preserving": preserves_clusters(c, data, distinct=False), "distinct": preserves_clusters(c, data),
+                     "alignment_error": alignment_error(c, data)} for k, c in enumerate(mine)])
+    return out
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
-    """One sweep unit per cell; the cells of a panel are trained CELLS_PER_PASS at a time in
-    one batched pass (ctx.max_batch overrides), and every finished pass is stored, so an
-    interrupted run resumes. On CPU torch runs single-threaded meanwhile: the tensors are
-    tiny and intra-op threads only add overhead (a cell trained 4x slower with two threads
-    than with one on the 2-core reference machine)."""
-    threads = torch.get_num_threads()
-    if ctx.device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        return ctx.sweep_batched(
-            cell_units(config), lambda unit: unit["panel"], lambda batch: measure_cells(batch, config, ctx),
-            desc="phase-diagram cells", max_batch=ctx.max_batch or CELLS_PER_PASS,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    """All cells train together in one batched pass (ctx.max_batch cuts it; every finished batch
+    is stored, so an interrupted run resumes)."""
+    return ctx.sweep_batched(cell_units(config), None, lambda batch: measure_cells(batch, config, ctx), desc="phase-diagram cells")
 
 
 # ----------------------------------------------------------------------------- verdict
 
 
-def cell_delta(row: dict) -> float:
-    """The delta shown for a cell: spectral where defined, else the empirical bound clipped to
-    [0, 1] (no split found counts as 1)."""
-    if not math.isnan(row["delta_spectral"]):
-        return row["delta_spectral"]
-    return min(1.0, row["delta_empirical"])
+def replicate_shares(rows: list[dict], select, seeds: int) -> tuple[np.ndarray, int]:
+    """(seeds,) share of preserving codes among the selected cells in each replicate, and the
+    number of cells selected."""
+    chosen = [r for r in rows if select(r)]
+    cells = {(r["panel"], r["capacity"], r["intertwining"]) for r in chosen}
+    if not chosen:
+        return np.full(seeds, np.nan), 0
+    return np.array([np.mean([r["preserving"] for r in chosen if r["seed"] == k]) for k in range(seeds)]), len(cells)
 
 
-def agreement(rows: list[dict], config: Config, free: Callable[[dict], bool]) -> tuple[float, int]:
-    """Share of cells where "preserving" (>= preserve_level of seeds) equals "no free split"."""
-    if not rows:
-        return float("nan"), 0
-    hits = [(r["preserving_fraction"] >= config.preserve_level) == (not free(r)) for r in rows]
-    return float(np.mean(hits)), len(rows)
+def gap_claim(name: str, statement: str, rows: list[dict], treated, control, config: Config, labels: tuple[str, str], extra=()) -> Claim:
+    """Paired claim: preserving share of the ``treated`` cells minus that of the ``control`` cells, per replicate."""
+    high, n_high = replicate_shares(rows, treated, config.seeds)
+    low, n_low = replicate_shares(rows, control, config.seeds)
+    preconditions = [Check.at_least(f"cells {labels[0]}", n_high, 1), Check.at_least(f"cells {labels[1]}", n_low, 1), *extra]
+    if not (n_high and n_low):
+        high = low = np.zeros(config.seeds)
+    return Claim.from_paired(name, SOURCE, statement, high, low, f"share of seeds preserving clusters, ({labels[0]}) - ({labels[1]})",
+                             null=config.null_gap, minimal_effect=config.minimal_preservation_gap, preconditions=preconditions)
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:
-    """Agreement between preservation and delta, per panel; leak-panel cells with regular hard delta preserve."""
-    checks = []
-    teeth = [r for r in rows if r["panel"] == "teeth"]
-    if teeth:
-        rate, count = agreement(teeth, config, lambda r: r["delta_spectral"] < DELTA_ONE)
-        checks.append(
-            Check(
-                name=f"teeth panel: cells where 'preserving (>= {config.preserve_level:g} of seeds)' == 'delta_F = 1'",
-                measured=f"{rate:.3f} of {count} cells",
-                requirement=f">= {config.agreement_min:g}",
-                passed=rate >= config.agreement_min,
-            )
-        )
-    spectral = [r for r in rows if r["panel"] in ("teeth", "leak")]
-    free = [r for r in spectral if r["delta_spectral"] <= DELTA_ZERO]
-    if free:
-        mean_free = float(np.mean([r["preserving_fraction"] for r in free]))
-        checks.append(
-            Check(
-                name="band-limited cells with delta_F = 0 (a free split exists): mean preserving fraction",
-                measured=f"{mean_free:.3f} over {len(free)} cells",
-                requirement=f"< {config.preserve_level:g}",
-                passed=mean_free < config.preserve_level,
-            )
-        )
-    leak = [r for r in rows if r["panel"] == "leak"]
-    # B >= T: without leak the class splits for free; the leak gives every split a hard cost
-    restored = [r for r in leak if r["capacity"] >= config.leak_teeth and r["delta_empirical"] >= config.regular_delta]
-    if leak:
-        mean_restored = float(np.mean([r["preserving_fraction"] for r in restored])) if restored else float("nan")
-        checks.append(
-            Check(
-                name=f"leak panel, B >= T cells whose leak makes the hard (empirical) delta >= {config.regular_delta:g}: mean preserving fraction",
-                measured=f"{mean_restored:.3f} over {len(restored)} cells",
-                requirement=">= 0.75",
-                passed=bool(restored) and mean_restored >= 0.75,
-            )
-        )
-    mlp = [r for r in rows if r["panel"] == "mlp"]
-    if mlp:
-        rate, count = agreement(mlp, config, lambda r: r["delta_empirical"] <= DELTA_ZERO)
-        checks.append(
-            Check(
-                name="mlp panel: cells where 'preserving' == 'adversary finds no free split (empirical delta > 0)'",
-                measured=f"{rate:.3f} of {count} cells",
-                requirement=f">= {config.mlp_agreement_min:g}",
-                passed=rate >= config.mlp_agreement_min,
-            )
-        )
-    return Verdict(checks)
+    """Package checks on the deltas; three paired claims on preservation against delta."""
+    first = {(r["panel"], r["capacity"], r["intertwining"]): r for r in rows}
+    teeth = [r for r in first.values() if r["panel"] == "teeth"]
+    expected = [1.0 if r["capacity"] < r["intertwining"] else 0.0 for r in teeth]
+    n = config.points_per_cluster
+    at_t = [r for r in first.values() if r["panel"] == "leak" and r["capacity"] == config.leak_teeth]
+    checked = [r for r in first.values() if r["panel"] == "leak" and not np.isnan(r["delta_adversary"])]
+    checks = [
+        Check.at_most("teeth panel: |delta_F - [B < T]| (max)", max((abs(r["delta_spectral"] - e) for r, e in zip(teeth, expected)), default=np.nan), ZERO),
+        Check.at_most("leak panel at B = T: |delta_F - (1 - (1 - p n/(n-1))^2)| (max)",
+                      max((abs(r["delta_spectral"] - (1 - (1 - r["intertwining"] * n / (n - 1)) ** 2)) for r in at_t), default=np.nan), ZERO),
+        Check.at_most("leak panel: |adversary's best split ratio - p n/(n-1)| (max)", max((abs(r["delta_adversary"] - r["delta_hard"]) for r in checked), default=np.nan), 1e-9),
+    ]
+
+    def band(r: dict) -> bool:
+        return r["panel"] in ("teeth", "leak")
+
+    aligned = [r["alignment_error"] for r in rows if band(r) and r["delta_spectral"] >= 1 - ZERO]
+    converged = Check.at_most("mean alignment error where delta_F = 1 (training reached clean codes)", float(np.mean(aligned)) if aligned else np.nan, config.max_alignment_error)
+
+    def regular(r: dict) -> bool:
+        return r["panel"] == "leak" and r["delta_hard"] >= config.delta_min
+
+    claims = [
+        gap_claim("preserve-where-delta-one", "band-limited codes preserve clusters where no function in the class splits one for free "
+                  "(delta_F = 1) and split them where one does (delta_F = 0)",
+                  rows, lambda r: band(r) and r["delta_spectral"] >= 1 - ZERO, lambda r: band(r) and r["delta_spectral"] <= ZERO,
+                  config, ("delta_F = 1", "delta_F = 0"), [converged]),
+        gap_claim("leak-restores-preservation", f"a leak that makes every split pay (hard delta >= {config.delta_min:g}) restores preservation "
+                  "where the class could split for free without it (B >= T)",
+                  rows, regular, lambda r: r["panel"] == "leak" and r["delta_hard"] == 0.0, config, (f"hard delta >= {config.delta_min:g}", "p = 0, B >= T")),
+        gap_claim("mlp-free-split-predicts", "MLP codes preserve clusters where the adversary finds no free split and split them where it finds one",
+                  rows, lambda r: r["panel"] == "mlp" and r["delta_adversary"] > ZERO, lambda r: r["panel"] == "mlp" and r["delta_adversary"] <= ZERO,
+                  config, ("no free split found", "free split found")),
+    ]
+    return Verdict(checks, claims)
 
 
 # ----------------------------------------------------------------------------- figure
 
-_PANEL_LABELS = {
-    "teeth": ("bandwidth B (band-limited)", "teeth T", "spectral delta_F"),
-    "leak": ("bandwidth B (band-limited), T = {teeth}", "leak p", "spectral delta_F"),
-    "mlp": ("MLP width", "teeth T", "empirical delta (no split found = 1)"),
+_AXES = {
+    "teeth": ("bandwidth B (band-limited class)", "teeth T"),
+    "leak": ("bandwidth B (band-limited class), T = {teeth}", "leak p"),
+    "mlp": ("MLP width (depth {depth})", "teeth T"),
 }
 
 
-def _draw_level_boundary(ax, values: np.ndarray, level: float, **style) -> None:
-    """Draw the cell edges that separate {values >= level} from the rest (a step contour)."""
-    above = values >= level
-    rows, cols = above.shape
+def _boundary(ax, inside: np.ndarray, **style) -> None:
+    """Draw the cell edges between cells where ``inside`` holds and cells where it does not."""
+    rows, cols = inside.shape
     for i in range(rows):
         for j in range(cols):
-            if j + 1 < cols and above[i, j] != above[i, j + 1]:
+            if j + 1 < cols and inside[i, j] != inside[i, j + 1]:
                 ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], **style)
-            if i + 1 < rows and above[i, j] != above[i + 1, j]:
+            if i + 1 < rows and inside[i, j] != inside[i + 1, j]:
                 ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], **style)
 
 
+def _cell_text(r: dict, share: float) -> str:
+    if r["panel"] == "teeth":
+        return f"{share:.1f}\ndF {r['delta_spectral']:.0f}"
+    if r["panel"] == "leak":
+        return f"{share:.1f}\ndF {r['delta_spectral']:.2f}\nd {r['delta_hard']:.2f}"
+    return f"{share:.1f}\nd {'none' if np.isinf(r['delta_adversary']) else format(r['delta_adversary'], '.2f')}"
+
+
 def plot(rows: list[dict], config: Config):
-    """One heat map per panel: colour = preserving fraction; step contours where delta crosses
-    0.9 (white) and the regular level (red, dashed); cell text = preserving fraction, then the
-    spectral delta_F and the hard empirical delta (d)."""
+    """One heat map per panel: colour = share of seeds whose code preserves every cluster. Lines:
+    teeth panel, where delta_F drops from 1 to 0 (B = T); leak panel, where the hard delta reaches
+    delta_min; mlp panel, around the cells where the adversary found a free split."""
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
     panels = [p for p in PANELS if any(r["panel"] == p for r in rows)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.6), squeeze=False)
+    fig.subplots_adjust(wspace=0.3)
     image = None
     for ax, panel in zip(axes[0], panels):
         mine = [r for r in rows if r["panel"] == panel]
         xs, ys = sorted({r["capacity"] for r in mine}), sorted({r["intertwining"] for r in mine})
-        colour = np.full((len(ys), len(xs)), np.nan)
-        delta = np.full((len(ys), len(xs)), np.nan)
-        for r in mine:
+        share, line = np.full((len(ys), len(xs)), np.nan), np.zeros((len(ys), len(xs)), dtype=bool)
+        text = np.full((len(ys), len(xs)), "", dtype=object)
+        for r in (r for r in mine if r["seed"] == 0):
             i, j = ys.index(r["intertwining"]), xs.index(r["capacity"])
-            colour[i, j], delta[i, j] = r["preserving_fraction"], cell_delta(r)
-            hard = "none" if math.isinf(r["delta_empirical"]) else f"{r['delta_empirical']:.2f}"
-            spectral = "" if math.isnan(r["delta_spectral"]) else f"\ndF {r['delta_spectral']:.2f}"
-            ax.text(j, i, f"{r['preserving_fraction']:.2f}{spectral}\nd {hard}", ha="center", va="center", fontsize=5.5, color="k" if r["preserving_fraction"] > 0.6 else "w")
-        image = ax.imshow(colour, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        _draw_level_boundary(ax, delta, 0.9, color="w", lw=2.5)
-        _draw_level_boundary(ax, delta, config.regular_delta, color="#d62728", lw=1.5, ls="--")
-        xlabel, ylabel, delta_label = _PANEL_LABELS[panel]
-        ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
-        ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
-        ax.set_xlim(-0.5, len(xs) - 0.5)
-        ax.set_ylim(-0.5, len(ys) - 0.5)
-        ax.set_xlabel(xlabel.format(teeth=config.leak_teeth))
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{panel} panel: colour = preserving fraction\nlines: {delta_label}", fontsize=9)
-    handles = [
-        Line2D([], [], color="w", lw=2.5, label="delta = 0.9 boundary"),
-        Line2D([], [], color="#d62728", lw=1.5, ls="--", label=f"delta = {config.regular_delta:g} boundary"),
-    ]
-    legend = fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, facecolor="0.6", bbox_to_anchor=(0.45, -0.1))
-    legend.get_frame().set_alpha(1.0)
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, label="fraction of seeds cluster-preserving")
-    fig.text(0.01, -0.06, "cell text: preserving fraction / dF spectral delta_F / d hard empirical delta (adversary bound)", fontsize=7)
+            share[i, j] = np.mean([s["preserving"] for s in mine if (s["capacity"], s["intertwining"]) == (r["capacity"], r["intertwining"])])
+            text[i, j] = _cell_text(r, share[i, j])
+            line[i, j] = {"teeth": r["delta_spectral"] >= 0.5, "leak": r["delta_hard"] >= config.delta_min, "mlp": r["delta_adversary"] <= ZERO}[panel]
+        image = annotated_heatmap(ax, share, [f"{x:g}" for x in xs], [f"{y:g}" for y in ys], text=text, vmin=0, vmax=1, fontsize=6.5)
+        _boundary(ax, line, color="#d62728" if panel == "leak" else "w", lw=2.5, ls="--" if panel == "leak" else "-")
+        xlabel, ylabel = _AXES[panel]
+        ax.set(xlabel=xlabel.format(teeth=config.leak_teeth, depth=config.mlp_depth), ylabel=ylabel)
+    if "teeth" in panels:
+        axes[0][panels.index("teeth")].set_title("white line: delta_F drops from 1 to 0 (B = T)", fontsize=9)
+    if "leak" in panels:
+        axes[0][panels.index("leak")].set_title(f"red dashes: hard delta d = p n/(n-1) reaches {config.delta_min:g}", fontsize=9)
+    if "mlp" in panels:
+        axes[0][panels.index("mlp")].set_title("white line: around cells where an adversary\nfound a free split (d = 0)", fontsize=9)
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, label=f"share of {config.seeds} seeds whose code keeps every cluster whole")
+    fig.suptitle("Trained codes keep clusters whole exactly where no function in the class splits one for free\n"
+                 "(cell text: share preserving; dF spectral delta_F; d hard delta of Definition 5.2, or the adversary's bound)", fontsize=10, y=1.04)
     return fig

@@ -17,26 +17,49 @@ Everything is exact (finite sums, or the Laplace quadrature of
 
 from __future__ import annotations
 
+import itertools
 import math
+from functools import cache
 
 import numpy as np
 import torch
 from scipy.special import comb
 
 from clustertheory.analysis.exact_loss import (
+    AUTO_MAX_TERMS,
     LAPLACE_STEP,
+    LAPLACE_U_MAX,
     METHODS,
     expected_log1p_sum_batch,
     laplace_grid,
     laplace_log1p_sum,
+    multinomial_term_count,
 )
-from clustertheory.analysis.hypercube import check_dim, check_law, hamming_matrix, vertex_weight
-from clustertheory.config import check_in, check_int_range, check_nonneg, check_nonneg_int, check_positive, check_positive_int
+from clustertheory.analysis.hypercube import (
+    check_dim,
+    check_law,
+    hamming_matrix,
+    vertex_weight,
+)
+from clustertheory.config import (
+    check_in,
+    check_int_range,
+    check_nonneg,
+    check_nonneg_int,
+    check_positive,
+    check_positive_int,
+)
 from clustertheory.utils import one_thread_below
 
 KERNEL_VARIANTS = ("exact", "paper", "paper-remainder")
 MAX_CURVATURE_DIM = 40  # uniform_curvatures needs only (d+1)-dim objects; checked against 60-digit values
 STEPS = np.array([-2, -1, 0, 1, 2])  # the moves of the Hamming-distance chain in one step
+# The search only proposes laws (each one it reports is re-evaluated exactly), so it may use
+# coarser quadrature nodes: step 1/4 keeps the discretisation error near 1e-14, margin 30 the
+# truncation near 1e-13, with 2.5x fewer nodes than the exact loss uses.
+SEARCH_STEP = 0.25
+CHUNK_ELEMENTS = 2**23  # the exact loss of many laws is computed in chunks of about this many float64s
+SEARCH_MARGIN = 30.0
 
 
 # ----------------------------------------------------------------------------- the walk
@@ -92,16 +115,28 @@ def distance_law(law) -> np.ndarray:
 
 
 def krawtchouk(d: int) -> np.ndarray:
-    """(d+1, d+1): K[k, h] = sum_{|v| = h} chi_S(v) = sum_j (-1)^j C(k, j) C(d-k, h-j) for |S| = k."""
-    d = check_int_range("d", d, 1, MAX_CURVATURE_DIM)
+    """(d+1, d+1): K[k, h] = sum_{|v| = h} chi_S(v) = sum_j (-1)^j C(k, j) C(d-k, h-j) for |S| = k.
+    Read-only (computed once per d: the curvature and the Walsh-path loss use it on every call)."""
+    return _krawtchouk(check_int_range("d", d, 1, MAX_CURVATURE_DIM))
+
+
+@cache
+def _krawtchouk(d: int) -> np.ndarray:
     k, h, j = np.meshgrid(np.arange(d + 1), np.arange(d + 1), np.arange(d + 1), indexing="ij")
-    return ((-1.0) ** j * comb(k, j) * comb(d - k, h - j)).sum(axis=2)
+    table = ((-1.0) ** j * comb(k, j) * comb(d - k, h - j)).sum(axis=2)
+    table.flags.writeable = False
+    return table
 
 
 def _hadamard(d: int, dtype=torch.float64) -> torch.Tensor:
     """(2^d, 2^d) Walsh matrix W[S, v] = chi_S(v) = (-1)^{|S AND v|} (symmetric, W W = 2^d I)."""
+    return _hadamard64(d).to(dtype)
+
+
+@cache
+def _hadamard64(d: int) -> torch.Tensor:
     index = np.arange(2**d)
-    return torch.from_numpy((-1.0) ** vertex_weight(d)[index[:, None] & index[None, :]]).to(dtype)
+    return torch.from_numpy((-1.0) ** vertex_weight(d)[index[:, None] & index[None, :]])
 
 
 def distance_laws_torch(law: torch.Tensor) -> torch.Tensor:
@@ -112,7 +147,7 @@ def distance_laws_torch(law: torch.Tensor) -> torch.Tensor:
     """
     d = _dim_of(law)
     walsh = _hadamard(d, law.dtype).to(law.device)
-    kraw = torch.from_numpy(krawtchouk(d)[vertex_weight(d)]).to(law)  # (2^d, d+1): K[|S|, h]
+    kraw = torch.from_numpy(krawtchouk(d)[vertex_weight(d)]).to(law)  # (2^d, d+1): K[|S|, h] (a copy)
     spectrum = law @ walsh  # (..., 2^d)
     return walsh @ (spectrum.unsqueeze(-1) * kraw) / 2**d
 
@@ -142,9 +177,34 @@ def reduced_loss(law, num_negatives: int, beta: float, method: str = "auto"):
         return (law * per_anchor.reshape(law.shape)).sum(-1)
     law = np.asarray(law, dtype=np.float64)
     q = distance_laws(law).reshape(-1, d + 1)
-    per_anchor = expected_log1p_sum_batch(np.broadcast_to(log_ratio, q.shape), q, l, method).reshape(law.shape)
-    value = (law * per_anchor).sum(-1)
+    if method == "multinomial" or (method == "auto" and multinomial_term_count(d + 1, l) <= AUTO_MAX_TERMS):
+        per_anchor = expected_log1p_sum_batch(np.broadcast_to(log_ratio, q.shape), q, l, "multinomial")
+    else:  # every anchor shares the values: one quadrature grid, a matrix product per chunk of anchors
+        shared, per_anchor = torch.from_numpy(log_ratio), np.empty(len(q))
+        nodes = len(laplace_grid(0.0, l))
+        rows = max(1, CHUNK_ELEMENTS // nodes)
+        for start in range(0, len(q), rows):
+            chunk = torch.from_numpy(q[start : start + rows])
+            with one_thread_below(len(chunk) * nodes):
+                per_anchor[start : start + rows] = laplace_log1p_sum(shared, chunk, l).numpy()
+    value = (law * per_anchor.reshape(law.shape)).sum(-1)
     return float(value) if law.ndim == 1 else value
+
+
+def monte_carlo_reduced_loss(law, num_negatives: int, beta: float, samples: int, seed: int | np.random.Generator = 0) -> tuple[float, float]:
+    """(mean, standard error) of log(1 + sum_{i<=l} exp(-2 beta h(y, ybar_i))) over ``samples``
+    direct draws of y, ybar_1..ybar_l ~ law (a cross-check of :func:`reduced_loss`)."""
+    law, d = check_law("law", law)
+    l = check_positive_int("num_negatives", num_negatives)
+    beta = check_nonneg("beta", beta)
+    n = check_positive_int("samples", samples)
+    if n < 2:
+        raise ValueError(f"samples must be >= 2 for a standard error, got {n}")
+    rng = np.random.default_rng(seed)
+    y = rng.choice(len(law), n, p=law)
+    ybar = rng.choice(len(law), (n, l), p=law)
+    values = np.log1p(np.exp(-2.0 * beta * hamming_matrix(d)[y[:, None], ybar]).sum(axis=1))
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(n))
 
 
 def reduced_loss_path(law, steps: int, num_negatives: int, beta: float, method: str = "auto") -> np.ndarray:
@@ -324,6 +384,53 @@ def uniform_curvatures(d: int, num_negatives: int, beta: float) -> np.ndarray:
     return 2.0 ** (1 - d) * kraw @ grad + 4.0**-d * np.einsum("kh,hg,kg->k", kraw, hess, kraw)
 
 
+def step_increase(law, num_negatives: int, beta: float, method: str = "auto") -> float | np.ndarray:
+    """Ltilde(K D) - Ltilde(D): the change of the reduced loss over one blurring step, exactly
+    (:func:`reduced_loss` on numpy laws (2^d,) or (B, 2^d))."""
+    law = np.asarray(law, dtype=np.float64)
+    return reduced_loss(walk_step(law), num_negatives, beta, method) - reduced_loss(law, num_negatives, beta, method)
+
+
+def curvature_threshold(d: int, num_negatives: int, low: float = 0.01, high: float = 10.0, scan: int = 16, bisections: int = 14) -> dict:
+    """The largest beta in [low, high] at which the uniform law has a negative Walsh curvature
+    (:func:`uniform_curvatures`): scan ``scan`` log-spaced betas, then bisect the last sign change
+    ``bisections`` times (each halves the bracket in log beta).
+
+    Returns {"beta_star": 0.0 when every curvature is >= 0 on the scan, inf when one is negative at
+    ``high``, else the bisected value; "sign_changes": along the scan (1 means one threshold)}.
+    """
+    check_positive("low", low)
+    if not high > low:
+        raise ValueError(f"high must be > low = {low}, got {high!r}")
+    check_positive_int("scan", scan)
+    check_nonneg_int("bisections", bisections)
+
+    def negative(beta: float) -> bool:
+        return bool(uniform_curvatures(d, num_negatives, beta).min() < 0)
+
+    grid = np.geomspace(low, high, max(scan, 2))
+    signs = [negative(float(b)) for b in grid]
+    changes = sum(a != b for a, b in itertools.pairwise(signs))
+    if not any(signs):
+        return {"beta_star": 0.0, "sign_changes": changes}
+    last = max(i for i, sign in enumerate(signs) if sign)
+    if last == len(grid) - 1:
+        return {"beta_star": math.inf, "sign_changes": changes}
+    lo, hi = float(grid[last]), float(grid[last + 1])
+    for _ in range(bisections):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if negative(mid) else (lo, mid)
+    return {"beta_star": math.sqrt(lo * hi), "sign_changes": changes}
+
+
+def parity_asymptote(d: int) -> float:
+    """Large-d estimate of the threshold: for l = 1 the parity curvature is proportional to
+    sum_n (-1)^(n+1) / n (1 - e^{-2 beta n})^d ~ exp(-d e^{-2 beta}) - (1 - log 2), which turns
+    negative below beta = 1/2 log(d / log(1 / (1 - log 2))) = 1/2 log(d / 1.18) (a heuristic)."""
+    check_positive_int("d", d)
+    return 0.5 * math.log(d / math.log(1.0 / (1.0 - math.log(2.0))))
+
+
 def starting_laws(d: int, seed: int | np.random.Generator = 0) -> dict[str, np.ndarray]:
     """Named starting vertex laws (2^d,) for the chain:
 
@@ -349,53 +456,99 @@ def starting_laws(d: int, seed: int | np.random.Generator = 0) -> dict[str, np.n
     return laws
 
 
-def search_blurring_increase(
+def search_losses(law: torch.Tensor, negatives, betas) -> torch.Tensor:
+    """Ltilde for a batch of cells, each with its own (l, beta), as the search needs it: law
+    (C, ..., 2^d) -> (C, ...), differentiable, accurate to ~1e-12 (not to rounding):
+
+        Ltilde = sum_y p_y int w(u) (1 - phi_y(u)^l) du,  phi_y(u) = sum_h q_y[h] exp(-e^u e^{-2 beta h}),
+        w(u) = e^{-e^u}
+
+    (the Laplace form of :func:`reduced_loss`; q_y the distance law of anchor y,
+    :func:`distance_laws_torch`), by the trapezoid rule on the SEARCH_STEP nodes from
+    -log(max l) - SEARCH_MARGIN to LAPLACE_U_MAX (all log-ratios are <= 0, so one set of nodes
+    serves every cell), and 1 - phi^l = -expm1(l log phi): phi >= e^{-e^4} > 0, so the log is
+    finite, and its absolute error (not relative, where phi is near 1) is all the search needs.
+    """
+    d = _dim_of(law)
+    ls = torch.as_tensor(np.asarray(negatives, dtype=np.float64)).to(law)
+    beta = torch.as_tensor(np.asarray(betas, dtype=np.float64)).to(law)
+    if ls.shape != (law.shape[0],) or beta.shape != (law.shape[0],):
+        raise ValueError(f"negatives and betas must hold one value per cell ({law.shape[0]}), got {tuple(ls.shape)} and {tuple(beta.shape)}")
+    u_min = -math.log(float(ls.max())) - SEARCH_MARGIN
+    count = math.ceil((LAPLACE_U_MAX - u_min) / SEARCH_STEP) + 1
+    grid = LAPLACE_U_MAX - SEARCH_STEP * torch.arange(count, dtype=law.dtype, device=law.device).flip(0)
+    weight = SEARCH_STEP * torch.exp(-torch.exp(grid))
+    h = torch.arange(d + 1, dtype=law.dtype, device=law.device)
+    terms = torch.exp(-torch.exp(grid[None, None, :] - 2.0 * beta[:, None, None] * h[None, :, None]))  # (C, n, G)
+    phi = distance_laws_torch(law).reshape(law.shape[0], -1, d + 1) @ terms  # (C, anchors, G)
+    one_minus_power = -torch.expm1(ls[:, None, None] * torch.log(phi))
+    return (law * (one_minus_power @ weight).reshape(law.shape)).sum(-1)
+
+
+def search_blurring_increases(
     d: int,
-    num_negatives: int,
-    beta: float,
+    negatives,
+    betas,
     starts,
-    steps: int = 60,
+    steps: int = 30,
     lr: float = 0.1,
     device: torch.device | str = "cpu",
-) -> dict:
-    """Gradient ascent (Adam, float64) for a law whose blurring step raises Ltilde.
+) -> list[dict]:
+    """Gradient ascent (Adam, float64) for laws whose blurring step raises Ltilde, in many cells
+    (l_c, beta_c) at once (one pass: the cells share nothing but the tensors they sit in).
 
-    starts: (R, 2^d) starting laws, one restart each, parametrised p = softmax(theta).
+    starts: (R, 2^d) starting laws, one restart each per cell, parametrised p = softmax(theta).
     Objective per restart: r(p) = (Ltilde(K p) - Ltilde(p)) / sum_v (p_v - 2^-d)^2, the
     increase per unit of collision excess (finite near the uniform law, where the raw
-    increase vanishes quadratically). Every iterate is scored by its raw increase.
-    Returns {"max_increase", "max_ratio", "law" (2^d,) the law of max_increase (numpy)}.
+    increase vanishes quadratically). Every iterate is scored. Returns per cell
+    {"max_increase", "law" (2^d,) the law of max_increase (numpy), "max_ratio"}.
     On CPU, small searches run on one intra-op thread (:func:`one_thread_below`).
     """
     d = check_dim("d", d)
     steps = check_nonneg_int("steps", steps)
     lr = check_positive("lr", lr)
+    ls = [check_positive_int("negatives", l) for l in negatives]
+    betas = [check_nonneg("betas", b) for b in betas]
+    if len(ls) != len(betas) or not ls:
+        raise ValueError(f"negatives and betas must name the same cells (at least one), got {len(ls)} and {len(betas)}")
     starts = np.asarray(starts, dtype=np.float64)
     if starts.ndim != 2 or starts.shape[1] != 2**d:
         raise ValueError(f"starts must have shape (R, {2**d}), got {starts.shape}")
     device = torch.device(device)
-    theta = torch.log(torch.from_numpy(starts).to(device) + 1e-12)
-    if device.type != "cpu":
-        return _ascend(d, num_negatives, beta, theta, steps, lr)
-    with one_thread_below(len(starts) * 2**d * len(laplace_grid(0.0, check_positive_int("num_negatives", num_negatives)))):
-        return _ascend(d, num_negatives, beta, theta, steps, lr)
+    theta = torch.log(torch.from_numpy(np.broadcast_to(starts, (len(ls), *starts.shape)).copy()).to(device) + 1e-12)
+    elements = theta.numel() * int((LAPLACE_U_MAX + math.log(max(ls)) + SEARCH_MARGIN) / SEARCH_STEP)
+    with one_thread_below(elements if device.type == "cpu" else 0):
+        return _ascend(ls, betas, theta, steps, lr)
 
 
-def _ascend(d: int, num_negatives: int, beta: float, theta: torch.Tensor, steps: int, lr: float) -> dict:
-    """The Adam loop of :func:`search_blurring_increase` from logits theta (R, 2^d)."""
+def search_blurring_increase(d: int, num_negatives: int, beta: float, starts, steps: int = 60, lr: float = 0.1,
+                             device: torch.device | str = "cpu") -> dict:
+    """:func:`search_blurring_increases` for one cell (l, beta)."""
+    return search_blurring_increases(d, [num_negatives], [beta], starts, steps, lr, device)[0]
+
+
+def _ascend(ls: list[int], betas: list[float], theta: torch.Tensor, steps: int, lr: float) -> list[dict]:
+    """The Adam loop of :func:`search_blurring_increases` from logits theta (C, R, 2^d)."""
+    size, cells = theta.shape[-1], len(ls)
     theta = theta.requires_grad_(True)
     optimiser = torch.optim.Adam([theta], lr=lr)
-    best = {"max_increase": -math.inf, "max_ratio": -math.inf, "law": torch.softmax(theta[0], -1).detach().cpu().numpy()}
+    both_l, both_beta = ls + ls, betas + betas
+    best_increase = torch.full((cells,), -math.inf, dtype=theta.dtype, device=theta.device)
+    best_ratio = best_increase.clone()
+    best_law = torch.softmax(theta[:, 0], -1).detach().clone()
+    rows = torch.arange(cells, device=theta.device)
     for _ in range(steps + 1):
         law = torch.softmax(theta, dim=-1)
-        increase = reduced_loss(walk_step(law), num_negatives, beta) - reduced_loss(law, num_negatives, beta)
-        ratio = increase / ((law - 2.0**-d) ** 2).sum(-1)
-        gains, scores = increase.detach(), ratio.detach()
-        top = int(gains.argmax())
-        if float(gains[top]) > best["max_increase"]:
-            best.update(max_increase=float(gains[top]), law=law[top].detach().cpu().numpy().copy())
-        best["max_ratio"] = max(best["max_ratio"], float(scores.max()))
+        losses = search_losses(torch.cat([walk_step(law), law]), both_l, both_beta)
+        increase = losses[:cells] - losses[cells:]  # (C, R)
+        ratio = increase / ((law - 1.0 / size) ** 2).sum(-1)
+        with torch.no_grad():
+            top = increase.argmax(dim=1)
+            better = increase[rows, top] > best_increase
+            best_increase[better] = increase[rows, top][better]
+            best_law[better] = law[rows, top][better]
+            best_ratio = torch.maximum(best_ratio, ratio.max(dim=1).values)
         optimiser.zero_grad()
         (-ratio.sum()).backward()
         optimiser.step()
-    return best
+    return [{"max_increase": float(best_increase[c]), "max_ratio": float(best_ratio[c]), "law": best_law[c].cpu().numpy()} for c in range(cells)]

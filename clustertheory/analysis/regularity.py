@@ -20,22 +20,39 @@ every cluster c that f splits (Definition 5.2). Three measurements:
 
 Theorem 5.4 perturbs a code g that splits a cluster: the split coordinate is made constant on the
 cluster (closure), :func:`relabel_cluster`. The weighted InfoNCE of the paper's corollary is
-:func:`weighted_population_infonce` (= L + :func:`alignment_weight_term`).
+:func:`weighted_population_infonce` (= L + :func:`alignment_weight_term`). :class:`CodeLaw`
+summarises a code once and gives its exact loss on a whole (l, beta) grid; the theorem's
+conditions are :func:`near_uniform_c`, :func:`sufficient_conditions` and :func:`implied_c`, and
+:func:`threshold_from` reads a threshold off a grid.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import torch
+from scipy.optimize import brentq
 
-from clustertheory.analysis.exact_loss import METHODS, population_infonce
-from clustertheory.analysis.hypercube import check_codes
+from clustertheory.analysis.exact_loss import (
+    LAPLACE_STEP,
+    METHODS,
+    laplace_grid,
+    population_infonce,
+)
+from clustertheory.analysis.hypercube import check_codes, popcount, vertex_index
 from clustertheory.analysis.metrics import mean_hamming_alignment
-from clustertheory.config import check_in, check_int_range, check_nonneg, check_positive, check_positive_int
+from clustertheory.config import (
+    check_in,
+    check_int_range,
+    check_nonneg,
+    check_positive,
+    check_positive_int,
+)
 from clustertheory.data.views import ViewDataset
 from clustertheory.functions.classes import ScoreModel, make_function_class
 
@@ -233,6 +250,145 @@ def weighted_population_infonce(codes, data: ViewDataset, num_negatives: int, be
     check_in("method", method, METHODS)
     term = alignment_weight_term(codes, data, beta, rho)
     return population_infonce(codes, data, num_negatives, beta, method) + term
+
+
+@dataclass(frozen=True)
+class CodeLaw:
+    """Everything the exact InfoNCE of one code on one dataset depends on, computed once.
+
+    For anchors x ~ D_o, positives x+ ~ A(x) and negatives x- ~ D_o, the loss of a code g
+    depends only on the groups (anchor vertex y, alignment a = g(x).g(x+)) and, per group, the
+    law of the Hamming distance h(y, g(x-)) (see
+    :func:`~clustertheory.analysis.exact_loss.exact_code_infonce`). Evaluating many (l, beta)
+    on this summary costs one Laplace quadrature per (l, beta) for all groups together.
+
+    weight        (G,) P[g(x) = y_g, g(x).g(x+) = a_g]
+    alignment     (G,) a_g in -d..d
+    distance_law  (G, d+1) P[h(y_g, g(x-)) = h]
+    mean_hamming  E h(g(x), g(x+)) (the alignment term of the weighted loss)
+    dim           d
+    """
+
+    weight: np.ndarray
+    alignment: np.ndarray
+    distance_law: np.ndarray
+    mean_hamming: float
+    dim: int
+
+    @classmethod
+    def of(cls, codes, data: ViewDataset) -> CodeLaw:
+        """The summary of a (V, d) code table in {-1,+1} on ``data``."""
+        codes = check_codes("codes", codes)
+        if len(codes) != data.num_views:
+            raise ValueError(f"codes must have one row per view ({data.num_views}), got {len(codes)}")
+        d = codes.shape[1]
+        anchor, positive, pair_weight = data.pair_weights()
+        anchor_vertex, positive_vertex = vertex_index(codes[anchor]), vertex_index(codes[positive])
+        hamming = popcount(anchor_vertex ^ positive_vertex)
+        alignment = d - 2 * hamming
+        keys, inverse = np.unique(anchor_vertex * (2 * d + 1) + alignment + d, return_inverse=True)
+        group_vertex, group_alignment = keys // (2 * d + 1), keys % (2 * d + 1) - d
+        negative_law = np.bincount(vertex_index(codes[data.base_view]), weights=data.base_weight, minlength=2**d)
+        distance = popcount(group_vertex[:, None] ^ np.arange(2**d)[None, :])  # (G, 2^d)
+        distance_law = np.stack([(negative_law * (distance == h)).sum(axis=1) for h in range(d + 1)], axis=1)
+        return cls(
+            weight=np.bincount(inverse.ravel(), weights=pair_weight),
+            alignment=group_alignment.astype(np.float64),
+            distance_law=distance_law,
+            mean_hamming=float(pair_weight @ hamming),
+            dim=d,
+        )
+
+    def infonce(self, num_negatives: int, beta: float) -> float:
+        """Exact L(g) at one (l, beta) (see :meth:`infonce_grid`)."""
+        return float(self.infonce_grid([num_negatives], [beta])[0, 0])
+
+    def infonce_grid(self, negatives, betas) -> np.ndarray:
+        """(len(negatives), len(betas)) exact L(g) on a grid of l and beta:
+
+            L(g) = sum_g w_g E log(1 + sum_{i<=l} exp(beta (d - 2 h_i - a_g))),  h_i ~ law_g i.i.d.,
+
+        by the Laplace quadrature of :func:`~clustertheory.analysis.exact_loss.laplace_log1p_sum`
+        (same nodes, same cancellation-free branches; it agrees with
+        :func:`~clustertheory.analysis.exact_loss.population_infonce` to rounding). Groups of one
+        alignment share their values, so each alignment is one quadrature on nodes long enough
+        for its largest value and for the largest l (longer nodes only add negligible terms);
+        everything but the final power phi^l is shared by all l.
+        """
+        ls = np.array([check_positive_int("negatives", l) for l in negatives], dtype=np.float64)
+        betas = np.array([check_nonneg("betas", b) for b in betas], dtype=np.float64)
+        if not ls.size or not betas.size:
+            raise ValueError("negatives and betas must each hold at least one value")
+        h = np.arange(self.dim + 1)
+        laws = torch.from_numpy(self.distance_law)
+        power = torch.from_numpy(ls)[:, None, None]  # (L, 1, 1)
+        total = np.zeros((len(ls), len(betas)))
+        for a in np.unique(self.alignment):
+            rows = np.flatnonzero(self.alignment == a)
+            for j, beta in enumerate(betas):
+                log_ratio = torch.from_numpy(beta * (self.dim - 2.0 * h - a))  # (n,)
+                grid = laplace_grid(float(log_ratio.max()), int(ls.max()))
+                scaled = torch.exp(grid + log_ratio.unsqueeze(-1))  # (n, G)
+                one_minus_phi = laws[rows] @ -torch.expm1(-scaled)  # (R, G)
+                phi = laws[rows] @ torch.exp(-scaled)
+                near_one = one_minus_phi < 0.5
+                small = torch.where(near_one, one_minus_phi, torch.full_like(one_minus_phi, 0.25))
+                one_minus_power = torch.where(near_one, -torch.expm1(power * torch.log1p(-small)), 1.0 - phi**power)
+                weight = LAPLACE_STEP * torch.exp(-torch.exp(grid))
+                total[:, j] += (one_minus_power @ weight).numpy() @ self.weight[rows]  # (L,)
+        return total
+
+    def alignment_term(self, beta: float, rho: float) -> float:
+        """L_rho - L = (rho - 1) beta (2 E h(g(x), g(x+)) - d) (see :func:`alignment_weight_term`)."""
+        check_nonneg("rho", rho)
+        check_nonneg("beta", beta)
+        return (rho - 1.0) * beta * (2.0 * self.mean_hamming - self.dim)
+
+
+# ----------------------------------------------------------------------------- Theorem 5.4 conditions
+
+
+def near_uniform_c(law, d: int) -> float:
+    """Smallest c for which a vertex law is near-uniform in Theorem 5.4's sense with no vertex
+    in the tiny band: every occupied vertex carries >= 10 / (c d 2^d), i.e.
+    c = 10 / (d 2^d min_{p_v > 0} p_v). law: (2^d,) probabilities."""
+    law = np.asarray(law, dtype=np.float64)
+    check_positive_int("d", d)
+    if law.shape != (2**d,) or (law < 0).any() or not law.any():
+        raise ValueError(f"law must be a non-negative (2^d = {2**d},) vector with some mass, got shape {law.shape}")
+    return 10.0 / (d * 2**d * law[law > 0].min())
+
+
+def sufficient_conditions(c: float, eps: float, d: int) -> tuple[int, float]:
+    """Theorem 5.4's sufficient (l, beta): l >= (c / eps) d 2^d and beta >= c log(c / eps) 2^d."""
+    check_positive("c", c)
+    check_positive("eps", eps)
+    check_positive_int("d", d)
+    return math.ceil(c / eps * d * 2**d), c * math.log(c / eps) * 2**d
+
+
+def implied_c(l_star: float | None, beta_star: float | None, eps: float, d: int) -> tuple[float, float]:
+    """The c that makes the sufficient conditions equal measured thresholds (nan where absent):
+    c_l = l* eps / (d 2^d), and c_beta > eps solving c log(c / eps) 2^d = beta*."""
+    check_positive("eps", eps)
+    c_l = float("nan") if l_star is None else l_star * eps / (d * 2**d)
+    if beta_star is None:
+        return c_l, float("nan")
+    target = beta_star / 2**d
+    return c_l, float(brentq(lambda c: c * math.log(c / eps) - target, eps * (1 + 1e-12), eps + target + 10.0))
+
+
+def threshold_from(values: Sequence[float], holds: Sequence[bool]) -> float | None:
+    """Smallest v of the increasing grid ``values`` from which ``holds`` is true at v and at
+    every larger value (None if it fails at the largest)."""
+    if len(values) != len(holds) or any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError("values must be strictly increasing and match holds one to one")
+    threshold = None
+    for value, ok in zip(reversed(values), reversed(holds)):
+        if not ok:
+            break
+        threshold = value
+    return threshold
 
 
 # ----------------------------------------------------------------------------- empirical delta

@@ -9,6 +9,7 @@ import torch
 from scipy.special import comb
 
 from clustertheory.analysis.blurring import (
+    curvature_threshold,
     delta_c,
     distance_law,
     distance_laws,
@@ -18,17 +19,27 @@ from clustertheory.analysis.blurring import (
     hamming_kernel_monte_carlo,
     hamming_step_probs,
     kernel_z_scores,
+    krawtchouk,
     lemma18_sum,
+    monte_carlo_reduced_loss,
+    parity_asymptote,
     reduced_loss,
     reduced_loss_path,
     search_blurring_increase,
+    search_blurring_increases,
+    search_losses,
     starting_laws,
+    step_increase,
     uniform_curvatures,
     walk_path,
     walk_step,
     walsh_direction,
 )
-from clustertheory.analysis.exact_loss import exact_code_infonce, population_infonce, uniform_minimum
+from clustertheory.analysis.exact_loss import (
+    exact_code_infonce,
+    population_infonce,
+    uniform_minimum,
+)
 from clustertheory.analysis.hypercube import hamming_matrix, vertex_codes, vertex_weight
 from clustertheory.analysis.metrics import uniformity
 from clustertheory.data import comb_dataset
@@ -273,3 +284,58 @@ def test_below_the_threshold_a_non_uniform_cluster_code_beats_the_uniform_one():
     codes = vertex_codes(d)[vertex_of_cluster[data.content]]
     assert population_infonce(codes, data, 1, 0.2) < uniform_minimum(d, 1, 0.2) - 1e-5
     assert population_infonce(codes, data, 1, 1.0) > uniform_minimum(d, 1, 1.0) + 1e-3
+
+
+# ----------------------------------------------------------------------------- batched search, thresholds
+
+
+def test_search_losses_agree_with_the_exact_loss_in_every_cell():
+    rng = np.random.default_rng(3)
+    for d in (2, 4, 5):
+        laws = rng.dirichlet(np.full(2**d, 0.5), size=(3, 2))
+        laws[0, 0] = np.eye(2**d)[1]  # a point law: phi reaches its smallest values
+        cells = [(1, 0.2), (16, 3.0), (64, 0.05)]
+        got = search_losses(torch.from_numpy(laws), [l for l, _ in cells], [b for _, b in cells]).numpy()
+        expected = [[reduced_loss(laws[i, j], l, b) for j in range(2)] for i, (l, b) in enumerate(cells)]
+        assert got == pytest.approx(np.array(expected), abs=1e-11)
+
+
+def test_batched_search_finds_the_violation_in_its_cell_only():
+    d = 4
+    starts = np.stack(list(starting_laws(d, 0).values()))
+    raising, clean = search_blurring_increases(d, [1, 4], [0.2, 3.0], starts, steps=10)
+    assert raising["max_increase"] > 1e-6 and clean["max_increase"] < 0 and clean["max_ratio"] < 0
+    assert step_increase(raising["law"], 1, 0.2) == pytest.approx(raising["max_increase"], abs=1e-10)
+    single = search_blurring_increase(d, 4, 3.0, starts, steps=10)
+    assert single["max_increase"] == pytest.approx(clean["max_increase"], rel=1e-9)  # cells do not interact
+    with pytest.raises(ValueError, match="same cells"):
+        search_blurring_increases(d, [1, 4], [0.2], starts)
+
+
+def test_step_increase_is_the_change_over_one_step():
+    law = starting_laws(4, 1)["code-skewed"]
+    assert step_increase(law, 4, 0.5) == pytest.approx(reduced_loss(walk_step(law), 4, 0.5) - reduced_loss(law, 4, 0.5), abs=1e-15)
+    batch = np.stack([law, walsh_direction(4, 2) * 0.5 + 2.0**-4])
+    assert step_increase(batch, 4, 0.5) == pytest.approx([step_increase(x, 4, 0.5) for x in batch], abs=1e-15)
+
+
+def test_curvature_threshold_brackets_the_sign_change():
+    found = curvature_threshold(4, 1)
+    beta = found["beta_star"]
+    assert 0.3 < beta < 0.4 and found["sign_changes"] == 1
+    assert uniform_curvatures(4, 1, beta * 0.999).min() < 0 < uniform_curvatures(4, 1, beta * 1.001).min()
+    assert curvature_threshold(3, 1)["beta_star"] == 0.0  # d <= 3: never negative
+    assert parity_asymptote(40) == pytest.approx(0.5 * math.log(40 / math.log(1 / (1 - math.log(2)))))
+
+
+def test_monte_carlo_reduced_loss_agrees_with_the_exact_loss():
+    law = starting_laws(3, 2)["dirichlet-1"]
+    mean, se = monte_carlo_reduced_loss(law, 4, 0.7, 40_000, seed=5)
+    assert abs(mean - reduced_loss(law, 4, 0.7)) < 4 * se
+
+
+def test_krawtchouk_is_cached_read_only():
+    table = krawtchouk(6)
+    assert table is krawtchouk(6) and not table.flags.writeable
+    with pytest.raises(ValueError, match="d"):
+        krawtchouk(0)

@@ -11,17 +11,27 @@ import torch
 from clustertheory.analysis.exact_loss import population_infonce
 from clustertheory.analysis.hypercube import vertex_codes
 from clustertheory.analysis.regularity import (
+    CodeLaw,
+    alignment_weight_term,
     augmentation_moments,
     empirical_delta,
+    implied_c,
+    near_uniform_c,
     relabel_cluster,
     search_split,
     spectral_delta,
     split_statistics,
+    sufficient_conditions,
+    threshold_from,
     weighted_population_infonce,
 )
 from clustertheory.data import comb_dataset, jitter_dataset
 from clustertheory.functions import LinearScore
-from clustertheory.functions.features import content_features, fourier_features, linear_features
+from clustertheory.functions.features import (
+    content_features,
+    fourier_features,
+    linear_features,
+)
 
 torch.set_num_threads(1)
 
@@ -265,3 +275,69 @@ def test_smallest_split_ratio_of_codes_is_the_cheapest_split_of_any_coordinate()
     assert 0 < smallest_split_ratio(np.stack([constant, noisy]), data) == expected
     with pytest.raises(ValueError, match="codes"):
         smallest_split_ratio(constant[:-1], data)
+
+
+# ----------------------------------------------------------------------------- exact loss on a grid, Theorem 5.4 conditions
+
+
+def _noisy_split_code(d=2):
+    data = comb_dataset(2**d - 1, 4, 2, leak=0.2, noise=0.05, cluster_weights=0.6 ** np.arange(2**d - 1))
+    vertex = np.concatenate([[0], np.arange(2, 2**d)])
+    codes = vertex_codes(d)[vertex[data.content]].copy()
+    codes[(data.content == 0) & (np.arange(data.num_views) % 4 == 0), 0] = -1.0  # base point 0's views of cluster 0
+    return codes, data
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_code_law_grid_equals_population_infonce(d):
+    codes, data = _noisy_split_code(d)
+    for table in (codes, relabel_cluster(codes, data, 0, 0)):
+        law = CodeLaw.of(table, data)
+        ls, betas = (1, 3, 40, 700), (0.0, 0.3, 2.0, 25.0)
+        grid = law.infonce_grid(ls, betas)
+        expected = [[population_infonce(table, data, l, b) for b in betas] for l in ls]
+        assert grid == pytest.approx(np.array(expected), rel=1e-11, abs=1e-12)
+        assert law.infonce(3, 2.0) == pytest.approx(expected[1][2], rel=1e-11)
+
+
+def test_code_law_alignment_term_is_the_weighted_loss_term():
+    codes, data = _noisy_split_code()
+    law = CodeLaw.of(codes, data)
+    assert law.alignment_term(1.5, 7.0) == pytest.approx(alignment_weight_term(codes, data, 1.5, 7.0), rel=1e-12)
+
+
+def test_code_law_validation():
+    codes, data = _noisy_split_code()
+    with pytest.raises(ValueError, match="codes"):
+        CodeLaw.of(codes[:-1], data)
+    with pytest.raises(ValueError, match="negatives"):
+        CodeLaw.of(codes, data).infonce_grid([0], [1.0])
+    with pytest.raises(ValueError, match="betas"):
+        CodeLaw.of(codes, data).infonce_grid([1], [-1.0])
+
+
+def test_near_uniform_c_is_set_by_the_lightest_occupied_vertex():
+    law = np.array([0.5, 0.3, 0.2, 0.0])
+    c = near_uniform_c(law, 2)
+    assert c == pytest.approx(10 / (2 * 4 * 0.2))
+    assert law[law > 0].min() == pytest.approx(10 / (c * 2 * 4))
+    with pytest.raises(ValueError, match="law"):
+        near_uniform_c(np.ones(3) / 3, 2)
+
+
+def test_implied_c_inverts_the_sufficient_conditions():
+    eps, d = 0.05, 3
+    for c in (0.3, 2.0, 17.0):
+        l, beta = sufficient_conditions(c, eps, d)
+        c_l, c_beta = implied_c(l, beta, eps, d)
+        assert c_beta == pytest.approx(c, rel=1e-9)
+        assert c <= c_l < c + eps / (d * 2**d) + 1e-12
+    assert all(math.isnan(v) for v in implied_c(None, None, eps, d))
+
+
+def test_threshold_from_needs_the_property_at_every_larger_value():
+    assert threshold_from([1, 2, 4, 8], [True, False, True, True]) == 4
+    assert threshold_from([1, 2, 4], [True, True, True]) == 1
+    assert threshold_from([1, 2, 4], [True, True, False]) is None
+    with pytest.raises(ValueError, match="increasing"):
+        threshold_from([2, 1], [True, True])

@@ -1,39 +1,52 @@
-"""The blurring simulation on tiny settings: it passes with the package's kernel and loss, and
-fails when fed the printed kernel entry or a wrong loss computation."""
+"""The blurring simulation on tiny settings: package checks pass with the package's kernel and loss
+and fail with the printed kernel entry or a wrong loss; each claim changes status when its rows
+are broken (the Lemma 18 sum with the printed kernel, a raising step where none should be, a
+search that finds nothing)."""
 
 import matplotlib
 import pytest
 
-import simulations.blurring as blurring
+from clustertheory.analysis import blurring as bl
 from clustertheory.simulation import RunContext
+from simulations import blurring
 
 matplotlib.use("Agg")
 
 TINY = blurring.Config(
-    chain_dims=(4,),
-    chain_negatives=(1,),
-    chain_betas=(0.2, 3.0),
-    chain_steps=4,
-    mc_samples=20_000,
     kernel_dims=(3, 5),
     kernel_samples=20_000,
     lemma_dims=(3, 5),
     lemma_betas=(0.2, 3.0),
     lemma_cs=(1.001, 10.0),
+    chain_dims=(4,),
+    chain_negatives=(1,),
+    chain_betas=(0.2, 3.0),
+    chain_steps=5,
+    mc_samples=5_000,
+    fd_dims=(4,),
+    fd_betas=(0.3,),
+    threshold_dims=(4, 6),
+    threshold_negatives=(1,),
     search_dims=(4,),
     search_negatives=(1,),
-    search_betas=(0.2, 3.0),
+    search_betas=(0.2, 1.0, 3.0),
     search_steps=8,
     search_restarts=1,
-    threshold_dims=(4,),
-    threshold_negatives=(1,),
 )
-# what the kernel variants change is cheap; keep the search minimal there
-KERNEL_ONLY = TINY.replace(search_dims=(2,), search_betas=(3.0,), chain_betas=(3.0,))
+# what the kernel variants change is cheap; keep the rest minimal there
+KERNEL_ONLY = TINY.replace(search_betas=(0.2, 3.0), chain_betas=(3.0,), threshold_dims=(4,))
 
 
-def failed(verdict) -> set[str]:
-    return {c.name for c in verdict.checks if not c.passed}
+def statuses(rows, config=TINY):
+    return {c.name: c.status for c in blurring.verdict(rows, config).claims}
+
+
+def failed(rows, config=TINY):
+    return {c.name for c in blurring.verdict(rows, config).checks if not c.passed}
+
+
+def changed(rows, kind, select, **values):
+    return [{**r, **values} if r["kind"] == kind and select(r) else r for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -41,45 +54,67 @@ def tiny_rows():
     return blurring.run(TINY, RunContext.for_tests())
 
 
-def test_tiny_run_passes_and_finds_the_small_beta_violation(tiny_rows):
-    verdict = blurring.verdict(tiny_rows, TINY)
-    assert verdict.passed, verdict.report()
+def test_tiny_run_passes_and_reaches_the_expected_statuses(tiny_rows):
+    result = blurring.verdict(tiny_rows, TINY)
+    assert result.passed, result.report()
+    assert statuses(tiny_rows) == {
+        "printed-kernel-entry": "not-reproduced",
+        "lemma-18-negative": "not-reproduced",
+        "blurring-lowers-inside": "reproduced",
+        "raises-below-threshold": "reproduced",
+        "lowers-above-threshold": "reproduced",
+        "threshold-below-log-d": "reproduced",
+    }
     search = {r["beta"]: r for r in tiny_rows if r["kind"] == "search"}
-    assert search[0.2]["violation"] and search[0.2]["min_curvature"] < 0
-    assert not search[3.0]["violation"] and search[3.0]["confirmed_increase"] < 0
-    lemma = [r for r in tiny_rows if r["kind"] == "lemma18"]
-    assert all(r["lemma18_sum_printed_kernel"] < 0 for r in lemma)
-    threshold = next(r for r in tiny_rows if r["kind"] == "threshold")
-    assert 0.2 < threshold["beta_star"] < 3.0
+    assert search[0.2]["relative_curvature"] < 0 and search[0.2]["tilt_increase"] > 1e-6
+    assert search[3.0]["inside"] and search[3.0]["search_increase_exact"] < 0
 
 
 @pytest.mark.parametrize("variant", ["paper", "paper-remainder"])
-def test_printed_kernel_entry_fails_the_verdict(variant):
+def test_printed_kernel_entry_fails_the_package_and_untests_lemma_18(variant):
     config = KERNEL_ONLY.replace(kernel=variant)
-    verdict = blurring.verdict(blurring.run(config, RunContext.for_tests()), config)
-    assert not verdict.passed
-    assert "kernel agrees with simulated bit-flip walkers (max |z|)" in failed(verdict)
-    assert "distance law of D_t = distance law of D_0 times K^t" in failed(verdict)
-    assert "Lemma 18 sum sum_k C(d,k) Delta_C(k) (max |sum| / scale)" in failed(verdict)
+    rows = blurring.run(config, RunContext.for_tests())
+    assert {"kernel vs simulated bit-flip walkers (max |z|)", "Binomial(d, 1/2) is stationary for the kernel (max |pi K - pi|)",
+            "distance law of D_t vs that of D_0 times K^t (max |diff|)"} <= failed(rows, config)
+    assert statuses(rows, config)["lemma-18-negative"] == "not-testable"
 
 
-def test_wrong_loss_computation_fails_the_verdict(monkeypatch):
+def test_wrong_loss_computation_fails_the_package(monkeypatch):
     """A loss computed with exp(-beta h) instead of exp(-2 beta h) must be caught."""
-    exact = blurring.reduced_loss
-    monkeypatch.setattr(blurring, "reduced_loss", lambda law, l, beta, method="auto": exact(law, l, beta / 2, method))
-    verdict = blurring.verdict(blurring.run(KERNEL_ONLY, RunContext.for_tests()), KERNEL_ONLY)
-    assert not verdict.passed
-    assert "exact Ltilde agrees with Monte Carlo (max |z|)" in failed(verdict)
-    assert "Ltilde(uniform) equals the closed-form minimum (max rel. error)" in failed(verdict)
+    exact = bl.reduced_loss
+    monkeypatch.setattr(bl, "reduced_loss", lambda law, l, beta, method="auto": exact(law, l, beta / 2, method))
+    rows = blurring.run(KERNEL_ONLY, RunContext.for_tests())
+    assert {"exact Ltilde vs Monte Carlo along the chains (max |z|)", "Ltilde(uniform) vs the closed-form minimum (max rel. error)",
+            "curvature formula vs second difference of Ltilde (max |diff| / max_k |c_k|)"} <= failed(rows, KERNEL_ONLY)
 
 
-def test_verdict_fails_on_an_unexpected_violation(tiny_rows):
-    """A raising step reported where every curvature is positive contradicts the package's claim."""
-    rows = [dict(r) for r in tiny_rows]
-    for r in rows:
-        if r["kind"] == "search" and r["beta"] == 3.0:
-            r["confirmed_increase"], r["violation"] = 1e-6, True
-    assert "steps raising Ltilde where every curvature at u is > 0" in failed(blurring.verdict(rows, TINY))
+def test_lemma_18_sum_of_the_printed_kernel_would_reproduce_the_lemma(tiny_rows):
+    printed = [{**r, "lemma18_relative": r["lemma18_relative_printed"]} if r["kind"] == "lemma18" else r for r in tiny_rows]
+    assert statuses(printed)["lemma-18-negative"] == "reproduced"
+
+
+def test_printed_entry_would_be_reproduced_by_a_walk_that_follows_it(tiny_rows):
+    followed = [{**r, "plus2_count": round(r["plus2_printed"] * r["samples"])} if r["kind"] == "kernel" else r for r in tiny_rows]
+    assert statuses(followed)["printed-kernel-entry"] == "reproduced"
+
+
+def test_a_raising_step_changes_the_blurring_claims(tiny_rows):
+    inside = changed(tiny_rows, "search", lambda r: r["beta"] == 3.0, tilt_increase=1e-6)
+    assert statuses(inside)["blurring-lowers-inside"] == "not-reproduced"
+    outside = changed(tiny_rows, "search", lambda r: r["beta"] == 1.0, tilt_increase=1e-6)
+    assert statuses(outside)["lowers-above-threshold"] == "not-reproduced"
+    flat = changed(tiny_rows, "search", lambda r: r["beta"] == 0.2, tilt_increase=-1e-6, search_increase_exact=-1e-6)
+    flat = changed(flat, "chain", lambda r: r["beta"] == 0.2, increase=-1e-6)
+    found = statuses(flat)
+    assert found["raises-below-threshold"] == "not-reproduced"
+    assert found["blurring-lowers-inside"] == "not-testable"  # the search no longer shows it can find a raising step
+
+
+def test_wrong_curvature_and_search_fail_checks(tiny_rows):
+    bent = [{**r, "curvature": 1.1 * r["curvature"]} if r["kind"] == "curvature" else r for r in tiny_rows]
+    assert "curvature formula vs second difference of Ltilde (max |diff| / max_k |c_k|)" in failed(bent)
+    off = changed(tiny_rows, "search", lambda r: r["beta"] == 3.0, search_increase=0.5)
+    assert "search's loss change vs the exact one on the laws it reports (max |diff|)" in failed(off)
 
 
 def test_plot_builds_a_figure(tiny_rows):
@@ -97,8 +132,9 @@ def test_plot_builds_a_figure(tiny_rows):
         ({"chain_dims": (1,)}, "chain_dims"),
         ({"search_betas": ()}, "search_betas"),
         ({"lemma_cs": (0.5,)}, "lemma_cs"),
-        ({"tolerance": 0.0}, "tolerance"),
+        ({"minimal_increase": 0.0}, "minimal_increase"),
         ({"mc_samples": 10}, "mc_samples"),
+        ({"kernel_claim_h": 9}, "kernel_claim_h"),
     ],
 )
 def test_config_validation(change, match):
@@ -108,4 +144,4 @@ def test_config_validation(change, match):
 
 def test_scales_are_valid():
     assert set(blurring.SCALES) >= {"default", "paper"}
-    assert max(blurring.SCALES["paper"].search_dims) == 10
+    assert max(blurring.SCALES["paper"].search_dims) > max(blurring.SCALES["default"].search_dims)
