@@ -28,11 +28,21 @@ import numpy as np
 import torch
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.embedding import covariance_spectrum, effective_rank, linear_regression_probe, probe_split
+from clustertheory.analysis.embedding import (
+    covariance_spectrum,
+    effective_rank,
+    linear_regression_probe,
+    probe_split,
+)
 from clustertheory.config import Boolean, Integer, Real, TupleOf
 from clustertheory.data import SentenceSettings
 from clustertheory.functions import EnsembleMLP, dropout_pair, embed
-from clustertheory.losses import barlow_decorrelation, cross_correlation, dimension_wise, dropout_infonce
+from clustertheory.losses import (
+    barlow_decorrelation,
+    cross_correlation,
+    dimension_wise,
+    dropout_infonce,
+)
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig, fit
 from clustertheory.utils import torch_generator
@@ -50,27 +60,29 @@ class Config(SimulationConfig):
     fitting settings and the claims' thresholds.
 
     ``train`` is the run at the largest batch size; every batch size B sees the same number of
-    samples, train.steps x train.batch_size, in as many steps. batch_sizes (8, 64): d/2 and 4 d
-    for d = 16; 150 steps at B = 64 are 1200 at B = 8.
+    samples, train.steps x train.batch_size, in as many steps. d = 32 = the latent dimension
+    (16 content + 16 style): the rank bottleneck needs data that fill d. batch_sizes (8, 64):
+    B/d = 1/4 below d (the paper's BERT runs sit at 64/768 = 1/12; 1/4 keeps the small-batch
+    run affordable) and 2 above; 100 steps at B = 64 are 800 at B = 8.
     gradient_share 1/3: each regulariser starts with a third of the gradient (strong enough to
     act, InfoNCE still leading); min_share 0.05: below it at the end the regulariser no longer
     acts and the comparison is not about it. minimal_rank_gain 1.0: one more effective
-    dimension of d = 16. min_rank_deficit 0.5: InfoNCE's effective rank at B < d must lie at
-    least that far below its rank at B > d (the feature corruption the term is meant to cure).
+    dimension of d. min_rank_deficit 0.5: InfoNCE's effective rank at B < d must lie at least
+    that far below its rank at B > d (the feature corruption the term is meant to cure).
     minimal_r2 0.01: one point of R^2 of the latent read-out.
     """
 
-    data: SentenceSettings = SentenceSettings()
+    data: SentenceSettings = SentenceSettings(content_dim=16, style_dim=16, obs_dim=64, hidden=128)
     width: int = 64
     depth: int = 2
-    embed_dim: int = 16
+    embed_dim: int = 32
     dropout: float = 0.1
     layer_norm: bool = True
     temperature: float = 0.05
     temperature_d: float = 5.0
     gradient_share: float = 1 / 3
     batch_sizes: tuple = (8, 64)
-    train: FitConfig = FitConfig(steps=150, lr=1e-3, batch_size=64)
+    train: FitConfig = FitConfig(steps=100, lr=1e-3, batch_size=64)
     seeds: int = 10
     min_share: float = 0.05
     minimal_rank_gain: float = 1.0
@@ -155,27 +167,28 @@ def train_batch_size(config: Config, units: list[dict], ctx: RunContext) -> list
     if sum(g.stop - g.start for _, g in groups) != len(units):
         raise ValueError("units of a batch size must come grouped by method (as run() lists them)")
 
-    def losses(x):
+    def losses():
+        """Per-member InfoNCE and regulariser (E,), (E,) on a fresh batch of B sentences per member."""
+        x = train_x[rows_index, torch.randint(train_x.shape[1], (len(units), B), generator=batches, device=ctx.device)]
         h, h_pos = dropout_pair(encoder, x)
         instance = dropout_infonce(h, h_pos, temperature=config.temperature, reduction="none").mean(-1)
-        extra = torch.cat([regulariser(m, h[g], h_pos[g], config) for m, g in groups])
-        return instance, extra, (h, h_pos)
+        return instance, torch.cat([regulariser(m, h[g], h_pos[g], config) for m, g in groups])
 
-    def batch():
-        index = torch.randint(train_x.shape[1], (len(units), B), generator=batches, device=ctx.device)
-        return train_x[rows_index, index]
-
-    def shares(weight):
-        instance, extra, _ = losses(batch())
-        g_instance, g_extra = gradient_norms(encoder, instance, extra)
+    def share(weight) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per member on a fresh batch: ||grad L_instance|| and ||weight grad R||."""
+        g_instance, g_extra = gradient_norms(encoder, *losses())
         return g_instance, g_extra * weight
 
-    g_instance, g_extra = shares(torch.ones(len(units), device=ctx.device))
-    target = config.gradient_share / (1 - config.gradient_share)
-    weight = torch.where(g_extra > 0, target * g_instance / g_extra.clamp(min=1e-30), torch.zeros_like(g_extra)).detach()
+    g_instance, g_extra = share(1.0)
+    weight = (config.gradient_share / (1 - config.gradient_share) * g_instance / g_extra.clamp(min=1e-30)).where(g_extra > 0, torch.zeros_like(g_extra))
     start_share = (weight * g_extra / (g_instance + weight * g_extra)).tolist()
-    fit(encoder, lambda step: (lambda i, e, _: (i + weight * e).sum())(*losses(batch())), config.train.replace(steps=config.train.steps * config.train.batch_size // B, batch_size=B))
-    g_instance, g_extra = shares(weight)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        instance, extra = losses()
+        return (instance + weight * extra).sum()
+
+    fit(encoder, loss_fn, config.train.replace(steps=config.train.steps * config.train.batch_size // B, batch_size=B))
+    g_instance, g_extra = share(weight)
     end_share = (g_extra / (g_instance + g_extra)).tolist()
     z = embed(encoder, probe_x).numpy()
     with torch.no_grad():
@@ -198,3 +211,95 @@ def train_batch_size(config: Config, units: list[dict], ctx: RunContext) -> list
 def run(config: Config, ctx: RunContext) -> list[dict]:
     units = [{"batch_size": b, "method": m, "seed": s} for b in config.batch_sizes for m in METHODS for s in range(config.seeds)]
     return ctx.sweep_batched(units, lambda u: u["batch_size"], lambda batch: train_batch_size(config, batch, ctx), desc=NAME)
+
+
+# ----------------------------------------------------------------------------- verdict
+
+SOURCE = "Xu et al. 2023 (SimCSE++), Sec. 4"
+
+
+def gains(finals: list[dict], key: str, method: str, control: str, batch_size: int) -> dict[int, float]:
+    """seed -> ``key`` of ``method`` minus ``control`` at one batch size."""
+    t, c = (arms.per_seed(finals, key, method=m, batch_size=batch_size) for m in (method, control))
+    return {s: t[s] - c[s] for s in t if s in c}
+
+
+def verdict(rows: list[dict], config: Config) -> Verdict:
+    """Package checks (the rank bound on every measured batch; the strengths met their gradient
+    share at the start) and the paper's claims at the smallest batch size (below d) and the
+    largest (above d)."""
+    finals = arms.select(rows, kind="final")
+    small, large = config.batch_sizes[0], config.batch_sizes[-1]
+    regularised = [r for r in finals if r["method"] != "infonce"]
+    checks = [
+        Check.at_least("||C - I||_F^2 - max(d - (B - 1), 0) on every measured batch (min; rank C <= B - 1)",
+                       min(r["identity_gap"] - r["identity_gap_bound"] for r in finals), -1e-6),
+        Check.at_most("each regulariser's gradient share at the start equals gradient_share (max deviation)",
+                      max(abs(r["start_share"] - config.gradient_share) for r in regularised), 0.01),
+    ]
+    at_large = arms.per_seed(finals, "effective_rank", method="infonce", batch_size=large)
+    deficit = {s: at_large[s] - v for s, v in arms.per_seed(finals, "effective_rank", method="infonce", batch_size=small).items() if s in at_large}
+    corrupted = Check.at_least(f"feature corruption: InfoNCE's effective rank at B={large} minus at B={small} (mean over seeds)",
+                               float(np.mean(list(deficit.values()))), config.min_rank_deficit)
+
+    def acts(method, batch_size):
+        share = float(np.mean([r["end_share"] for r in arms.select(finals, method=method, batch_size=batch_size)]))
+        return Check.at_least(f"{method} still acts at the end, B={batch_size} (share of the gradient, mean)", share, config.min_share)
+
+    def claim(name, statement, key, method, control, units, minimal, preconditions):
+        treated, base = arms.paired(finals, key, "method", method, control, batch_size=small)
+        return Claim.from_paired(name, SOURCE, statement, treated, base, units, minimal_effect=minimal, preconditions=preconditions)
+
+    above, below = gains(finals, "effective_rank", "barlow", "infonce", large), gains(finals, "effective_rank", "barlow", "infonce", small)
+    claims = [
+        claim("dimension-wise-raises-rank", f"below d, the dimension-wise term cures feature corruption: it raises the effective rank (B={small} < d={config.embed_dim})",
+              "effective_rank", "dimension-wise", "infonce", f"effective rank, dimension-wise - InfoNCE at B={small}", config.minimal_rank_gain, [corrupted, acts("dimension-wise", small)]),
+        Claim.from_mean("decorrelation-bottlenecked", SOURCE, "decorrelation (Barlow) is rank-bottlenecked below d: it helps less at B < d than at B > d",
+                        [above[s] - below[s] for s in above if s in below], f"effective-rank gain of Barlow over InfoNCE, B={large} minus B={small}",
+                        minimal_effect=config.minimal_rank_gain, preconditions=[corrupted, acts("barlow", small), acts("barlow", large)]),
+        claim("dimension-wise-beats-decorrelation", f"below d the dimension-wise term keeps more rank than decorrelation (B={small})",
+              "effective_rank", "dimension-wise", "barlow", f"effective rank, dimension-wise - Barlow at B={small}", config.minimal_rank_gain,
+              [acts("dimension-wise", small), acts("barlow", small)]),
+        claim("dimension-wise-latent-readout", f"below d the dimension-wise term improves what a linear read-out finds (B={small}; secondary)",
+              "latent_r2", "dimension-wise", "infonce", f"latent R^2, dimension-wise - InfoNCE at B={small}", config.minimal_r2, [acts("dimension-wise", small)]),
+    ]
+    return Verdict(checks, claims)
+
+
+# ----------------------------------------------------------------------------- figure
+
+COLORS = {"infonce": "tab:grey", "barlow": "tab:orange", "dimension-wise": "tab:blue"}
+
+
+def plot(rows: list[dict], config: Config):
+    import matplotlib.pyplot as plt
+
+    finals, spectra = arms.select(rows, kind="final"), arms.select(rows, kind="spectrum")
+    sizes, d = config.batch_sizes, config.embed_dim
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+    for method in METHODS:
+        for ax, key in ((axes[0], "effective_rank"), (axes[2], "latent_r2")):
+            values = [[r[key] for r in arms.select(finals, method=method, batch_size=b)] for b in sizes]
+            ax.errorbar(sizes, [np.mean(v) for v in values], yerr=[np.std(v, ddof=1) / np.sqrt(len(v)) for v in values], marker="o", capsize=3, color=COLORS[method], label=method)
+        for b, style in ((sizes[0], "-"), (sizes[-1], "--")):
+            spectrum = [np.mean([r["eigenvalue"] for r in arms.select(spectra, method=method, batch_size=b, component=k)]) for k in range(1, d + 1)]
+            axes[1].plot(range(1, d + 1), spectrum, style, color=COLORS[method], label=f"{method}, B={b}", lw=1.2)
+        shares = [np.mean([r["end_share"] for r in arms.select(finals, method=method, batch_size=b)]) for b in sizes]
+        if method != "infonce":
+            axes[3].plot(sizes, shares, marker="o", color=COLORS[method], label=f"{method} (start: {config.gradient_share:.2f})")
+    for ax, title in ((axes[0], "effective rank of fresh sentences' embeddings"), (axes[2], "linear read-out of the latent, test R^2 (secondary)"),
+                      (axes[3], "regulariser's share of the gradient at the end")):
+        ax.axvline(d, color="black", ls=":", lw=0.8)
+        ax.set(xscale="log", xlabel=f"batch size B (dotted: d = {d}; equal samples seen)", title=title)
+        ax.set_xticks(sizes, [str(b) for b in sizes])
+        ax.minorticks_off()
+        ax.title.set_fontsize(9)
+    axes[0].legend(fontsize=7)
+    axes[3].legend(fontsize=7)
+    axes[1].set(yscale="log", xlabel="component", ylabel="eigenvalue / trace", title="covariance spectrum (mean over seeds)")
+    axes[1].title.set_fontsize(9)
+    axes[1].legend(fontsize=6)
+    fig.suptitle(f"Dimension-wise term vs Barlow decorrelation: data and embedding of dimension d={d}, tau_d={config.temperature_d}, "
+                 f"Barlow off-diagonal weight {config.barlow_offdiag:.3g}, lambdas matched to a {config.gradient_share:.2f} gradient share, {config.seeds} seeds", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -6,11 +6,12 @@ joins each cluster into one latent class and a negative from the anchor's cluste
 false negative (with leak 0 each base point is its own class and spreading a cluster is the
 optimum, not damage). An MLP encoder onto the unit sphere is trained, every seed and method of
 one (m, K) cell as one ensemble, with K negatives per anchor taken from P = pool_factor K
-candidates drawn from the natural images, never the anchor itself. The nine ways of using them
+candidates drawn from the natural images, never the anchor itself. The ways of using them
 (clustertheory.losses.hard_negatives.NEGATIVE_METHODS: plain, debiased with the data's exact
-false-negative prior and with an over-estimate, hard selection, Robinson's hardness weighting
-without and with debiasing, with the weights' gradient as in the HCL code or detached, and Dong
-et al.'s synthetic negatives without and with debiasing) all score K negatives.
+false-negative prior and with an over-estimate, Robinson's hardness weighting without and with
+debiasing, with the weights' gradient as in the HCL code or detached, hard selection, and Dong
+et al.'s synthetic negatives without and with debiasing) all score K negatives; ``methods``
+names the ones trained (by default the eight the claims compare).
 
 Measured per run: the false-negative rate of the negatives each loss sees, the share of
 anchors at the Chuang floor, the cosine of the negatives to their anchor (on fresh batches in
@@ -27,14 +28,25 @@ import numpy as np
 import torch
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.embedding import cluster_similarity, cluster_state, false_negative_prior, false_negative_rate, kmeans_purity, nearest_cluster
+from clustertheory.analysis.embedding import (
+    cluster_similarity,
+    cluster_state,
+    false_negative_prior,
+    false_negative_rate,
+    kmeans_purity,
+    nearest_cluster,
+)
 from clustertheory.config import Integer, OneOf, Real, TupleOf
 from clustertheory.data import PairSampler, base_components, comb_dataset
 from clustertheory.data.negatives import negatives_excluding_anchor
 from clustertheory.functions import EnsembleMLP
 from clustertheory.losses import debiased_from_similarities
-from clustertheory.losses.hard_negatives import NEGATIVE_METHODS as METHODS
-from clustertheory.losses.hard_negatives import SYNTHESIS_MODES, method_settings, select_negatives
+from clustertheory.losses.hard_negatives import (
+    NEGATIVE_METHODS,
+    SYNTHESIS_MODES,
+    method_settings,
+    select_negatives,
+)
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig, fit
 from clustertheory.utils import torch_generator
@@ -43,6 +55,7 @@ NAME = "hard-negatives"
 SUMMARY = "plain / debiased / hard / synthetic negatives where clusters are latent classes: false negatives, floor share, split / merge / preserve"
 
 CELL = ("num_clusters", "num_negatives")
+CLAIMED = ("plain", "debiased", "debiased-overestimated", "hard-weight", "hard-debiased", "hard-debiased-detached", "hard-select", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -52,10 +65,12 @@ class Config(SimulationConfig):
 
     leak 0.5: half of the positive pairs join two base points of a cluster (any leak > 0
     connects a cluster; 0.5 makes class and instance signal equally strong). temperature 0.5
-    and hardness 1 are Robinson et al.'s CIFAR10 settings (their beta = 1). pool_factor 4: hard
+    and hardness 1 are the defaults of Robinson et al.'s HCL code (temperature, beta). pool_factor 4: hard
     selection keeps the hardest quarter of the candidates. overestimate 1.5: the mis-specified
     arm's tau+ is 50 % above the truth, the direction that drives anchors to the floor of
     Chuang's estimator. m in {2, 8}, K in {4, 16}: few clusters = many false negatives.
+    methods: the methods trained; every one a claim compares must be there (add
+    "synthetic-debiased" for Dong et al.'s debiased synthetic negatives, which no claim uses).
     Measurements (false negatives, floor, negative cosine) use ``measure_batch`` fresh anchors
     at every checkpoint from train.steps / 2 on. minimal_cosine, minimal_purity and
     minimal_separation are the smallest effects counted as a paper's (fixed before any run):
@@ -65,6 +80,7 @@ class Config(SimulationConfig):
 
     num_clusters: tuple = (2, 8)
     num_negatives: tuple = (4, 16)
+    methods: tuple = CLAIMED
     points_per_cluster: int = 8
     teeth: int = 2
     leak: float = 0.5
@@ -79,7 +95,7 @@ class Config(SimulationConfig):
     synthesis: str = "mix-negatives"
     train: FitConfig = FitConfig(steps=300, lr=3e-3, batch_size=64)
     checkpoints: tuple = (0, 25, 50, 100, 150, 200, 300)
-    measure_batch: int = 256
+    measure_batch: int = 128
     seeds: int = 10
     minimal_cosine: float = 0.05
     minimal_purity: float = 0.05
@@ -90,6 +106,7 @@ class Config(SimulationConfig):
     constraints = {
         "num_clusters": TupleOf(Integer(2), increasing=True),
         "num_negatives": TupleOf(Integer(2), increasing=True),
+        "methods": TupleOf(OneOf(*NEGATIVE_METHODS), distinct=True),
         "points_per_cluster": Integer(2),
         "teeth": Integer(1),
         "leak": Real(0, 1, open_lo=True, open_hi=True),
@@ -113,6 +130,8 @@ class Config(SimulationConfig):
     }
 
     def validate(self) -> None:
+        if not set(CLAIMED) <= set(self.methods):
+            raise ValueError(f"methods must include every method the claims compare, {CLAIMED}; got {self.methods}")
         if self.checkpoints[0] != 0 or self.checkpoints[-1] != self.train.steps:
             raise ValueError(f"checkpoints must run from 0 to train.steps = {self.train.steps}, got {self.checkpoints}")
 
@@ -146,37 +165,38 @@ def train_cell(config: Config, units: list[dict], ctx: RunContext) -> list[list[
     encoder = EnsembleMLP(config.obs_dim, config.embed_dim, [ctx.seed_for(NAME, m, K, s) for s in seeds],
                           width=config.width, depth=config.depth, dropout=0.0, normalize=True, device=ctx.device)
     methods = [u["method"] for u in units]
-    if sorted(range(len(units)), key=lambda i: METHODS.index(methods[i])) != list(range(len(units))):
+    if sorted(range(len(units)), key=lambda i: NEGATIVE_METHODS.index(methods[i])) != list(range(len(units))):
         raise ValueError("units of a cell must come grouped by method (as run() lists them)")
     settings = [method_settings(method, tau_plus, config.hardness, config.overestimate) for method in methods]
-    blocks = {}  # selection -> the members using it (contiguous: METHODS lists the selections in runs)
+    blocks = {}  # selection -> the members using it (contiguous: NEGATIVE_METHODS lists the selections in runs)
     for i, (selection, *_) in enumerate(settings):
         blocks[selection] = slice(blocks.get(selection, slice(i, i)).start, i + 1)
     B_train, B_measure = config.train.batch_size, config.measure_batch
     per_anchor = {B: [torch.tensor([s[i] for s in settings], device=ctx.device)[:, None].expand(-1, B) for i in (1, 2, 3)] for B in (B_train, B_measure)}
     samplers = [PairSampler(data, seed=cell_seed + i, device=ctx.device) for i in range(2)]  # training, measuring
-    draws = [torch_generator(cell_seed + 2 + i, ctx.device) for i in range(2)]
-    P, members_index = config.pool_factor * K, torch.arange(len(units), device=ctx.device)[:, None]
+    candidate_draws, mixing_draws = ([torch_generator(cell_seed + offset + i, ctx.device) for i in range(2)] for offset in (2, 4))  # training, measuring
+    P = config.pool_factor * K
     curves, measured = [[] for _ in units], [[] for _ in units]
 
     def losses(z, size: int, stream: int):
         """Every member's per-anchor losses (E, B) on a fresh batch (the same for every member of a
         seed), the floor flags (E, B), and what the negatives were."""
         anchor, positive, _ = samplers[stream].sample(size, groups=config.seeds)
-        candidates = negatives_excluding_anchor(data, anchor, P, draws[stream])
+        candidates = negatives_excluding_anchor(data, anchor, P, candidate_draws[stream])
         anchor, positive, candidates = anchor[seeds], positive[seeds], candidates[seeds]  # (E, B), (E, B), (E, B, P)
-        za = z[members_index, anchor]
-        s_pos = (za * z[members_index, positive]).sum(-1)  # (E, B)
-        s_pool = torch.bmm(za, z[:, base_view].transpose(1, 2)).gather(2, base_of_view[candidates])  # (E, B, P) via (E, B, N)
+        d = z.shape[-1]
+        za = z.gather(1, anchor[..., None].expand(-1, -1, d))  # gather, not advanced indexing: a cheap backward
+        s_pos = (za * z.gather(1, positive[..., None].expand(-1, -1, d))).sum(-1)  # (E, B)
+        s_pool = torch.bmm(za, z.index_select(1, base_view).transpose(1, 2)).gather(2, base_of_view[candidates])  # (E, B, P) via (E, B, N)
         negatives, picked = [], []
         for selection, g in blocks.items():
             n = (g.stop - g.start) * size
-            pool, own, row = candidates[g].reshape(n, P), z.detach()[g], torch.arange(n, device=z.device) // size
+            pool = candidates[g].reshape(n, P)
 
-            def views(index, pool=pool, own=own, row=row):
-                return own[row[:, None], pool.gather(1, index)]
+            def views(index, pool=pool, g=g, n=n):  # detached embeddings of candidates (n, k) -> (n, k, d)
+                return z.detach()[g][torch.arange(n, device=z.device)[:, None] // size, pool.gather(1, index)]
 
-            sims, chosen, mixed = select_negatives(selection, za[g].reshape(n, -1), s_pool[g].reshape(n, P), views, K, draws[stream], config.synthesis)
+            sims, chosen, mixed = select_negatives(selection, za[g].reshape(n, -1), s_pool[g].reshape(n, P), views, K, mixing_draws[stream], config.synthesis)
             negatives.append(sims.view(-1, size, K))
             picked.append((g, pool, chosen, mixed, views))
         negatives = torch.cat(negatives)
@@ -204,20 +224,21 @@ def train_cell(config: Config, units: list[dict], ctx: RunContext) -> list[list[
     def checkpoint(step: int) -> None:
         with torch.no_grad():
             z = encoder(x)
+            similarity = cluster_similarity(z.cpu().numpy(), data.content)
             for i in range(len(units)):
-                curves[i].append({"kind": "curve", "step": step, **cluster_similarity(z[i].cpu().numpy(), data.content)})
+                curves[i].append({"kind": "curve", "step": step, **{key: float(value[i]) for key, value in similarity.items()}})
             if step >= config.train.steps / 2:
                 measure(z)
 
     fit(encoder, lambda step: losses(encoder(x), B_train, 0)[0].mean(dim=1).sum(), config.train, checkpoints=config.checkpoints, on_checkpoint=checkpoint)
     with torch.no_grad():
         z = encoder(x).cpu().numpy()
-    purity = kmeans_purity(z, data.content, seed=cell_seed)
+    purity = kmeans_purity(z, data.content, seed=cell_seed, restarts=4)
     results = []
     for i in range(len(units)):
         final = {key: float(np.mean([r[key] for r in measured[i]])) for key in ("false_negative_rate", "floor_share", "negative_cosine")}
         final.update({key: curves[i][-1][key] for key in ("within", "between", "separation")})
-        final.update(kind="final", kmeans_purity=float(purity[i]), prior=tau_plus, classes=int(len(set(component.tolist()))),
+        final.update(kind="final", kmeans_purity=float(purity[i]), prior=tau_plus, classes=len(set(component.tolist())),
                      negatives_seen=len(measured[i]) * B_measure * K, state=cluster_state(final["within"], final["separation"], float(purity[i])),
                      separation_area=float(np.mean([r["separation"] for r in curves[i][1:]])))
         results.append(curves[i] + [final])
@@ -226,7 +247,7 @@ def train_cell(config: Config, units: list[dict], ctx: RunContext) -> list[list[
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
     units = [{"num_clusters": m, "num_negatives": k, "method": method, "seed": s}
-             for m in config.num_clusters for k in config.num_negatives for method in METHODS for s in range(config.seeds)]
+             for m in config.num_clusters for k in config.num_negatives for method in NEGATIVE_METHODS if method in config.methods for s in range(config.seeds)]
     return ctx.sweep_batched(units, lambda u: (u["num_clusters"], u["num_negatives"]), lambda batch: train_cell(config, batch, ctx), desc=NAME)
 
 
@@ -299,7 +320,8 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 
 # ----------------------------------------------------------------------------- figure
 
-COLORS = dict(zip(METHODS, ("tab:grey", "tab:green", "yellowgreen", "tab:red", "tab:orange", "tab:brown", "peru", "tab:blue", "tab:purple")))
+COLORS = {"plain": "tab:grey", "debiased": "tab:green", "debiased-overestimated": "yellowgreen", "hard-weight": "tab:orange", "hard-debiased": "tab:brown",
+          "hard-debiased-detached": "burlywood", "hard-select": "tab:red", "synthetic": "tab:blue", "synthetic-debiased": "tab:purple"}
 
 
 def plot(rows: list[dict], config: Config):
@@ -308,14 +330,14 @@ def plot(rows: list[dict], config: Config):
     finals = arms.select(rows, kind="final")
     cells = sorted({tuple(r[c] for c in CELL) for r in finals})
     fig, axes = plt.subplots(2, 5, figsize=(22, 8))
-    width = 0.85 / len(METHODS)
+    width = 0.85 / len(config.methods)
     panels = (("false_negative_rate", "false-negative rate of the negatives seen (dotted: prior)"), ("floor_share", "share of anchors at Chuang's floor"),
               ("within", "within-class cosine (low: split)"), ("between", "between-class cosine (high: drift together)"),
               ("separation", "closest-pair separation (~0: merged)"))
     for ax, (key, title) in zip(axes[0], panels):
-        for j, method in enumerate(METHODS):
+        for j, method in enumerate(config.methods):
             means = arms.cell_means(finals, key, CELL, method=method)
-            ax.bar(np.arange(len(cells)) + (j - (len(METHODS) - 1) / 2) * width, [means.get(c, np.nan) for c in cells], width, color=COLORS[method], label=method)
+            ax.bar(np.arange(len(cells)) + (j - (len(config.methods) - 1) / 2) * width, [means.get(c, np.nan) for c in cells], width, color=COLORS[method], label=method)
         ax.set_xticks(np.arange(len(cells)), [f"m={m}, K={k}" for m, k in cells], fontsize=8)
         ax.set_title(title, fontsize=9)
     for c, cell in enumerate(cells):
@@ -332,9 +354,12 @@ def plot(rows: list[dict], config: Config):
     axes[1, 0].legend(fontsize=7)
     axes[1, 0].set_ylabel("separation of the closest class pair")
     states = ("preserved", "merged", "split", "mixed")
-    table = [[method] + [str(sum(r["state"] == s for r in finals if r["method"] == method)) for s in states] for method in METHODS]
+    table = [[method] + [str(sum(r["state"] == s for r in finals if r["method"] == method)) for s in states] for method in config.methods]
     axes[1, -1].axis("off")
-    axes[1, -1].table(cellText=table, colLabels=["method", *states], loc="center", fontsize=8).scale(1, 1.2)
+    shown = axes[1, -1].table(cellText=table, colLabels=["method", *states], loc="center")
+    shown.auto_set_font_size(False)
+    shown.set_fontsize(8)
+    shown.scale(1, 1.3)
     axes[1, -1].set_title(f"final state of the classes (runs over all cells); k-means purity min {min(r['kmeans_purity'] for r in finals):.2f}", fontsize=9)
     fig.suptitle(f"Hard, debiased and synthetic negatives on comb data with leak {config.leak} (clusters = latent classes), t={config.temperature}, "
                  f"hardness={config.hardness}, {config.seeds} seeds", fontsize=11)

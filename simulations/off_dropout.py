@@ -32,12 +32,17 @@ import numpy as np
 import torch
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.embedding import draw_variance, effective_rank, gradient_noise, similarity_spearman
+from clustertheory.analysis.embedding import (
+    draw_variance,
+    effective_rank,
+    gradient_noise,
+    similarity_spearman,
+)
 from clustertheory.config import Boolean, Integer, Real, TupleOf
 from clustertheory.data import SentenceSettings
 from clustertheory.data.dropout import anisotropic_targets
 from clustertheory.functions import EnsembleMLP, dropout_pair, embed
-from clustertheory.losses import dropout_infonce
+from clustertheory.losses import dropout_infonce, negative_views
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig, fit
 from clustertheory.utils import torch_generator
@@ -135,23 +140,10 @@ def arm_names(config: Config) -> list[tuple[str, float]]:
     return [("simcse", 1.0)] + [("off-dropout", r) for r in config.positive_weights] + [("averaged-dropout", 1.0)]
 
 
-def negatives_of(kind: str, encoder, inputs, config: Config):
-    """The third embedding whose cosines are the negatives: None (SimCSE's own dropout
-    passes), the dropout-off pass, or the mean of ``average_passes`` dropout-on passes."""
-    if kind == "simcse":
-        return None
-    was_training = encoder.training
-    encoder.train(kind != "off-dropout")
-    try:
-        return torch.stack([encoder(inputs) for _ in range(1 if kind == "off-dropout" else config.average_passes)]).mean(dim=0)
-    finally:
-        encoder.train(was_training)
-
-
 def member_losses(kind: str, r: float, encoder, inputs, config: Config):
     """Per-member losses (E,), and the positive pair and negative embedding they came from."""
     h, h_pos = dropout_pair(encoder, inputs)
-    h_bar = negatives_of(kind, encoder, inputs, config)
+    h_bar = negative_views(kind, encoder, inputs, passes=config.average_passes)
     rows = dropout_infonce(h, h_pos, h_bar, temperature=config.temperature, positive_weight=r, reduction="none")
     return rows.mean(dim=-1), (h, h_pos, h_bar)
 
@@ -161,25 +153,28 @@ def member_losses(kind: str, r: float, encoder, inputs, config: Config):
 
 def measure_noise(kind: str, encoder, inputs, config: Config) -> list[dict]:
     """Per member, over ``noise_draws`` dropout draws at fixed parameters and batch: the
-    gradient's noise and signal (gradient_noise) and the variance of the negative and positive
-    similarities. The dropout stream of training is left where it was."""
+    gradient's noise and signal (gradient_noise), and the variance over draws of the negative and
+    positive similarities and of the embeddings the negatives come from. The dropout stream of
+    training is left where it was."""
     state = encoder.mask_generator.get_state()
-    grads, negatives, positives = [], [], []
+    grads, draws = [], []
     for _ in range(config.noise_draws):
         encoder.zero_grad(set_to_none=True)
         losses, (h, h_pos, h_bar) = member_losses(kind, 1.0, encoder, inputs, config)
         losses.sum().backward()
         grads.append(torch.cat([p.grad.reshape(encoder.members, -1) for p in encoder.parameters()], dim=1))
         with torch.no_grad():
-            unit = [torch.nn.functional.normalize(v, dim=-1) for v in (h, h_pos, h if h_bar is None else h_bar, h_pos if h_bar is None else h_bar)]
-            negatives.append((unit[2] @ unit[3].transpose(1, 2)).numpy())
-            positives.append((unit[0] * unit[1]).sum(-1).numpy())
+            left, right = (h, h_pos) if h_bar is None else (h_bar, h_bar)
+            unit = [torch.nn.functional.normalize(v, dim=-1) for v in (h, h_pos, left, right)]
+            draws.append(((unit[2] @ unit[3].transpose(1, 2)).numpy(), (unit[0] * unit[1]).sum(-1).numpy(), left.numpy()))
     encoder.zero_grad(set_to_none=True)
     encoder.mask_generator.set_state(state)
-    grads, negatives, positives = torch.stack(grads).numpy(), np.stack(negatives), np.stack(positives)  # (R, E, ...)
+    grads = torch.stack(grads).numpy()  # (R, E, P)
+    negatives, positives, embeddings = (np.stack(d) for d in zip(*draws))
     off = ~np.eye(inputs.shape[-2], dtype=bool)
     return [{**gradient_noise(grads[:, e]), "neg_sim_variance": draw_variance(negatives[:, e][:, off]),
-             "pos_sim_variance": draw_variance(positives[:, e])} for e in range(encoder.members)]
+             "pos_sim_variance": draw_variance(positives[:, e]), "neg_embedding_variance": draw_variance(embeddings[:, e])}
+            for e in range(encoder.members)]
 
 
 def downstream(encoder, probe_x, probe, config: Config) -> list[dict]:
@@ -265,3 +260,114 @@ def train_arms(config: Config, units: list[dict], ctx: RunContext) -> list[list[
         for i, row in zip(members, downstream(encoder, probe_x[index], [probe[j] for j in index], config)):
             rows[i].append({"kind": "final", **row})
     return rows
+
+
+# ----------------------------------------------------------------------------- verdict
+
+SOURCE = "Xu et al. 2023 (SimCSE++), Sec. 3"
+
+
+def noise_log_ratios(rows: list[dict], measured: str) -> np.ndarray:
+    """Per seed: mean over checkpoints and both trained encoders (simcse, off-dropout r = 1) of
+    log(noise-to-signal of ``measured`` / noise-to-signal of simcse), at the same parameters."""
+    noise = arms.select(rows, kind="noise")
+    values: dict[int, list[float]] = {}
+    for r in arms.select(noise, measured=measured):
+        twin = arms.select(noise, measured="simcse", seed=r["seed"], loss=r["loss"], step=r["step"])[0]
+        values.setdefault(r["seed"], []).append(math.log(r["noise_to_signal"] / twin["noise_to_signal"]))
+    return np.array([np.mean(v) for _, v in sorted(values.items())])
+
+
+def verdict(rows: list[dict], config: Config) -> Verdict:
+    """Package checks (off-dropout negatives noiseless, SimCSE's noisy, the control's variance cut
+    by about its number of passes, gradient signal resolved) and the paper's claims."""
+    noise, finals = arms.select(rows, kind="noise"), arms.select(rows, kind="final")
+    variance = {kind: np.array([r["neg_sim_variance"] for r in arms.select(noise, measured=kind)]) for kind in MEASURED}
+    simcse_variance = float(np.mean(variance["simcse"]))
+    control_ratio = float(np.mean(variance["averaged-dropout"])) / simcse_variance if simcse_variance > 0 else float("inf")
+    averaging = np.mean([r["neg_embedding_variance"] for r in arms.select(noise, measured="averaged-dropout")]) / np.mean(
+        [r["neg_embedding_variance"] for r in arms.select(noise, measured="simcse")])
+    signal = min(r["signal"] for r in noise)
+    checks = [
+        Check.at_most("off-dropout negatives carry no dropout noise (max variance of s(hbar_i, hbar_j) over draws)", float(variance["off-dropout"].max()), 1e-12),
+        Check.above("SimCSE negatives carry dropout noise (min variance of s(h_i, h_j+) over draws)", float(variance["simcse"].min()), 0.0),
+        Check.within("the control averages independent passes: its embeddings' variance over draws is 1/average_passes of one pass's (within 20 %)",
+                     float(averaging), 1 / config.average_passes, 0.2 / config.average_passes),
+        Check.above("the gradient signal is resolved at every measurement (min unbiased ||E g||^2)", signal, 0.0),
+    ]
+    start = arms.select(rows, kind="start")
+
+    def responds(key):
+        moves = [abs(np.mean([r[key] for r in arms.select(finals, loss=l, positive_weight=w)]) - np.mean([r[key] for r in arms.select(start, loss=l, positive_weight=w)]))
+                 for l, w in arm_names(config)]
+        return Check.at_least(f"fine-tuning moves the {key} (largest change of an arm's mean from the start)", float(max(moves)), config.min_metric_response)
+
+    def no_shortcut(r):
+        gap = max(x["mode_gap"] for x in arms.select(finals, loss="off-dropout", positive_weight=r))
+        return Check.at_most(f"no train / eval shortcut: dropout-on minus dropout-off mean cosine, off-dropout r={r} (max)", gap, config.max_mode_gap)
+
+    def spearman(name, key, loss, r, statement, preconditions):
+        t = np.array(list(arms.per_seed(finals, key, loss=loss, positive_weight=r).values()))
+        c = np.array(list(arms.per_seed(finals, key, loss="simcse").values()))
+        return Claim.from_paired(name, SOURCE, statement, t, c, f"{key}, {loss} (r={r}) - simcse", minimal_effect=config.minimal_spearman, preconditions=preconditions)
+
+    r0 = config.positive_weights[0]
+    claims = [
+        Claim.from_mean("noise-to-signal", SOURCE, "negatives from a dropout-off pass lower the noise-to-signal ratio of the gradient",
+                        noise_log_ratios(rows, "off-dropout"), "log(noise-to-signal off-dropout / SimCSE), same parameters",
+                        minimal_effect=math.log(config.minimal_noise_ratio), direction="less", preconditions=[checks[3]]),
+        spearman("off-dropout-content-sts", "content_spearman", "off-dropout", r0, "off-dropout negatives improve the STS analogue (content similarity)",
+                 [responds("content_spearman"), no_shortcut(r0)]),
+        spearman("off-dropout-latent-sts", "latent_spearman", "off-dropout", r0, "off-dropout negatives improve the STS analogue (similarity of the full latent)",
+                 [responds("latent_spearman"), no_shortcut(r0)]),
+        *[spearman(f"off-dropout-r{r:g}-content-sts", "content_spearman", "off-dropout", r, f"off-dropout negatives with positive weight r = {r:g} improve the STS analogue (content)",
+                   [responds("content_spearman"), no_shortcut(r)]) for r in config.positive_weights[1:]],
+        spearman("less-noisy-negatives-content-sts", "content_spearman", "averaged-dropout", 1.0,
+                 "negatives with less dropout noise in the same (dropout-on) mode improve the STS analogue (content): the paper's mechanism without the train / eval switch",
+                 [responds("content_spearman"), Check.at_most("the control's negatives carry at most half of SimCSE's dropout variance", control_ratio, 0.5)]),
+    ]
+    return Verdict(checks, claims)
+
+
+# ----------------------------------------------------------------------------- figure
+
+COLORS = {"simcse": "tab:red", "off-dropout": "tab:blue", "averaged-dropout": "tab:green"}
+
+
+def arm_color(loss: str, r: float, config: Config) -> str:
+    """The loss's colour; off-dropout at a positive weight other than the first in a lighter blue."""
+    return "tab:cyan" if loss == "off-dropout" and r != config.positive_weights[0] else COLORS[loss]
+
+
+def plot(rows: list[dict], config: Config):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(17, 8.5))
+    noise = arms.select(rows, kind="noise")
+    for ax, key, title in ((axes[0, 0], "noise_to_signal", "gradient noise / signal, tr Var(g) / ||E g||^2 (the claim)"),
+                           (axes[0, 1], "total_variance", "gradient noise tr Var(g) (diagnostic)"),
+                           (axes[0, 2], "neg_sim_variance", "variance of the negative similarities over dropout draws")):
+        for kind in MEASURED:
+            for trained, style in (("simcse", "-"), ("off-dropout", "--")):
+                series = [np.mean([r[key] for r in arms.select(noise, measured=kind, loss=trained, step=s)]) for s in config.checkpoints]
+                ax.plot(config.checkpoints, series, style, marker="o", color=COLORS[kind], label=f"{kind} loss, encoder trained with {trained}")
+        ax.set(xlabel="fine-tuning step (fixed batch, draws of dropout)", title=title, yscale="symlog" if key == "neg_sim_variance" else "log")
+        ax.title.set_fontsize(9)
+    axes[0, 2].set_yscale("symlog", linthresh=1e-4)
+    axes[0, 0].legend(fontsize=7)
+    finals, start = arms.select(rows, kind="final"), arms.select(rows, kind="start")
+    names = [("start", 1.0)] + arm_names(config)
+    labels = ["pretrained"] + [f"{loss}\nr={r:g}" if loss == "off-dropout" else loss for loss, r in arm_names(config)]
+    for ax, key, title in ((axes[1, 0], "content_spearman", "Spearman(cos f, cos content)"), (axes[1, 1], "latent_spearman", "Spearman(cos f, cos full latent)"),
+                           (axes[1, 2], "mean_cosine", "mean cosine between sentences (anisotropy)")):
+        per_seed = [arms.per_seed(start if loss == "start" else finals, key, **({} if loss == "start" else {"loss": loss, "positive_weight": r})) for loss, r in names]
+        for seed in per_seed[0]:
+            ax.plot(range(len(names)), [p.get(seed, np.nan) for p in per_seed], color="grey", lw=0.6, alpha=0.5)
+        ax.scatter(range(len(names)), [np.mean(list(p.values())) for p in per_seed], marker="_", s=700, zorder=3,
+                   color=["black"] + [arm_color(loss, r, config) for loss, r in arm_names(config)])
+        ax.set_xticks(range(len(names)), labels, fontsize=8)
+        ax.set_title(title + " (lines: seeds; dashes: means)", fontsize=9)
+    fig.suptitle(f"Off-dropout negatives (SimCSE++): {'pretrained (anisotropy ' + str(config.anisotropy) + ')' if config.pretrained else 'random'} layer-normalised encoder, "
+                 f"dropout {config.dropout}, t={config.temperature}, B={config.train.batch_size}, {config.train.steps} fine-tuning steps, {config.seeds} seeds", fontsize=10)
+    fig.tight_layout()
+    return fig

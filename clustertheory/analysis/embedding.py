@@ -217,7 +217,7 @@ def nearest_cluster(points, reference, reference_cluster) -> np.ndarray:
     if pts.ndim == 3 and ref.ndim == 3 and len(pts) == len(ref) and cl.shape == ref.shape[:2]:
         unit_p = pts / np.linalg.norm(pts, axis=-1, keepdims=True)
         unit_r = ref / np.linalg.norm(ref, axis=-1, keepdims=True)
-        best = np.einsum("bkd,bnd->bkn", unit_p, unit_r).argmax(axis=2)
+        best = np.matmul(unit_p, unit_r.transpose(0, 2, 1)).argmax(axis=2)  # (B, k, N) cosines
         return np.take_along_axis(cl, best, axis=1)
     raise ValueError(
         f"points/reference/reference_cluster must be (M, d)/(N, d)/(N,) or (B, k, d)/(B, N, d)/(B, N); "
@@ -228,7 +228,7 @@ def nearest_cluster(points, reference, reference_cluster) -> np.ndarray:
 # ----------------------------------------------------------------------------- clusters
 
 
-def cluster_similarity(z, labels) -> dict[str, float]:
+def cluster_similarity(z, labels) -> dict:
     """Mean cosine similarity within and between clusters, and how far apart the closest pair is.
 
         W_a     = mean over pairs i != j in cluster a of cos(z_i, z_j)
@@ -245,34 +245,40 @@ def cluster_similarity(z, labels) -> dict[str, float]:
     clusters sit on top of each other, whatever their spread, and within-cluster cosine
     alone cannot tell that from preservation.
 
-    z (N, d); labels (N,) with >= 2 clusters, each with >= 2 points.
+    z (N, d) -> floats, or (E, N, d) -> (E,) arrays (every member at once); labels (N,) with
+    >= 2 clusters, each with >= 2 points.
     """
-    z = _unit_rows(_array("z", z, 2))
-    labels = _labels("labels", labels, len(z))
+    z = _array("z", z, None)
+    if z.ndim not in (2, 3):
+        raise ValueError(f"z must be (N, d) or (E, N, d), got shape {z.shape}")
+    batched = z.ndim == 3
+    z = z if batched else z[None]
+    norms = np.linalg.norm(z, axis=-1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("embeddings must be non-zero to compute cosine similarities")
+    z = z / norms
+    labels = _labels("labels", labels, z.shape[1])
     clusters, index = np.unique(labels, return_inverse=True)
     if len(clusters) < 2:
         raise ValueError("labels must hold at least 2 clusters")
     onehot = np.eye(len(clusters))[index]  # (N, m)
-    sums = onehot.T @ z  # (m, d) per-cluster sums of unit vectors
     counts = onehot.sum(axis=0)
     if (counts < 2).any():
         raise ValueError("labels must give every cluster at least 2 points")
-    pair_sum = sums @ sums.T  # (m, m): sum over i in a, j in b of cos(z_i, z_j)
+    sums = np.einsum("nm,end->emd", onehot, z)  # (E, m, d) per-cluster sums of unit vectors
+    pair_sum = sums @ sums.transpose(0, 2, 1)  # (E, m, m): sum over i in a, j in b of cos(z_i, z_j)
     same_pairs = counts**2 - counts
-    within = (np.trace(pair_sum) - len(z)) / same_pairs.sum()  # remove the N self-pairs cos = 1
-    cross = pair_sum.sum() - np.trace(pair_sum)
-    between = cross / (len(z) ** 2 - counts @ counts)
+    trace = np.trace(pair_sum, axis1=1, axis2=2)
+    n = z.shape[1]
+    within = (trace - n) / same_pairs.sum()  # remove the N self-pairs cos = 1
+    between = (pair_sum.sum(axis=(1, 2)) - trace) / (n**2 - counts @ counts)
     pair_mean = pair_sum / np.outer(counts, counts)
-    own = (np.diag(pair_sum) - counts) / same_pairs  # W_a
-    gaps = (own[:, None] + own[None, :]) / 2 - pair_mean
+    own = (np.diagonal(pair_sum, axis1=1, axis2=2) - counts) / same_pairs  # W_a, (E, m)
+    gaps = (own[:, :, None] + own[:, None, :]) / 2 - pair_mean
     off = ~np.eye(len(clusters), dtype=bool)
-    return {
-        "within": float(within),
-        "between": float(between),
-        "gap": float(within - between),
-        "closest_pair": float(pair_mean[off].max()),
-        "separation": float(gaps[off].min()),
-    }
+    out = {"within": within, "between": between, "gap": within - between,
+           "closest_pair": pair_mean[:, off].max(axis=1), "separation": gaps[:, off].min(axis=1)}
+    return out if batched else {key: float(value[0]) for key, value in out.items()}
 
 
 def kmeans_purity(z, labels, seed: int = 0, restarts: int = 8, iterations: int = 50):

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Integer, Real, Settings, check_nonneg, check_nonneg_int, check_positive_int
+from ..config import (
+    Integer,
+    Real,
+    Settings,
+    check_nonneg,
+    check_nonneg_int,
+    check_positive_int,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,7 +65,7 @@ class LatentSentences:
         """(N, k + s) the full latent [u_i, s_i]: everything the sentence is made of."""
         return np.concatenate([self.content_latent, self.style], axis=1)
 
-    def take(self, index) -> "LatentSentences":
+    def take(self, index) -> LatentSentences:
         """The sentences ``index`` (a slice or index array) as a LatentSentences of their own."""
         return LatentSentences(self.obs[index], self.content[index], self.content_latent[index], self.style[index], self.num_clusters)
 

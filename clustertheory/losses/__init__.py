@@ -13,7 +13,9 @@ Where each loss lives:
   ``barlow_decorrelation`` (Barlow Twins), ``cross_correlation``, ``standardize_batch``.
 - ``off_dropout``: ``dropout_infonce`` (in-batch InfoNCE of dropout views: SimCSE's
   negatives, or SimCSE++ off-dropout negatives from a third embedding; any leading
-  member dimensions) and ``off_dropout_infonce`` (runs the three passes of a model).
+  member dimensions), ``negative_views`` (the embedding the negatives come from: none, a
+  dropout-off pass, or the mean of several dropout passes) and ``off_dropout_infonce`` (runs
+  the three passes of a model).
 - ``hard_negatives``: ``hard_negative_indices``, ``select_hard_negatives``,
   ``synthesize_hard_negatives`` (mixing, MoCHi-style; detached).
 - ``spectral``: spectral contrastive losses (``spectral_ucl``, ``spectral_scl``,
@@ -38,7 +40,7 @@ from clustertheory.losses.infonce import (
     infonce,
     supcon_out,
 )
-from clustertheory.losses.off_dropout import dropout_infonce, off_dropout_infonce
+from clustertheory.losses.off_dropout import dropout_infonce, negative_views, off_dropout_infonce
 from clustertheory.losses.primitives import masked_log_softmax, masked_logsumexp
 
 from .spectral import spectral_contrastive, spectral_joint, spectral_scl, spectral_ucl
@@ -57,6 +59,7 @@ __all__ = [
     "infonce",
     "masked_log_softmax",
     "masked_logsumexp",
+    "negative_views",
     "off_dropout_infonce",
     "select_hard_negatives",
     "spectral_contrastive",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from clustertheory.config import check_positive
+from clustertheory.config import check_in, check_positive
 from clustertheory.losses.primitives import (
     check_same_shape,
     log1p_exp,
@@ -77,6 +77,34 @@ def dropout_infonce(
     return reduce_rows(log1p_exp(gap), reduction)  # log(1 + sum_neg exp(neg - pos)): the positive is in the denominator
 
 
+NEGATIVE_SOURCES = ("simcse", "off-dropout", "averaged-dropout")
+
+
+def negative_views(source: str, model: torch.nn.Module, inputs: torch.Tensor, *, passes: int = 4, detach: bool = False) -> torch.Tensor | None:
+    """The embedding whose cosines are the negatives of ``dropout_infonce``:
+
+        "simcse"            None: the negatives are the dropout passes h, h+ themselves
+        "off-dropout"       one pass with dropout off (eval mode): SimCSE++'s hbar
+        "averaged-dropout"  the mean of ``passes`` dropout-on passes: negatives in the same mode as
+                            the positives with 1/passes of the dropout variance of one pass
+
+    Gradients flow through the passes unless ``detach``. Eval mode also switches every other
+    train/eval-dependent layer (BatchNorm uses running statistics). The train/eval flag of every
+    submodule is restored on exit, also when a pass raises.
+    """
+    check_in("source", source, NEGATIVE_SOURCES)
+    if source == "simcse":
+        return None
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        model.train(source == "averaged-dropout")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
+            return torch.stack([model(inputs) for _ in range(1 if source == "off-dropout" else passes)]).mean(dim=0)
+    finally:
+        for module, mode in modes:
+            module.training = mode
+
+
 def off_dropout_infonce(
     model: torch.nn.Module,
     inputs: torch.Tensor,
@@ -90,28 +118,22 @@ def off_dropout_infonce(
 
     model: a ``torch.nn.Module`` mapping inputs (B, ...) to embeddings (..., B, d).
     Two passes in train mode (dropout on, independent masks) give h and h_pos; one
-    pass in eval mode (dropout off) gives hbar; the loss is
-    ``dropout_infonce(h, h_pos, hbar)``.
+    pass in eval mode (dropout off) gives hbar (``negative_views("off-dropout")``); the
+    loss is ``dropout_infonce(h, h_pos, hbar)``.
 
     Gradients flow through hbar by default, as in the SimCSE++ objective (the
     negatives are part of the loss being minimised); ``detach_negatives=True`` makes
     the negatives constants (a cheaper variant; the pass then runs under no_grad).
-    Eval mode also switches every other train/eval-dependent layer (BatchNorm uses
-    running statistics). The train/eval flag of every submodule is restored on
-    exit, also when a pass raises.
+    The train/eval flag of every submodule is restored on exit, also when a pass raises.
     """
     check_positive("temperature", temperature)
     check_positive("positive_weight", positive_weight)
-    modules = list(model.modules())
-    original_modes = [module.training for module in modules]
+    modes = [(module, module.training) for module in model.modules()]
     try:
         model.train()
-        h = model(inputs)
-        h_pos = model(inputs)
-        model.eval()
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach_negatives):
-            h_bar = model(inputs)
+        h, h_pos = model(inputs), model(inputs)
     finally:
-        for module, mode in zip(modules, original_modes):
+        for module, mode in modes:
             module.training = mode
+    h_bar = negative_views("off-dropout", model, inputs, detach=detach_negatives)
     return dropout_infonce(h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction=reduction)

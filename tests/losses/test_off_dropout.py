@@ -143,3 +143,24 @@ def test_gradcheck():
         lambda a, b, c: dropout_infonce(a, b, c, temperature=0.5, positive_weight=1.5),
         (h, hp, hb),
     )
+
+
+def test_negative_views_of_each_source():
+    from clustertheory.losses import negative_views
+
+    model, x = dropout_model(), draw(5, 6, seed=14)
+    model.train()
+    assert negative_views("simcse", model, x) is None
+    model.eval()
+    clean = model(x)
+    model.train()
+    torch.testing.assert_close(negative_views("off-dropout", model, x), clean)
+    assert model.training  # restored
+    torch.manual_seed(5)
+    averaged = negative_views("averaged-dropout", model, x, passes=3)
+    torch.manual_seed(5)
+    passes = [model(x) for _ in range(3)]
+    torch.testing.assert_close(averaged, sum(passes) / 3)
+    assert not negative_views("off-dropout", model, x, detach=True).requires_grad
+    with pytest.raises(ValueError, match="source"):
+        negative_views("dropout-free", model, x)
