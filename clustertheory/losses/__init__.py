@@ -17,7 +17,9 @@ Where each loss lives:
   dropout-off pass, or the mean of several dropout passes) and ``off_dropout_infonce`` (runs
   the three passes of a model).
 - ``hard_negatives``: ``hard_negative_indices``, ``select_hard_negatives``,
-  ``synthesize_hard_negatives`` (mixing, MoCHi-style; detached).
+  ``synthesize_hard_negatives`` (mixing, MoCHi-style; detached), and the ways of using K
+  negatives the hard-negative simulation compares (``NEGATIVE_METHODS``, ``method_settings``,
+  ``select_negatives``).
 - ``spectral``: spectral contrastive losses (``spectral_ucl``, ``spectral_scl``,
   ``spectral_joint``, ``spectral_contrastive``) and their moment forms.
 """
