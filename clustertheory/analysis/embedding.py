@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -83,6 +83,37 @@ def effective_rank(z, center: bool = True) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
+def similarity_spearman(z, reference):
+    """An STS analogue: Spearman correlation, over all pairs i < j, between the cosine of the
+    embeddings and the cosine of reference vectors (the ground truth, e.g. the content latent
+    or the full latent of latent sentences):
+
+        rho = Spearman( {cos(z_i, z_j)}_{i<j}, {cos(r_i, r_j)}_{i<j} )
+
+    (the Pearson correlation of the ranks, ties at their mean rank: scipy.stats.spearmanr).
+    z (N, d) -> float, or (E, N, d) -> (E,) array (the reference's ranks computed once);
+    reference (N, k).
+    """
+    z = _array("z", z, None)
+    if z.ndim not in (2, 3):
+        raise ValueError(f"z must be (N, d) or (E, N, d), got shape {z.shape}")
+    batched = z.ndim == 3
+    z = z if batched else z[None]
+    reference = _unit_rows(_array("reference", reference, 2))
+    if len(reference) != z.shape[1] or len(reference) < 3:
+        raise ValueError(f"z and reference must have the same N >= 3 rows, got {z.shape[1]} and {len(reference)}")
+    upper = np.triu_indices(len(reference), 1)
+
+    def centred_ranks(values: np.ndarray) -> np.ndarray:
+        ranks = rankdata(values)
+        ranks -= ranks.mean()
+        return ranks / np.linalg.norm(ranks)
+
+    target = centred_ranks((reference @ reference.T)[upper])
+    rho = np.array([float(centred_ranks((u @ u.T)[upper]) @ target) for u in (_unit_rows(member) for member in z)])
+    return rho if batched else float(rho[0])
+
+
 # ----------------------------------------------------------------------------- noise
 
 
@@ -100,33 +131,73 @@ def draw_variance(samples) -> float:
 
 
 def gradient_noise(gradients) -> dict[str, float]:
-    """Noise of a stochastic gradient from R draws g_r (R, P) (R >= 2, P parameters).
+    """Noise and signal of a stochastic gradient from R draws g_r (R, P) (R >= 2, P parameters).
 
-        total_variance = sum_k Var_r(g_rk)          (trace of the covariance, unbiased)
-        mean_sq_norm   = ||gbar||^2                 (squared norm of the mean gradient)
-        relative       = total_variance / mean_sq_norm   (noise-to-signal; inf when gbar = 0)
+        total_variance  = sum_k Var_r(g_rk)                     (trace of the covariance, unbiased)
+        signal          = ||gbar||^2 - total_variance / R        (unbiased for ||E g||^2; ||gbar||^2
+                                                                  alone overstates it by tr Var / R)
+        noise_to_signal = total_variance / signal                (inf when signal <= 0: too few draws
+                                                                  to see the mean through the noise)
     """
     g = _array("gradients", gradients, 2)
     if g.shape[0] < 2:
         raise ValueError(f"gradients must have R >= 2 draws (rows), got shape {g.shape}")
     total = float(g.var(axis=0, ddof=1).sum())
-    mean_sq = float(np.square(g.mean(axis=0)).sum())
-    return {"total_variance": total, "mean_sq_norm": mean_sq, "relative": total / mean_sq if mean_sq > 0 else float("inf")}
+    signal = float(np.square(g.mean(axis=0)).sum()) - total / g.shape[0]
+    return {"total_variance": total, "signal": signal, "noise_to_signal": total / signal if signal > 0 else float("inf")}
 
 
 # ----------------------------------------------------------------------------- false negatives
 
 
-def false_negative_rate(anchor_cluster, negative_cluster) -> float:
-    """Share of negatives in the anchor's cluster: anchor_cluster (B,), negative_cluster (B, K),
+def false_negative_rate(anchor_cluster, negative_cluster, weights=None) -> float:
+    """Share of negatives in the anchor's latent class: anchor_cluster (B,), negative_cluster (B, K),
 
-        FNR = (1 / (B K)) sum_{b,k} [ negative_cluster[b, k] == anchor_cluster[b] ]
+        FNR = (1 / B) sum_b sum_k q_bk [ negative_cluster[b, k] == anchor_cluster[b] ]
+
+    with q_bk = 1/K (``weights=None``: every negative counts once), or q_bk = weights[b, k] /
+    sum_k weights[b, k] for weighted negatives (e.g. hardness weights, the tilted law
+    q_bk ~ exp(h s_bk / t)). Leading dimensions beyond (B, K) are flattened into B.
     """
     neg = np.asarray(negative_cluster.cpu() if isinstance(negative_cluster, torch.Tensor) else negative_cluster)
-    if neg.ndim != 2 or neg.size == 0:
+    if neg.ndim < 2 or neg.size == 0:
         raise ValueError(f"negative_cluster must be a non-empty (B, K) array, got shape {neg.shape}")
-    anchor = _labels("anchor_cluster", anchor_cluster, neg.shape[0])
-    return float((neg == anchor[:, None]).mean())
+    anchor = np.asarray(anchor_cluster.cpu() if isinstance(anchor_cluster, torch.Tensor) else anchor_cluster)
+    if anchor.shape != neg.shape[:-1]:
+        raise ValueError(f"anchor_cluster must have shape {neg.shape[:-1]} (one per row of negatives), got {anchor.shape}")
+    same = (neg == anchor[..., None]).reshape(-1, neg.shape[-1])
+    if weights is None:
+        return float(same.mean())
+    w = _array("weights", weights, None)
+    if w.shape != neg.shape or (w < 0).any() or (w.sum(axis=-1) <= 0).any():
+        raise ValueError(f"weights must be non-negative with shape {neg.shape} and a positive sum per row")
+    w = w.reshape(-1, neg.shape[-1])
+    return float(((w * same).sum(axis=1) / w.sum(axis=1)).mean())
+
+
+def false_negative_prior(latent_class, base_weight, exclude_anchor: bool = True) -> float:
+    """Probability that a negative x- ~ D_o shares the anchor's latent class (x ~ D_o):
+
+        exclude_anchor=False:  sum_k W_k^2,     W_k = sum_{i in class k} w_i
+        exclude_anchor=True:   sum_i w_i (W_{k(i)} - w_i) / (1 - w_i)   (x- drawn from D_o
+                               conditioned on x- != x: the anchor is not its own negative)
+
+    latent_class (N,) integers: the class of each natural image (for false negatives, a
+    connected component of the augmentation graph, ``clustertheory.data.base_components``);
+    base_weight (N,) its probability w_i. This is the true tau+ of Chuang et al.'s
+    debiased estimator under that sampling law, and the expected FNR of uniform negatives.
+    """
+    w = _array("base_weight", base_weight, 1)
+    classes = _labels("latent_class", latent_class, len(w))
+    if (w < 0).any() or not np.isclose(w.sum(), 1.0):
+        raise ValueError("base_weight must be a probability vector")
+    index = np.unique(classes, return_inverse=True)[1]
+    class_weight = np.bincount(index, weights=w)[index]  # W_{k(i)} per natural image
+    if not exclude_anchor:
+        return float((w * class_weight).sum())
+    if (w >= 1).any():
+        raise ValueError("exclude_anchor needs at least two natural images with positive weight")
+    return float((w * (class_weight - w) / (1 - w)).sum())
 
 
 def nearest_cluster(points, reference, reference_cluster) -> np.ndarray:
@@ -146,7 +217,7 @@ def nearest_cluster(points, reference, reference_cluster) -> np.ndarray:
     if pts.ndim == 3 and ref.ndim == 3 and len(pts) == len(ref) and cl.shape == ref.shape[:2]:
         unit_p = pts / np.linalg.norm(pts, axis=-1, keepdims=True)
         unit_r = ref / np.linalg.norm(ref, axis=-1, keepdims=True)
-        best = np.einsum("bkd,bnd->bkn", unit_p, unit_r).argmax(axis=2)
+        best = np.matmul(unit_p, unit_r.transpose(0, 2, 1)).argmax(axis=2)  # (B, k, N) cosines
         return np.take_along_axis(cl, best, axis=1)
     raise ValueError(
         f"points/reference/reference_cluster must be (M, d)/(N, d)/(N,) or (B, k, d)/(B, N, d)/(B, N); "
@@ -157,51 +228,128 @@ def nearest_cluster(points, reference, reference_cluster) -> np.ndarray:
 # ----------------------------------------------------------------------------- clusters
 
 
-def cluster_similarity(z, labels) -> dict[str, float]:
-    """Mean cosine similarity within and between clusters, and of the closest cluster pair.
+def cluster_similarity(z, labels) -> dict:
+    """Mean cosine similarity within and between clusters, and how far apart the closest pair is.
 
+        W_a     = mean over pairs i != j in cluster a of cos(z_i, z_j)
+        M_ab    = mean over i in a, j in b of cos(z_i, z_j)
         within  = mean over pairs i != j with c_i = c_j of cos(z_i, z_j)
         between = mean over pairs with c_i != c_j of cos(z_i, z_j)
         gap     = within - between            (> 0: clusters are tighter than the whole)
-        closest_pair = max_{a != b} mean_{c_i = a, c_j = b} cos(z_i, z_j)   (the least separated pair)
+        closest_pair = max_{a != b} M_ab      (the least separated pair)
+        separation   = min_{a != b} (W_a + W_b)/2 - M_ab
 
-    z (N, d); labels (N,) with >= 2 clusters, one of them with >= 2 points.
+    ``separation`` is the merge detector: with u_i = z_i/||z_i|| and cluster means mu_a,
+    (W_a + W_b)/2 - M_ab = ||mu_a - mu_b||^2 / 2 up to the i = j terms left out of W
+    (E||X - Y||^2 = tr Cov X + tr Cov Y + ||E X - E Y||^2), so it is 0 exactly when two
+    clusters sit on top of each other, whatever their spread, and within-cluster cosine
+    alone cannot tell that from preservation.
+
+    z (N, d) -> floats, or (E, N, d) -> (E,) arrays (every member at once); labels (N,) with
+    >= 2 clusters, each with >= 2 points.
     """
-    z = _unit_rows(_array("z", z, 2))
-    labels = _labels("labels", labels, len(z))
+    z = _array("z", z, None)
+    if z.ndim not in (2, 3):
+        raise ValueError(f"z must be (N, d) or (E, N, d), got shape {z.shape}")
+    batched = z.ndim == 3
+    z = z if batched else z[None]
+    norms = np.linalg.norm(z, axis=-1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("embeddings must be non-zero to compute cosine similarities")
+    z = z / norms
+    labels = _labels("labels", labels, z.shape[1])
     clusters, index = np.unique(labels, return_inverse=True)
     if len(clusters) < 2:
         raise ValueError("labels must hold at least 2 clusters")
     onehot = np.eye(len(clusters))[index]  # (N, m)
-    sums = onehot.T @ z  # (m, d) per-cluster sums of unit vectors
     counts = onehot.sum(axis=0)
-    pair_sum = sums @ sums.T  # (m, m): sum over i in a, j in b of cos(z_i, z_j)
+    if (counts < 2).any():
+        raise ValueError("labels must give every cluster at least 2 points")
+    sums = np.einsum("nm,end->emd", onehot, z)  # (E, m, d) per-cluster sums of unit vectors
+    pair_sum = sums @ sums.transpose(0, 2, 1)  # (E, m, m): sum over i in a, j in b of cos(z_i, z_j)
     same_pairs = counts**2 - counts
-    if same_pairs.sum() == 0:
-        raise ValueError("labels must give some cluster at least 2 points")
-    within = (np.trace(pair_sum) - len(z)) / same_pairs.sum()  # remove the N self-pairs cos = 1
-    cross = pair_sum.sum() - np.trace(pair_sum)
-    between = cross / (len(z) ** 2 - counts @ counts)
+    trace = np.trace(pair_sum, axis1=1, axis2=2)
+    n = z.shape[1]
+    within = (trace - n) / same_pairs.sum()  # remove the N self-pairs cos = 1
+    between = (pair_sum.sum(axis=(1, 2)) - trace) / (n**2 - counts @ counts)
     pair_mean = pair_sum / np.outer(counts, counts)
-    np.fill_diagonal(pair_mean, -np.inf)
-    return {"within": float(within), "between": float(between), "gap": float(within - between), "closest_pair": float(pair_mean.max())}
+    own = (np.diagonal(pair_sum, axis1=1, axis2=2) - counts) / same_pairs  # W_a, (E, m)
+    gaps = (own[:, :, None] + own[:, None, :]) / 2 - pair_mean
+    off = ~np.eye(len(clusters), dtype=bool)
+    out = {"within": within, "between": between, "gap": within - between,
+           "closest_pair": pair_mean[:, off].max(axis=1), "separation": gaps[:, off].min(axis=1)}
+    return out if batched else {key: float(value[0]) for key, value in out.items()}
 
 
-def kmeans_purity(z, labels, seed: int = 0) -> float:
+def kmeans_purity(z, labels, seed: int = 0, restarts: int = 8, iterations: int = 50):
     """Purity of k-means (k = number of clusters, on unit-normalised z) against the labels:
 
         purity = (1/N) sum_{found clusters A} max_c |{i in A : c_i = c}|
 
     1 when k-means recovers the clusters, about max_c pi_c when it ignores them.
+    z (N, d) -> float, or (E, N, d) -> (E,) array (every member clustered at once). Lloyd's
+    algorithm from ``restarts`` k-means++ starts (seeded), at most ``iterations`` steps
+    each (fewer once no assignment changes); the start with the smallest within-cluster
+    sum of squares is kept.
     """
-    z = _unit_rows(_array("z", z, 2))
-    labels = _labels("labels", labels, len(z))
+    x = _array("z", z, None)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"z must be (N, d) or (E, N, d), got shape {x.shape}")
+    batched = x.ndim == 3
+    x = x if batched else x[None]
+    labels = _labels("labels", labels, x.shape[1])
     check_nonneg_int("seed", seed)
-    clusters, index = np.unique(labels, return_inverse=True)
-    found = KMeans(n_clusters=len(clusters), n_init=4, random_state=seed).fit_predict(z)
-    table = np.zeros((len(clusters), len(clusters)), dtype=np.int64)
-    np.add.at(table, (found, index), 1)
-    return float(table.max(axis=1).sum() / len(z))
+    check_positive_int("restarts", restarts)
+    check_positive_int("iterations", iterations)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("embeddings must be non-zero to compute cosine similarities")
+    classes, index = np.unique(labels, return_inverse=True)
+    k, (E, N, _) = len(classes), x.shape
+    points = torch.as_tensor(x / norms).repeat_interleave(restarts, dim=0)  # (E R, N, d)
+    rows = torch.arange(points.shape[0])
+    generator = torch.Generator().manual_seed(seed)
+    centres = points[rows, torch.randint(N, (points.shape[0],), generator=generator)][:, None]  # k-means++
+    for _ in range(1, k):
+        nearest = torch.cdist(points, centres).pow(2).min(dim=2).values  # (E R, N)
+        chosen = torch.multinomial(nearest + 1e-12, 1, generator=generator).squeeze(1)
+        centres = torch.cat([centres, points[rows, chosen][:, None]], dim=1)
+    previous = None
+    for _ in range(iterations):
+        assign = torch.cdist(points, centres).argmin(dim=2)  # (E R, N)
+        if previous is not None and torch.equal(assign, previous):
+            break  # every start has converged
+        previous = assign
+        onehot = torch.nn.functional.one_hot(assign, k).to(points.dtype)  # (E R, N, k)
+        counts = onehot.sum(dim=1)[..., None]
+        centres = torch.where(counts > 0, onehot.transpose(1, 2) @ points / counts.clamp(min=1), centres)
+    distance = torch.cdist(points, centres).pow(2)
+    inertia = distance.min(dim=2).values.sum(dim=1).view(E, restarts)
+    best = inertia.argmin(dim=1) + torch.arange(E) * restarts
+    found = distance[best].argmin(dim=2).numpy()  # (E, N)
+    table = np.zeros((E, k, k), dtype=np.int64)
+    np.add.at(table, (np.arange(E)[:, None], found, index[None, :]), 1)
+    purity = table.max(axis=2).sum(axis=1) / N
+    return purity if batched else float(purity[0])
+
+
+def cluster_state(within: float, separation: float, purity: float, tight: float = 0.5, apart: float = 0.05, pure: float = 0.9) -> str:
+    """Name what happened to the clusters of an embedding, from :func:`cluster_similarity` and
+    :func:`kmeans_purity`:
+
+        "split"      within < tight                       (a class's points spread out: mean
+                                                            angle between cluster mates > 60 deg
+                                                            at the default tight = 0.5)
+        "merged"     within >= tight, separation < apart    (two tight classes on top of each other:
+                                                            their means are closer than ~0.3)
+        "preserved"  within >= tight, separation >= apart, purity >= pure
+        "mixed"      otherwise (tight and apart, but k-means does not recover the classes)
+    """
+    if within < tight:
+        return "split"
+    if separation < apart:
+        return "merged"
+    return "preserved" if purity >= pure else "mixed"
 
 
 # ----------------------------------------------------------------------------- probes
@@ -248,3 +396,38 @@ def linear_probe_accuracy(z, labels, split, cs=PROBE_CS) -> dict[str, float]:
             best = (score, model, float(c))
     score, model, c = best
     return {"accuracy": float(model.score(z[test], labels[test])), "val_accuracy": score, "c": c}
+
+
+def linear_regression_probe(z, targets, split, alphas=(1e-3, 1e-2, 1e-1, 1.0, 10.0)) -> dict[str, float]:
+    """Linear read-out of continuous targets: ridge regression of targets (N, k) on z (N, d)
+    (with an intercept, features standardised on the train indices) for each alpha in
+    ``alphas``, fitted on the train indices; the alpha with the best validation R^2 is kept
+    and its test R^2 reported,
+
+        R^2 = 1 - sum ||y - yhat||^2 / sum ||y - mean_train y||^2     (over the k targets jointly)
+
+    so it counts how much of the latent the embedding keeps linearly. Closed form: one
+    (d x d) solve per alpha. split = (train, validation, test) index arrays. Returns
+    {"r2": test R^2, "val_r2", "alpha"}.
+    """
+    z = _array("z", z, 2)
+    y = _array("targets", targets, 2)
+    if len(y) != len(z):
+        raise ValueError(f"targets must have one row per embedding ({len(z)}), got {len(y)}")
+    train, val, test = (np.asarray(s_, dtype=np.int64) for s_ in split)
+    if min(len(train), len(val), len(test)) == 0:
+        raise ValueError("split must hold non-empty train, validation and test index arrays")
+    if not alphas or min(alphas) <= 0:
+        raise ValueError(f"alphas must hold positive regularisation strengths, got {alphas}")
+    mean, scale = z[train].mean(axis=0), z[train].std(axis=0) + 1e-12
+    x = (z - mean) / scale
+    y_mean = y[train].mean(axis=0)
+    gram, cross = x[train].T @ x[train], x[train].T @ (y[train] - y_mean)
+
+    def r2(weights, index):
+        residual = y[index] - y_mean - x[index] @ weights
+        return 1.0 - float((residual**2).sum() / ((y[index] - y_mean) ** 2).sum())
+
+    fits = [(r2(w, val), float(a), w) for a in alphas for w in [np.linalg.solve(gram + a * len(train) * np.eye(len(gram)), cross)]]
+    best_val, best_alpha, weights = max(fits, key=lambda f: f[0])
+    return {"r2": r2(weights, test), "val_r2": best_val, "alpha": best_alpha}

@@ -1,7 +1,7 @@
 """Data: latent content/style datasets with exact augmentation graphs, and samplers."""
 
 from .collapse import CollapseConfig, CollapseData, CollapsePairSampler, collapse_dataset
-from .dropout import LatentSentences, latent_sentences
+from .dropout import LatentSentences, SentenceSettings, latent_sentences
 from .generators import comb_dataset, jitter_dataset, observe
 from .graph import augmentation_graph, base_components, base_kernel, cluster_components, spectral_gap, stationary_law, view_kernel
 from .sampling import MemberPairSampler, PairSampler
@@ -26,5 +26,6 @@ __all__ = [
     "CollapsePairSampler",
     "collapse_dataset",
     "LatentSentences",
+    "SentenceSettings",
     "latent_sentences",
 ]

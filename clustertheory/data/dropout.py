@@ -10,6 +10,10 @@ mu_c ~ N(0, I_k), and a style vector s_i ~ style_scale * N(0, I_s). Its observat
 There is no data augmentation: an encoder f with dropout is run twice on the same x_i in
 training mode, and the two passes (independent dropout masks) are the positive pair.
 The encoder and the dropout pair live in :mod:`clustertheory.functions.encoders`.
+
+:class:`SentenceSettings` is the data part of a simulation config (the off-dropout and
+dimension-wise simulations share it): one seeded draw split into training sentences and
+fresh probe sentences for the downstream measurements.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import check_nonneg, check_nonneg_int, check_positive_int
+from ..config import (
+    Integer,
+    Real,
+    Settings,
+    check_nonneg,
+    check_nonneg_int,
+    check_positive_int,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +59,15 @@ class LatentSentences:
     @property
     def num_sentences(self) -> int:
         return len(self.content)
+
+    @property
+    def latent(self) -> np.ndarray:
+        """(N, k + s) the full latent [u_i, s_i]: everything the sentence is made of."""
+        return np.concatenate([self.content_latent, self.style], axis=1)
+
+    def take(self, index) -> LatentSentences:
+        """The sentences ``index`` (a slice or index array) as a LatentSentences of their own."""
+        return LatentSentences(self.obs[index], self.content[index], self.content_latent[index], self.style[index], self.num_clusters)
 
 
 def latent_sentences(
@@ -94,3 +114,68 @@ def latent_sentences(
     latent = np.concatenate([content_latent, style], axis=1)
     obs = np.tanh(latent @ w1 / np.sqrt(k + s)) @ w2 / np.sqrt(h)
     return LatentSentences(obs=obs.astype(np.float32), content=content, content_latent=content_latent, style=style, num_clusters=m)
+
+
+@dataclass(frozen=True)
+class SentenceSettings(Settings):
+    """Latent sentences for a dropout simulation: ``train_sentences`` to train on and
+    ``probe_sentences`` fresh ones (same generator G, same cluster centres) to measure on.
+
+    content_dim + style_dim is the intrinsic dimension of the data (the latent); hidden is
+    the width of the generator G. Other fields as in :func:`latent_sentences`.
+    """
+
+    num_clusters: int = 8
+    train_sentences: int = 2048
+    probe_sentences: int = 512
+    content_dim: int = 8
+    style_dim: int = 8
+    obs_dim: int = 32
+    hidden: int = 64
+    spread: float = 0.5
+    style_scale: float = 1.0
+
+    constraints = {
+        "num_clusters": Integer(2),
+        "train_sentences": Integer(2),
+        "probe_sentences": Integer(8),
+        "content_dim": Integer(1),
+        "style_dim": Integer(1),
+        "obs_dim": Integer(1),
+        "hidden": Integer(1),
+        "spread": Real(0),
+        "style_scale": Real(0),
+    }
+
+    def draw(self, seed: int) -> tuple[LatentSentences, LatentSentences]:
+        """(training sentences, probe sentences) of one seeded draw."""
+        data = latent_sentences(
+            num_clusters=self.num_clusters, num_sentences=self.train_sentences + self.probe_sentences,
+            content_dim=self.content_dim, style_dim=self.style_dim, obs_dim=self.obs_dim, hidden=self.hidden,
+            spread=self.spread, style_scale=self.style_scale, seed=seed,
+        )
+        return data.take(slice(0, self.train_sentences)), data.take(slice(self.train_sentences, None))
+
+
+def anisotropic_targets(latent: np.ndarray, dim: int, anisotropy: float, seed: int = 0) -> np.ndarray:
+    """Regression targets for a content-aware but anisotropic "pretrained" encoder (a stand-in
+    for BERT, whose sentence embeddings know the content but share one dominant direction):
+
+        t_i = A (l_i - mean_j l_j) + c,   A ~ N(0, 1/L) (dim x L, L = latent dimension),
+        ||c||^2 = anisotropy / (1 - anisotropy) * mean_i ||A (l_i - mean l)||^2,  c along a random direction
+
+    so that the mean cosine between the targets of two random sentences is about
+    ``anisotropy`` (0: isotropic; BERT's last layer sits around 0.6 or more). latent (N, L)
+    -> targets (N, dim) float32; A and the direction of c are fixed by ``seed``.
+    """
+    latent = np.asarray(latent, dtype=np.float64)
+    if latent.ndim != 2 or len(latent) < 2:
+        raise ValueError(f"latent must be (N, L) with N >= 2, got shape {latent.shape}")
+    check_positive_int("dim", dim)
+    if not 0 <= anisotropy < 1:
+        raise ValueError(f"anisotropy must be in [0, 1), got {anisotropy!r}")
+    rng = np.random.default_rng([check_nonneg_int("seed", seed), 2])
+    centred = (latent - latent.mean(axis=0)) @ rng.standard_normal((latent.shape[1], dim)) / np.sqrt(latent.shape[1])
+    direction = rng.standard_normal(dim)
+    offset = direction / np.linalg.norm(direction) * np.sqrt(anisotropy / (1 - anisotropy) * np.mean(np.sum(centred**2, axis=1)))
+    return (centred + offset).astype(np.float32)

@@ -1,6 +1,6 @@
 """Function classes with a capacity dial (hypercube codes g = sign(score)) and real-valued encoders."""
 
-from .encoders import MLPEncoder, SeededDropout, dropout_pair, embed
+from .encoders import EnsembleMLP, MLPEncoder, SeededDropout, dropout_pair, embed
 from .classes import CLASS_NAMES, LinearScore, LookupScore, MLPScore, ScoreModel, hard_codes, make_function_class
 from .features import content_features, fourier_features, linear_features, random_features
 
@@ -16,6 +16,7 @@ __all__ = [
     "fourier_features",
     "linear_features",
     "random_features",
+    "EnsembleMLP",
     "MLPEncoder",
     "SeededDropout",
     "dropout_pair",

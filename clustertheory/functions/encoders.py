@@ -1,7 +1,9 @@
 """Real-valued encoders for the embedding simulations (SimCSE++, hard negatives).
 
     SeededDropout  inverted dropout with masks from a seeded torch.Generator
-    MLPEncoder     f: R^D -> R^d, an MLP with (seeded) dropout, optionally onto the unit sphere
+    EnsembleMLP    E independent MLPs f_e: R^D -> R^d with stacked weights (one batched matmul
+                   per layer trains every seed of a simulation at once); optional layer norm
+    MLPEncoder     one such MLP: input (B, D) -> (B, d)
     dropout_pair   the dropout augmentation: two training-mode passes of one encoder
     embed          dropout-off embeddings (eval mode, no gradient)
 
@@ -9,6 +11,9 @@ Hypercube representations g = sign(score) live in :mod:`clustertheory.functions.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,16 +41,90 @@ class SeededDropout(nn.Module):
         return x * keep.to(x.dtype) / (1 - self.p)
 
 
-class MLPEncoder(nn.Module):
-    """f: R^D -> R^d, an MLP with dropout on its input and after every hidden activation.
+class EnsembleMLP(nn.Module):
+    """E independent MLPs with stacked weights: member e maps R^D -> R^d,
 
-        h_0 = drop(x),  h_l = drop(relu(h_{l-1} W_l + b_l)) (l = 1..depth),  f(x) = h_depth W_out + b_out
+        h_0 = drop(x),  h_l = drop(relu(N(h_{l-1} W_l^e + b_l^e)))  (l = 1..depth),
+        f_e(x) = h_depth W_out^e + b_out^e
 
-    and f(x)/||f(x)|| when ``normalize``. Weights are initialised from ``seed`` (PyTorch's
-    default Linear law); dropout masks come from a generator seeded with ``seed + 1``.
-    In eval mode (``.eval()``) dropout is off: that is the "dropout-off" pass.
-    Input (B, D) -> output (B, d). ``mask_generator`` is the generator of every dropout
-    mask (save and restore its state to take measurements without shifting the stream).
+    N is a layer norm with its own gain and bias per member (``layer_norm=True``; the
+    identity otherwise), and f_e(x)/||f_e(x)|| is returned when ``normalize``. Member e is
+    initialised from ``seeds[e]`` with PyTorch's default Linear law (weights and biases
+    ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))), so two members with equal seeds start equal and
+    ``MLPEncoder(seed=s)`` is the member of seed s. Dropout masks come from one generator
+    (``mask_generator``, seeded with ``mask_seed``; default ``seeds[0] + 1``), drawn
+    independently for every member; in eval mode dropout is off.
+
+    Input (B, D) (the same inputs for every member) or (E, B, D) -> output (E, B, d).
+    Summing the members' losses trains them independently: each parameter tensor's slice e
+    only receives member e's gradient, and Adam acts elementwise.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        seeds: Sequence[int],
+        width: int = 128,
+        depth: int = 2,
+        dropout: float = 0.1,
+        layer_norm: bool = False,
+        normalize: bool = False,
+        mask_seed: int | None = None,
+        device=None,
+    ):
+        super().__init__()
+        check_positive_int("in_dim", in_dim)
+        check_positive_int("out_dim", out_dim)
+        check_positive_int("width", width)
+        check_positive_int("depth", depth)
+        check_probability("dropout", dropout, open_right=True)
+        seeds = [check_nonneg_int("seed", s) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds must name at least one member")
+        device = resolve_device(device)
+        self.members, self.in_dim, self.out_dim = len(seeds), in_dim, out_dim
+        self.layer_norm, self.normalize = bool(layer_norm), bool(normalize)
+        self.mask_generator = torch_generator(seeds[0] + 1 if mask_seed is None else check_nonneg_int("mask_seed", mask_seed), device)
+        self.drop = SeededDropout(dropout, self.mask_generator)
+        sizes = [in_dim] + [width] * depth + [out_dim]
+        weights, biases = zip(*(self._init_member(s, sizes) for s in seeds))
+        self.weights = nn.ParameterList(nn.Parameter(torch.stack(w).to(device)) for w in zip(*weights))  # (E, fan_in, fan_out)
+        self.biases = nn.ParameterList(nn.Parameter(torch.stack(b).to(device)) for b in zip(*biases))  # (E, 1, fan_out)
+        if self.layer_norm:
+            self.norm_gains = nn.ParameterList(nn.Parameter(torch.ones(self.members, 1, width, device=device)) for _ in range(depth))
+            self.norm_biases = nn.ParameterList(nn.Parameter(torch.zeros(self.members, 1, width, device=device)) for _ in range(depth))
+
+    @staticmethod
+    def _init_member(seed: int, sizes: list[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        generator = torch_generator(seed)
+        weights, biases = [], []
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)
+            weights.append((2 * torch.rand(fan_in, fan_out, generator=generator) - 1) * bound)
+            biases.append((2 * torch.rand(1, fan_out, generator=generator) - 1) * bound)
+        return weights, biases
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.members, -1, -1)
+        if x.dim() != 3 or x.shape[0] != self.members or x.shape[2] != self.in_dim:
+            raise ValueError(f"inputs must have shape (B, {self.in_dim}) or ({self.members}, B, {self.in_dim}), got {tuple(x.shape)}")
+        h = self.drop(x)
+        last = len(self.weights) - 1
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(bias, h, weight)
+            if layer < last:
+                if self.layer_norm:
+                    h = F.layer_norm(h, h.shape[-1:]) * self.norm_gains[layer] + self.norm_biases[layer]
+                h = self.drop(torch.relu(h))
+        return F.normalize(h, dim=-1) if self.normalize else h
+
+
+class MLPEncoder(EnsembleMLP):
+    """One MLP f: R^D -> R^d (an :class:`EnsembleMLP` of the single member ``seed``):
+    input (B, D) -> output (B, d). Dropout masks come from a generator seeded with
+    ``seed + 1``; in eval mode (``.eval()``) dropout is off: that is the "dropout-off" pass.
     """
 
     def __init__(
@@ -55,37 +134,22 @@ class MLPEncoder(nn.Module):
         width: int = 128,
         depth: int = 2,
         dropout: float = 0.1,
+        layer_norm: bool = False,
         normalize: bool = False,
         seed: int = 0,
         device=None,
     ):
-        super().__init__()
-        check_positive_int("in_dim", in_dim)
-        check_positive_int("out_dim", out_dim)
-        check_positive_int("width", width)
-        check_positive_int("depth", depth)
-        check_probability("dropout", dropout, open_right=True)
         check_nonneg_int("seed", seed)
-        device = resolve_device(device)
-        self.normalize = bool(normalize)
-        self.mask_generator = mask_generator = torch_generator(seed + 1, device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)  # Linear layers draw from the global stream; isolate it
-            layers: list[nn.Module] = [SeededDropout(dropout, mask_generator)]
-            width_in = in_dim
-            for _ in range(depth):
-                layers += [nn.Linear(width_in, width), nn.ReLU(), SeededDropout(dropout, mask_generator)]
-                width_in = width
-            layers.append(nn.Linear(width_in, out_dim))
-        self.net = nn.Sequential(*layers).to(device)
+        super().__init__(in_dim, out_dim, [seed], width=width, depth=depth, dropout=dropout, layer_norm=layer_norm, normalize=normalize, device=device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.net(x)
-        return F.normalize(z, dim=-1) if self.normalize else z
+        if x.dim() != 2:
+            raise ValueError(f"inputs must have shape (B, {self.in_dim}), got {tuple(x.shape)}")
+        return super().forward(x)[0]
 
 
 def dropout_pair(encoder: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The augmentation of this setting: two training-mode passes, (B, d) each.
+    """The augmentation of this setting: two training-mode passes (independent masks).
 
     The encoder's train/eval flag is restored afterwards.
     """
@@ -99,11 +163,14 @@ def dropout_pair(encoder: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor
 
 @torch.no_grad()
 def embed(encoder: nn.Module, inputs: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """Dropout-off embeddings f(x) (N, d) in eval mode, without gradient; flag restored."""
+    """Dropout-off embeddings f(x) in eval mode, without gradient; flag restored.
+
+    inputs (N, D) or (E, N, D); chunks of ``batch_size`` rows along N are concatenated."""
     check_positive_int("batch_size", batch_size)
     was_training = encoder.training
     encoder.eval()
     try:
-        return torch.cat([encoder(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
+        chunks = [encoder(inputs[..., i : i + batch_size, :]) for i in range(0, inputs.shape[-2], batch_size)]
+        return torch.cat(chunks, dim=-2)
     finally:
         encoder.train(was_training)

@@ -7,18 +7,24 @@ Where each loss lives:
 - ``infonce``: ``infonce`` (K explicit or in-batch negatives; symmetric / NT-Xent
   options), ``hypercube_infonce`` (the paper's beta-form on hypercube codes),
   ``supcon_out`` (SupCon L_out), ``decoupled`` (positive removed from the denominator).
-- ``debiased``: ``debiased`` (Chuang et al. 2020), ``hard_debiased`` (Robinson et al. 2021).
+- ``debiased``: ``debiased`` (Chuang et al. 2020), ``hard_debiased`` (Robinson et al. 2021),
+  ``debiased_from_similarities`` (both from precomputed similarities, with the floor flags).
 - ``dimension_wise``: ``dimension_wise`` (SimCSE++ InfoNCE over dimensions),
   ``barlow_decorrelation`` (Barlow Twins), ``cross_correlation``, ``standardize_batch``.
-- ``off_dropout``: ``off_dropout_infonce`` (SimCSE++ off-dropout negatives) and its
-  pure form ``off_dropout_infonce_from_embeddings``.
+- ``off_dropout``: ``dropout_infonce`` (in-batch InfoNCE of dropout views: SimCSE's
+  negatives, or SimCSE++ off-dropout negatives from a third embedding; any leading
+  member dimensions), ``negative_views`` (the embedding the negatives come from: none, a
+  dropout-off pass, or the mean of several dropout passes) and ``off_dropout_infonce`` (runs
+  the three passes of a model).
 - ``hard_negatives``: ``hard_negative_indices``, ``select_hard_negatives``,
-  ``synthesize_hard_negatives`` (mixing, MoCHi-style; detached).
+  ``synthesize_hard_negatives`` (mixing, MoCHi-style; detached), and the ways of using K
+  negatives the hard-negative simulation compares (``NEGATIVE_METHODS``, ``method_settings``,
+  ``select_negatives``).
 - ``spectral``: spectral contrastive losses (``spectral_ucl``, ``spectral_scl``,
   ``spectral_joint``, ``spectral_contrastive``) and their moment forms.
 """
 
-from clustertheory.losses.debiased import debiased, hard_debiased
+from clustertheory.losses.debiased import debiased, debiased_from_similarities, hard_debiased
 from clustertheory.losses.dimension_wise import (
     barlow_decorrelation,
     cross_correlation,
@@ -36,10 +42,7 @@ from clustertheory.losses.infonce import (
     infonce,
     supcon_out,
 )
-from clustertheory.losses.off_dropout import (
-    off_dropout_infonce,
-    off_dropout_infonce_from_embeddings,
-)
+from clustertheory.losses.off_dropout import dropout_infonce, negative_views, off_dropout_infonce
 from clustertheory.losses.primitives import masked_log_softmax, masked_logsumexp
 
 from .spectral import spectral_contrastive, spectral_joint, spectral_scl, spectral_ucl
@@ -48,16 +51,18 @@ __all__ = [
     "barlow_decorrelation",
     "cross_correlation",
     "debiased",
+    "debiased_from_similarities",
     "decoupled",
     "dimension_wise",
+    "dropout_infonce",
     "hard_debiased",
     "hard_negative_indices",
     "hypercube_infonce",
     "infonce",
     "masked_log_softmax",
     "masked_logsumexp",
+    "negative_views",
     "off_dropout_infonce",
-    "off_dropout_infonce_from_embeddings",
     "select_hard_negatives",
     "spectral_contrastive",
     "spectral_joint",

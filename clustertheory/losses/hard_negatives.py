@@ -1,8 +1,24 @@
-"""Hard negative selection and synthesis (Dong et al. 2023; MoCHi, Kalantidis et al. 2020).
+"""Hard negative selection and synthesis (Dong et al. 2023; MoCHi, Kalantidis et al. 2020), and
+the ways of using K negatives per anchor that the hard-negative simulation compares.
 
 Selection keeps, for each anchor, the top-s most similar candidates. Synthesis makes
 k new negatives per anchor by mixing members of its hard pool; synthetic negatives
 carry no gradient. Both are vectorised (topk + gather, batched random indices).
+
+``NEGATIVE_METHODS``: each method selects K negatives from a pool of P > K i.i.d. candidates
+(``select_negatives``) and scores them with ``debiased_from_similarities`` at the settings
+``method_settings`` gives:
+
+    method                   selection: negatives (K in all)                      tau+       hardness  weights
+    plain                    uniform: the first K candidates                      0          0         -
+    debiased                 uniform                                              prior      0         -
+    debiased-overestimated   uniform                                              f x prior  0         -
+    hard-weight              uniform                                              0          h         HCL code
+    hard-debiased            uniform                                              prior      h         HCL code
+    hard-debiased-detached   uniform                                              prior      h         detached
+    hard-select              hardest: the K most similar of the P                 0          0         -
+    synthetic                synthetic: K - K/2 first + K/2 mixed from the hardest  0        0         -
+    synthetic-debiased       synthetic                                            prior      0         -
 """
 
 from __future__ import annotations
@@ -14,6 +30,11 @@ from clustertheory.config import check_in, check_positive_int
 from clustertheory.losses.primitives import check_embeddings, prepare
 
 SYNTHESIS_MODES = ("mix-negatives", "mix-anchor")
+NEGATIVE_METHODS = (
+    "plain", "debiased", "debiased-overestimated", "hard-weight", "hard-debiased", "hard-debiased-detached",
+    "hard-select", "synthetic", "synthetic-debiased",
+)
+SELECTIONS = ("uniform", "hardest", "synthetic")
 
 
 def _gather_rows(pool: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -127,3 +148,40 @@ def synthesize_hard_negatives(
             alpha = draw_uniform(0.5).to(pool.dtype)
             mixed = alpha * query.unsqueeze(1) + (1 - alpha) * first
         return F.normalize(mixed, dim=-1).to(hard_pool.dtype)
+
+
+def method_settings(method: str, tau_plus: float, hardness: float, overestimate: float) -> tuple[str, float, float, bool]:
+    """(selection, tau+, hardness, detach_weights) of a method of ``NEGATIVE_METHODS`` (module
+    table), given the true prior ``tau_plus``, Robinson's ``hardness`` and the over-estimate factor."""
+    check_in("method", method, NEGATIVE_METHODS)
+    selection = {"hard-select": "hardest", "synthetic": "synthetic", "synthetic-debiased": "synthetic"}.get(method, "uniform")
+    tau = {"plain": 0.0, "hard-select": 0.0, "hard-weight": 0.0, "synthetic": 0.0}.get(method, tau_plus)
+    tau *= overestimate if method == "debiased-overestimated" else 1.0
+    weighted = method in ("hard-weight", "hard-debiased", "hard-debiased-detached")
+    return selection, tau, hardness if weighted else 0.0, method.endswith("detached")
+
+
+def select_negatives(selection: str, anchor: torch.Tensor, similarity: torch.Tensor, views, K: int, generator: torch.Generator,
+                     synthesis: str = "mix-negatives") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The K negatives of a selection of ``SELECTIONS``, for anchors (n, d) and their similarities
+    to P >= K i.i.d. candidates (n, P), both possibly with gradient.
+
+    ``views(index)`` maps candidate indices (n, k) to their (detached) embeddings (n, k, d); only
+    "synthetic" calls it. Returns the negatives' similarities (n, K), which candidates the real
+    ones are (n, k_real) and the synthetic negatives (n, K - k_real, d) (None otherwise).
+    Selection looks at detached similarities; synthetic negatives carry no gradient (their
+    similarity does, through the anchor).
+    """
+    check_in("selection", selection, SELECTIONS)
+    n, pool = similarity.shape
+    if not 2 <= K <= pool:
+        raise ValueError(f"K must be in [2, {pool}] (the candidates per anchor), got {K}")
+    uniform = torch.arange(K, device=similarity.device).expand(n, K)  # candidates are i.i.d.: the first K are uniform
+    if selection == "uniform":
+        return similarity[:, :K], uniform, None
+    hardest = similarity.detach().topk(K, dim=1).indices  # the K most similar candidates, hardest first
+    if selection == "hardest":
+        return similarity.gather(1, hardest), hardest, None
+    real = K - K // 2
+    mixed = synthesize_hard_negatives(anchor, views(hardest), K // 2, generator, mode=synthesis)
+    return torch.cat([similarity[:, :real], torch.einsum("nd,nkd->nk", anchor, mixed)], dim=1), uniform[:, :real], mixed

@@ -1,17 +1,19 @@
-"""Off-dropout InfoNCE of SimCSE++ (Xu et al. 2023): dropout gives the positive pair,
-negatives are similarities between embeddings computed with dropout switched off.
+"""InfoNCE of the dropout augmentation: unsupervised SimCSE and the off-dropout negatives of
+SimCSE++ (Xu et al. 2023).
 
-The claim under test is that dropout noise in *negative* pairs only adds variance;
-removing it is the whole difference from unsupervised SimCSE.
+Dropout gives the positive pair (two training-mode passes h, h+ of the same inputs). SimCSE
+takes its negatives s(h_i, h_j+) from the same dropout passes; SimCSE++ computes them from
+embeddings hbar taken with dropout switched off, s(hbar_i, hbar_j). The claim under test is
+that dropout noise in *negative* pairs only adds variance; removing it is the whole
+difference between the two losses.
 """
 
 from __future__ import annotations
 
 import torch
 
-from clustertheory.config import check_positive
+from clustertheory.config import check_in, check_positive
 from clustertheory.losses.primitives import (
-    check_embeddings,
     check_same_shape,
     log1p_exp,
     masked_logsumexp,
@@ -20,46 +22,87 @@ from clustertheory.losses.primitives import (
 )
 
 
-def off_dropout_infonce_from_embeddings(
+def _check_views(name: str, tensor: torch.Tensor) -> None:
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.dim() < 2:
+        raise ValueError(f"{name} must be a floating-point tensor of shape (..., B, d), got {getattr(tensor, 'shape', type(tensor).__name__)}")
+
+
+def dropout_infonce(
     h: torch.Tensor,
     h_pos: torch.Tensor,
-    h_bar: torch.Tensor,
+    h_bar: torch.Tensor | None = None,
     *,
     temperature: float = 0.05,
     positive_weight: float = 1.0,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Off-dropout InfoNCE from precomputed embeddings.
+    """In-batch InfoNCE with dropout positives and a choice of negative embeddings.
 
-    h, h_pos (B, d): two dropout-on passes of the same inputs; h_bar (B, d): a
-    dropout-off pass. With cosine similarity s and positive weight r:
+    h, h_pos (..., B, d): two dropout-on passes of the same B inputs (leading dimensions,
+    e.g. ensemble members, are independent batches). With cosine similarity s and positive
+    weight r:
 
-        l_i = -log( exp(r s(h_i, h_i+)/t)
-                    / (exp(r s(h_i, h_i+)/t) + sum_{j != i} exp(s(hbar_i, hbar_j)/t)) )
+        l_i = -log( exp(r s(h_i, h_i+)/t) / (exp(r s(h_i, h_i+)/t) + sum_{j != i} exp(s(u_i, v_j)/t)) )
 
-    Denominator: the positive and B - 1 off-dropout negatives (the negatives do not
-    involve h at all). Chance value (all similarities equal, r = 1): ``log B``.
-    reduction: "mean", "sum", "none" (B,).
+    h_bar=None:   (u, v) = (h, h_pos), unsupervised SimCSE (with r = 1 this is
+                  ``infonce(h, h_pos)`` with in-batch negatives);
+    h_bar given:  (u, v) = (h_bar, h_bar), a third embedding of the same inputs (..., B, d):
+                  the dropout-off pass of SimCSE++ (off-dropout negatives), or e.g. the mean
+                  of several dropout passes (negatives in dropout mode with less noise).
 
-    Raises ValueError for temperature <= 0, positive_weight <= 0, B < 2 or
-    mismatched shapes.
+    Denominator: the positive and B - 1 negatives. Chance value (all similarities equal,
+    r = 1): ``log B``. reduction: "mean", "sum" (over every anchor of every leading index)
+    or "none" (..., B).
+
+    Raises ValueError for temperature <= 0, positive_weight <= 0, B < 2 or mismatched shapes.
     """
     check_positive("temperature", temperature)
     check_positive("positive_weight", positive_weight)
-    for name, tensor in (("h", h), ("h_pos", h_pos), ("h_bar", h_bar)):
-        check_embeddings(name, tensor, 2)
+    for name, tensor in (("h", h), ("h_pos", h_pos)) + ((("h_bar", h_bar),) if h_bar is not None else ()):
+        _check_views(name, tensor)
     check_same_shape("h", h, "h_pos", h_pos)
-    check_same_shape("h", h, "h_bar", h_bar)
-    batch = h.shape[0]
+    if h_bar is not None:
+        check_same_shape("h", h, "h_bar", h_bar)
+    batch = h.shape[-2]
     if batch < 2:
-        raise ValueError(f"off-dropout InfoNCE needs batch size B >= 2 (B - 1 negatives), got h shape {tuple(h.shape)}")
+        raise ValueError(f"dropout InfoNCE needs batch size B >= 2 (B - 1 negatives), got h shape {tuple(h.shape)}")
     h, h_pos, h_bar = prepare(True, h, h_pos, h_bar)
-    positive_logit = positive_weight * (h * h_pos).sum(dim=-1) / temperature  # (B,)
-    negative_logits = h_bar @ h_bar.T / temperature  # (B, B); the diagonal is not a negative
+    left, right = (h, h_pos) if h_bar is None else (h_bar, h_bar)
+    positive_logit = positive_weight * (h * h_pos).sum(dim=-1) / temperature  # (..., B)
+    negative_logits = left @ right.transpose(-1, -2) / temperature  # (..., B, B); the diagonal is not a negative
+    gaps = negative_logits - positive_logit.unsqueeze(-1)
     off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=h.device)
-    gap = masked_logsumexp(negative_logits - positive_logit.unsqueeze(1), off_diagonal)
-    rows = log1p_exp(gap)  # log(1 + sum_neg exp(neg - pos)): the positive is in the denominator
-    return reduce_rows(rows, reduction)
+    flat = gaps.reshape(-1, batch)
+    gap = masked_logsumexp(flat, off_diagonal.repeat(flat.shape[0] // batch, 1)).reshape(positive_logit.shape)
+    return reduce_rows(log1p_exp(gap), reduction)  # log(1 + sum_neg exp(neg - pos)): the positive is in the denominator
+
+
+NEGATIVE_SOURCES = ("simcse", "off-dropout", "averaged-dropout")
+
+
+def negative_views(source: str, model: torch.nn.Module, inputs: torch.Tensor, *, passes: int = 4, detach: bool = False) -> torch.Tensor | None:
+    """The embedding whose cosines are the negatives of ``dropout_infonce``:
+
+        "simcse"            None: the negatives are the dropout passes h, h+ themselves
+        "off-dropout"       one pass with dropout off (eval mode): SimCSE++'s hbar
+        "averaged-dropout"  the mean of ``passes`` dropout-on passes: negatives in the same mode as
+                            the positives with 1/passes of the dropout variance of one pass
+
+    Gradients flow through the passes unless ``detach``. Eval mode also switches every other
+    train/eval-dependent layer (BatchNorm uses running statistics). The train/eval flag of every
+    submodule is restored on exit, also when a pass raises.
+    """
+    check_in("source", source, NEGATIVE_SOURCES)
+    if source == "simcse":
+        return None
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        model.train(source == "averaged-dropout")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
+            return torch.stack([model(inputs) for _ in range(1 if source == "off-dropout" else passes)]).mean(dim=0)
+    finally:
+        for module, mode in modes:
+            module.training = mode
 
 
 def off_dropout_infonce(
@@ -71,34 +114,26 @@ def off_dropout_infonce(
     detach_negatives: bool = False,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Run the three passes and return the off-dropout InfoNCE loss.
+    """Run the three passes and return the off-dropout InfoNCE loss of SimCSE++.
 
-    model: a ``torch.nn.Module`` mapping inputs (B, ...) to embeddings (B, d).
+    model: a ``torch.nn.Module`` mapping inputs (B, ...) to embeddings (..., B, d).
     Two passes in train mode (dropout on, independent masks) give h and h_pos; one
-    pass in eval mode (dropout off) gives h_bar. Loss as in
-    ``off_dropout_infonce_from_embeddings``.
+    pass in eval mode (dropout off) gives hbar (``negative_views("off-dropout")``); the
+    loss is ``dropout_infonce(h, h_pos, hbar)``.
 
-    Gradients flow through h_bar by default, as in the SimCSE++ objective (the
+    Gradients flow through hbar by default, as in the SimCSE++ objective (the
     negatives are part of the loss being minimised); ``detach_negatives=True`` makes
     the negatives constants (a cheaper variant; the pass then runs under no_grad).
-    Eval mode also switches every other train/eval-dependent layer (BatchNorm uses
-    running statistics). The train/eval flag of every submodule is restored on
-    exit, also when a pass raises.
+    The train/eval flag of every submodule is restored on exit, also when a pass raises.
     """
     check_positive("temperature", temperature)
     check_positive("positive_weight", positive_weight)
-    modules = list(model.modules())
-    original_modes = [module.training for module in modules]
+    modes = [(module, module.training) for module in model.modules()]
     try:
         model.train()
-        h = model(inputs)
-        h_pos = model(inputs)
-        model.eval()
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach_negatives):
-            h_bar = model(inputs)
+        h, h_pos = model(inputs), model(inputs)
     finally:
-        for module, mode in zip(modules, original_modes):
+        for module, mode in modes:
             module.training = mode
-    return off_dropout_infonce_from_embeddings(
-        h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction=reduction
-    )
+    h_bar = negative_views("off-dropout", model, inputs, detach=detach_negatives)
+    return dropout_infonce(h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction=reduction)

@@ -5,9 +5,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.stats import spearmanr
 
 from clustertheory.analysis.embedding import (
     cluster_similarity,
+    cluster_state,
+    false_negative_prior,
+    linear_regression_probe,
+    similarity_spearman,
     covariance_spectrum,
     draw_variance,
     effective_rank,
@@ -69,9 +74,9 @@ def test_draw_variance_and_gradient_noise_match_loops():
     grads = np.array([[1.0, 2.0], [3.0, 2.0], [2.0, 5.0]])
     noise = gradient_noise(grads)
     assert noise["total_variance"] == pytest.approx(1.0 + 3.0)  # var(1,3,2) = 1, var(2,2,5) = 3
-    assert noise["mean_sq_norm"] == pytest.approx(2.0**2 + 3.0**2)
-    assert noise["relative"] == pytest.approx(4.0 / 13.0)
-    assert gradient_noise(np.array([[1.0], [-1.0]]))["relative"] == math.inf
+    assert noise["signal"] == pytest.approx(2.0**2 + 3.0**2 - 4.0 / 3)  # ||gbar||^2 - tr Var / R
+    assert noise["noise_to_signal"] == pytest.approx(4.0 / (13.0 - 4.0 / 3))
+    assert gradient_noise(np.array([[1.0], [-1.0]]))["noise_to_signal"] == math.inf
     with pytest.raises(ValueError, match="R >= 2"):
         draw_variance(np.ones((1, 3)))
     with pytest.raises(ValueError, match="R >= 2"):
@@ -169,3 +174,81 @@ def test_linear_probe_chooses_c_on_validation_only():
     assert result["accuracy"] == singles[best_c]["accuracy"]
     with pytest.raises(ValueError, match="2 classes"):
         linear_probe_accuracy(z, np.zeros(len(z), dtype=int), split)
+
+
+
+def test_gradient_signal_is_unbiased():
+    """E[||gbar||^2 - tr Var / R] = ||E g||^2: the plain ||gbar||^2 would overstate it by tr Var / R."""
+    rng = np.random.default_rng(8)
+    mean = np.array([1.0, -2.0, 0.5])
+    signals = [gradient_noise(mean + 3.0 * rng.standard_normal((4, 3)))["signal"] for _ in range(20000)]
+    se = np.std(signals) / np.sqrt(len(signals))
+    assert abs(np.mean(signals) - mean @ mean) < 4 * se  # the plain ||gbar||^2 would average 5.25 + 27/4
+
+
+def test_weighted_false_negative_rate_and_the_exact_prior():
+    anchor = np.array([0, 1])
+    negatives = np.array([[0, 1], [1, 1]])
+    weights = np.array([[3.0, 1.0], [1.0, 1.0]])
+    assert false_negative_rate(anchor, negatives, weights) == pytest.approx((0.75 + 1.0) / 2)
+    with pytest.raises(ValueError, match="weights"):
+        false_negative_rate(anchor, negatives, -weights)
+    classes, w = np.array([0, 0, 0, 1]), np.full(4, 0.25)
+    assert false_negative_prior(classes, w, exclude_anchor=False) == pytest.approx(0.75**2 + 0.25**2)
+    assert false_negative_prior(classes, w) == pytest.approx(0.75 * (2 / 3))  # the anchor is not its own negative
+    loop = sum(w[i] * sum(w[j] for j in range(4) if j != i and classes[j] == classes[i]) / (1 - w[i]) for i in range(4))
+    assert false_negative_prior(classes, w) == pytest.approx(loop)
+
+
+def test_separation_detects_merged_clusters_whatever_their_spread():
+    z, labels = blobs(m=3, per=40, noise=0.05, seed=9)
+    apart = cluster_similarity(z, labels)
+    assert apart["separation"] > 0.5
+    merged = labels.copy()
+    merged[labels == 1] = 0  # clusters 0 and 1 become one blob; relabel half of it as "1"
+    merged[np.flatnonzero(merged == 0)[::2]] = 1
+    on_top = cluster_similarity(z, merged)
+    assert abs(on_top["separation"]) < 0.05 and on_top["within"] > 0.3  # tight, yet two classes sit on top of each other
+    unit = z / np.linalg.norm(z, axis=1, keepdims=True)
+    means = [unit[labels == c].mean(axis=0) for c in range(3)]
+    closest = min(0.5 * np.sum((means[a] - means[b]) ** 2) for a in range(3) for b in range(3) if a != b)
+    assert apart["separation"] == pytest.approx(closest, abs=0.02)  # ||mu_a - mu_b||^2 / 2 up to the self-pairs
+    both = cluster_similarity(np.stack([z, z]), merged)  # every member at once
+    assert both["separation"].tolist() == pytest.approx([on_top["separation"]] * 2) and both["within"][1] == pytest.approx(on_top["within"])
+
+
+def test_kmeans_purity_batched_equals_one_by_one():
+    z, labels = blobs(m=3, per=20, noise=0.3, seed=10)
+    stack = np.stack([z, np.random.default_rng(1).standard_normal(z.shape)])
+    batched = kmeans_purity(stack, labels, seed=2)
+    assert batched.shape == (2,) and batched[0] == pytest.approx(1.0) and batched[1] < 0.7
+
+
+def test_cluster_state_names():
+    assert cluster_state(0.2, 0.5, 1.0) == "split"
+    assert cluster_state(0.9, 0.01, 1.0) == "merged"
+    assert cluster_state(0.9, 0.5, 1.0) == "preserved"
+    assert cluster_state(0.9, 0.5, 0.6) == "mixed"
+
+
+def test_similarity_spearman_matches_scipy():
+    rng = np.random.default_rng(11)
+    z, reference = rng.standard_normal((2, 30, 4)), rng.standard_normal((30, 3))
+    iu = np.triu_indices(30, 1)
+    for member in range(2):
+        unit_z = z[member] / np.linalg.norm(z[member], axis=1, keepdims=True)
+        unit_r = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+        expected = spearmanr((unit_z @ unit_z.T)[iu], (unit_r @ unit_r.T)[iu]).statistic
+        assert similarity_spearman(z, reference)[member] == pytest.approx(expected)
+    assert similarity_spearman(reference, reference) == pytest.approx(1.0)
+
+
+def test_linear_regression_probe_reads_linear_latents_and_not_noise():
+    rng = np.random.default_rng(12)
+    latent = rng.standard_normal((400, 3))
+    z = latent @ rng.standard_normal((3, 6)) + 0.01 * rng.standard_normal((400, 6))
+    split = probe_split(400, seed=0)
+    assert linear_regression_probe(z, latent, split)["r2"] > 0.99
+    assert linear_regression_probe(rng.standard_normal((400, 6)), latent, split)["r2"] < 0.05
+    with pytest.raises(ValueError, match="targets"):
+        linear_regression_probe(z, latent[:10], split)

@@ -54,3 +54,31 @@ def test_style_moves_the_observation_and_content_latent_follows_the_centres():
 def test_latent_sentences_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         latent_sentences(**kwargs)
+
+
+def test_sentence_settings_draw_train_and_fresh_probe_sentences_of_one_generator():
+    from clustertheory.data import SentenceSettings
+
+    settings = SentenceSettings(num_clusters=3, train_sentences=50, probe_sentences=20, content_dim=2, style_dim=3, obs_dim=6)
+    train, probe = settings.draw(seed=4)
+    assert (train.num_sentences, probe.num_sentences) == (50, 20)
+    whole = latent_sentences(num_clusters=3, num_sentences=70, content_dim=2, style_dim=3, obs_dim=6, seed=4)
+    assert np.array_equal(np.concatenate([train.obs, probe.obs]), whole.obs)
+    assert probe.latent.shape == (20, 5) and np.array_equal(probe.latent[:, :2], probe.content_latent)
+    with pytest.raises(ValueError, match="probe_sentences"):
+        SentenceSettings(probe_sentences=2)
+
+
+@pytest.mark.parametrize("anisotropy", [0.0, 0.6, 0.9])
+def test_anisotropic_targets_have_the_asked_mean_cosine(anisotropy):
+    from clustertheory.data.dropout import anisotropic_targets
+
+    latent = np.random.default_rng(0).standard_normal((2000, 8)) + 3.0  # an offset in the latent is removed first
+    targets = anisotropic_targets(latent, dim=16, anisotropy=anisotropy, seed=1)
+    unit = targets / np.linalg.norm(targets, axis=1, keepdims=True)
+    cosines = unit[:1000] @ unit[1000:].T
+    assert abs(cosines.mean() - anisotropy) < 0.05
+    centred = targets - targets.mean(axis=0)
+    assert np.linalg.matrix_rank(centred) == 8  # content-aware: a linear image of the whole latent
+    with pytest.raises(ValueError, match="anisotropy"):
+        anisotropic_targets(latent, 4, 1.0)

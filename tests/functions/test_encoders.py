@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from clustertheory.functions import MLPEncoder, SeededDropout, dropout_pair, embed
+from clustertheory.functions import EnsembleMLP, MLPEncoder, SeededDropout, dropout_pair, embed
 from clustertheory.losses import off_dropout_infonce
 from clustertheory.utils import torch_generator
 
@@ -33,7 +33,7 @@ def test_encoder_is_seeded_and_leaves_the_global_stream_alone():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert torch.equal(a(x), b(x))  # dropout masks are seeded too
     c = MLPEncoder(6, 4, width=8, depth=2, dropout=0.2, seed=6)
-    assert not torch.equal(a.net[1].weight, c.net[1].weight)
+    assert not torch.equal(a.weights[0], c.weights[0])
 
 
 def test_dropout_pair_is_the_augmentation_and_embed_is_dropout_off():
@@ -75,3 +75,37 @@ def test_off_dropout_loss_runs_on_the_encoder_with_noiseless_negatives():
     assert torch.isfinite(loss) and encoder.training
     assert all(p.grad is not None for p in encoder.parameters())
     assert torch.equal(embed(encoder, x), embed(encoder, x))
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_ensemble_member_of_seed_s_is_the_encoder_of_seed_s(layer_norm):
+    ensemble = EnsembleMLP(6, 4, seeds=[3, 7, 3], width=16, depth=2, dropout=0.2, layer_norm=layer_norm)
+    x = torch.randn(9, 6)
+    z = embed(ensemble, x)
+    assert z.shape == (3, 9, 4)
+    single = embed(MLPEncoder(6, 4, width=16, depth=2, dropout=0.2, layer_norm=layer_norm, seed=7), x)
+    torch.testing.assert_close(z[1], single)
+    torch.testing.assert_close(z[0], z[2])  # equal seeds start equal
+    torch.testing.assert_close(embed(ensemble, x.expand(3, 9, 6)), z)  # shared or per-member inputs
+
+
+def test_ensemble_members_train_independently():
+    """Summing the members' losses gives each member exactly its own gradient."""
+    ensemble = EnsembleMLP(5, 3, seeds=[0, 1], width=8, dropout=0.0)
+    x = torch.randn(2, 7, 5)
+    ensemble(x).pow(2).sum(dim=(1, 2))[0].backward()
+    assert all(float(p.grad[1].abs().max()) == 0 and float(p.grad[0].abs().max()) > 0 for p in ensemble.parameters())
+    ensemble.zero_grad()
+    ensemble(x).pow(2).sum().backward()
+    alone = MLPEncoder(5, 3, width=8, dropout=0.0, seed=1)
+    alone(x[1]).pow(2).sum().backward()
+    for joint, own in zip(ensemble.parameters(), alone.parameters()):
+        torch.testing.assert_close(joint.grad[1], own.grad[0])
+
+
+def test_layer_norm_standardises_every_hidden_unit_row():
+    ensemble = EnsembleMLP(4, 2, seeds=[0], width=32, depth=1, dropout=0.0, layer_norm=True)
+    hidden = torch.nn.functional.layer_norm(torch.baddbmm(ensemble.biases[0], torch.randn(1, 50, 4) * 100, ensemble.weights[0]), (32,))
+    assert torch.allclose(hidden.mean(-1), torch.zeros(1, 50), atol=1e-4)
+    with pytest.raises(ValueError, match="inputs"):
+        ensemble(torch.randn(2, 3, 4))

@@ -97,7 +97,7 @@ def supcon(embeddings, labels, temperature, normalize=True) -> list[float]:
     return losses
 
 
-def debiased_exp_space(anchor, positive, negatives, temperature, tau_plus, beta=0.0, normalize=True):
+def debiased_exp_space(anchor, positive, negatives, temperature, tau_plus, hardness=0.0, normalize=True):
     """Robinson et al.'s reference code in float64 exp space; returns (losses, clamp_active)."""
     a, p = _rows(anchor, normalize), _rows(positive, normalize)
     negs = as_array(negatives)
@@ -106,7 +106,7 @@ def debiased_exp_space(anchor, positive, negatives, temperature, tau_plus, beta=
         pos = math.exp(dot(a[b], p[b]) / temperature)
         neg = [math.exp(dot(a[b], unit(n) if normalize else n) / temperature) for n in negs[b]]
         count = len(neg)
-        importance = [e**beta for e in neg]
+        importance = [e**hardness for e in neg]
         reweighted = sum(w * e for w, e in zip(importance, neg)) / (sum(importance) / count)
         estimate = (reweighted - tau_plus * count * pos) / (1 - tau_plus)
         floor = count * math.exp(-1 / temperature)

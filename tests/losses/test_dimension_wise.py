@@ -80,3 +80,13 @@ def test_half_precision_runs_in_float32(dtype):
     got = dimension_wise(z1.to(dtype), z2.to(dtype))
     assert got.dtype == torch.float32
     assert got.item() == pytest.approx(dimension_wise(z1, z2).item(), rel=1e-2)
+
+
+def test_leading_dimensions_are_independent_batches():
+    z1, z2 = draw(3, 7, 5, seed=21), draw(3, 7, 5, seed=22)
+    dims, barlows = dimension_wise(z1, z2, temperature_d=0.5), barlow_decorrelation(z1, z2, lambda_offdiag=0.3)
+    assert dims.shape == (3,) and barlows.shape == (3,)
+    for e in range(3):
+        assert dims[e].item() == pytest.approx(dimension_wise(z1[e], z2[e], temperature_d=0.5).item(), rel=1e-12)
+        assert barlows[e].item() == pytest.approx(barlow_decorrelation(z1[e], z2[e], lambda_offdiag=0.3).item(), rel=1e-12)
+    torch.testing.assert_close(cross_correlation(z1, z2)[1], cross_correlation(z1[1], z2[1]))

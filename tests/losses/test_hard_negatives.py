@@ -89,3 +89,54 @@ def test_mix_anchor_stays_nearer_the_negative():
             (anchor_weight, negative_weight), residual = _coefficients(synthetic[b, j], basis)
             assert residual < 1e-10
             assert 0 <= anchor_weight <= negative_weight
+
+
+# ----------------------------------------------------------------------------- the methods of the hard-negative simulation
+
+
+def test_method_settings_follow_the_table():
+    from clustertheory.losses.hard_negatives import NEGATIVE_METHODS, method_settings
+
+    table = {method: method_settings(method, tau_plus=0.2, hardness=1.5, overestimate=2.0) for method in NEGATIVE_METHODS}
+    assert table["plain"] == ("uniform", 0.0, 0.0, False)
+    assert table["debiased"] == ("uniform", 0.2, 0.0, False)
+    assert table["debiased-overestimated"] == ("uniform", 0.4, 0.0, False)
+    assert table["hard-weight"] == ("uniform", 0.0, 1.5, False)
+    assert table["hard-debiased"] == ("uniform", 0.2, 1.5, False)
+    assert table["hard-debiased-detached"] == ("uniform", 0.2, 1.5, True)
+    assert table["hard-select"] == ("hardest", 0.0, 0.0, False)
+    assert table["synthetic"] == ("synthetic", 0.0, 0.0, False)
+    assert table["synthetic-debiased"] == ("synthetic", 0.2, 0.0, False)
+    selections = [table[m][0] for m in NEGATIVE_METHODS]
+    assert selections == sorted(selections, key=["uniform", "hardest", "synthetic"].index)  # runs of one selection each
+    with pytest.raises(ValueError, match="method"):
+        method_settings("hardest-of-all", 0.1, 1.0, 1.5)
+
+
+def test_selections_take_k_negatives_from_the_pool():
+    from clustertheory.losses.hard_negatives import select_negatives
+
+    anchor = torch.nn.functional.normalize(draw(4, 3, seed=5), dim=1).requires_grad_(True)
+    pool = torch.nn.functional.normalize(draw(4, 8, 3, seed=6), dim=-1)
+    similarity = torch.einsum("nd,npd->np", anchor, pool)
+    rows = torch.arange(4)[:, None]
+
+    def views(index):
+        return pool[rows, index]
+
+    generator = torch.Generator().manual_seed(0)
+    sims, chosen, mixed = select_negatives("uniform", anchor, similarity, views, 3, generator)
+    assert mixed is None and chosen.tolist() == [[0, 1, 2]] * 4 and torch.equal(sims, similarity[:, :3])
+    sims, chosen, mixed = select_negatives("hardest", anchor, similarity, views, 3, generator)
+    torch.testing.assert_close(sims, similarity.sort(dim=1, descending=True).values[:, :3])
+    torch.testing.assert_close(sims, similarity.gather(1, chosen))
+    sims, chosen, mixed = select_negatives("synthetic", anchor, similarity, views, 4, generator)
+    assert sims.shape == (4, 4) and chosen.tolist() == [[0, 1]] * 4 and mixed.shape == (4, 2, 3) and not mixed.requires_grad
+    torch.testing.assert_close(sims[:, 2:], torch.einsum("nd,nkd->nk", anchor, mixed))
+    kth = similarity.detach().topk(4, dim=1).values[:, -1:]  # a mix of two of the K hardest, both at positive cosine,
+    positive = (kth > 0).squeeze(1)  # is at least as close as the K-th hardest (the mix's norm is <= 1)
+    assert (sims[positive, 2:] >= kth[positive] - 1e-9).all()
+    sims.sum().backward()
+    assert anchor.grad is not None  # gradients reach the anchor through the synthetic negatives too
+    with pytest.raises(ValueError, match="K must be"):
+        select_negatives("uniform", anchor, similarity, views, 9, generator)

@@ -8,7 +8,7 @@ from clustertheory.losses import (
     dimension_wise,
     hypercube_infonce,
     infonce,
-    off_dropout_infonce_from_embeddings,
+    dropout_infonce,
     supcon_out,
 )
 
@@ -34,7 +34,7 @@ CASES = {
     "nt-xent": lambda a, p, n: infonce(a, p, temperature=0.01, symmetric=True, same_view_negatives=True),
     "decoupled": lambda a, p, n: decoupled(a, p, temperature=0.01),
     "supcon": lambda a, p, n: supcon_out(torch.cat([a, p]), torch.arange(a.shape[0]).repeat(2), temperature=0.01),
-    "off-dropout": lambda a, p, n: off_dropout_infonce_from_embeddings(a, p, n[:, 0], temperature=0.01),
+    "off-dropout": lambda a, p, n: dropout_infonce(a, p, n[:, 0], temperature=0.01),
     "dimension-wise": lambda a, p, n: dimension_wise(a, p, 0.01),
 }
 

@@ -57,14 +57,14 @@ def test_hypercube_clean_codes_lower_bound(case):
     st.floats(0.0, 0.95),
     st.floats(0.0, 5.0),
 )
-def test_infonce_and_hard_debiased_negative_permutation_invariance(seed, k, temperature, tau_plus, beta):
+def test_infonce_and_hard_debiased_negative_permutation_invariance(seed, k, temperature, tau_plus, hardness):
     gen = torch.Generator().manual_seed(seed)
     a, p, n = (torch.randn(*shape, generator=gen, dtype=torch.float64) for shape in [(3, 4), (3, 4), (3, k, 4)])
     order = torch.randperm(k, generator=gen)
     base = infonce(a, p, n, temperature=temperature, reduction="none")
     assert (base > 0).all()
     torch.testing.assert_close(infonce(a, p, n[:, order], temperature=temperature, reduction="none"), base)
-    hard = hard_debiased(a, p, n, temperature=temperature, tau_plus=tau_plus, beta=beta, reduction="none")
+    hard = hard_debiased(a, p, n, temperature=temperature, tau_plus=tau_plus, hardness=hardness, reduction="none")
     assert torch.isfinite(hard).all() and (hard > 0).all()
-    shuffled = hard_debiased(a, p, n[:, order], temperature=temperature, tau_plus=tau_plus, beta=beta, reduction="none")
+    shuffled = hard_debiased(a, p, n[:, order], temperature=temperature, tau_plus=tau_plus, hardness=hardness, reduction="none")
     torch.testing.assert_close(shuffled, hard)

@@ -1,0 +1,31 @@
+"""Reading paired arms from result rows."""
+
+import numpy as np
+
+from clustertheory.analysis import arms
+
+ROWS = [
+    {"kind": "final", "method": "a", "seed": 0, "cell": 1, "x": 1.0},
+    {"kind": "final", "method": "a", "seed": 0, "cell": 2, "x": 3.0},
+    {"kind": "final", "method": "b", "seed": 0, "cell": 1, "x": 0.0},
+    {"kind": "final", "method": "b", "seed": 0, "cell": 2, "x": 1.0},
+    {"kind": "final", "method": "a", "seed": 1, "cell": 1, "x": 5.0},
+    {"kind": "final", "method": "b", "seed": 2, "cell": 1, "x": 7.0},
+    {"kind": "curve", "method": "a", "seed": 0, "cell": 1},
+]
+
+
+def test_select_and_per_seed_means():
+    assert len(arms.select(ROWS, kind="final", method="a")) == 3
+    assert arms.per_seed(ROWS, "x", method="a") == {0: 2.0, 1: 5.0}  # the mean over cells; rows without x ignored
+
+
+def test_paired_keeps_the_seeds_both_arms_have():
+    treated, control = arms.paired(ROWS, "x", "method", "a", "b")
+    assert treated.tolist() == [2.0] and control.tolist() == [0.5]
+    treated, control = arms.paired(ROWS, "x", "method", "a", "b", cell=2)
+    assert np.array_equal(treated - control, [2.0])
+
+
+def test_cell_means():
+    assert arms.cell_means(ROWS, "x", ("cell",), method="a") == {(1,): 3.0, (2,): 3.0}
