@@ -16,9 +16,10 @@ import torch
 from clustertheory.config import check_nonneg, check_positive
 from clustertheory.losses.primitives import (
     check_embeddings,
+    check_hypercube_inputs,
+    check_leading_shape,
     check_negatives,
     check_pair,
-    check_same_shape,
     log1p_exp,
     masked_log_softmax,
     masked_logsumexp,
@@ -158,34 +159,60 @@ def hypercube_infonce(
     codes: torch.Tensor,
     positive_codes: torch.Tensor,
     negative_codes: torch.Tensor,
-    beta: float,
+    beta: float | torch.Tensor,
     reduction: str = "mean",
+    active: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The paper's InfoNCE on (relaxed) hypercube codes, in its beta-form.
+    """The paper's InfoNCE on (relaxed) hypercube codes, in its beta-form, for any batch shape.
 
-    codes z (B, d), positive_codes z+ (B, d), negative_codes z_i (B, l, d); no
-    normalisation (on H_d = {-1, +1}^d every code has squared norm d):
+    codes z (*S, d), positive_codes z+ (*S, d), negative_codes z_i (*S, l, d), where S is the
+    batch shape: (B,) for one model, (E, B) for E ensemble members. No normalisation (on
+    H_d = {-1, +1}^d every code has squared norm d). For every batch index s:
 
-        l_b = log( 1 + sum_{i=1..l} exp(beta z_b.(z_bi - z_b+)) )
-            = -beta z_b.z_b+ + log( exp(beta z_b.z_b+) + sum_i exp(beta z_b.z_bi) )
+        l_s = log( 1 + sum_{i=1..l, active_si} exp( beta_s z_s.(z_si - z_s+) ) )
+            = -beta_s z_s.z_s+ + log( exp(beta_s z_s.z_s+) + sum_{i active} exp(beta_s z_s.z_si) )
 
-    i.e. ``infonce(codes, positive_codes, negative_codes, normalize=False,
-    temperature=1/beta)``; the denominator holds the positive and the l negatives.
-    Value ``log(1 + l)`` when all codes are identical (or beta = 0); l_b > 0 for
-    every input (the 1 inside the log), and values as small as ``exp(-2 beta d)``
-    keep their relative precision.
+    The denominator holds the positive and the active negatives. With a number beta and
+    every negative active this is ``infonce(codes, positive_codes, negative_codes,
+    normalize=False, temperature=1/beta)``. Value ``log(1 + #active)`` when all codes are
+    identical (or beta = 0); l_s >= 0 for every input (the 1 inside the log), and values as
+    small as ``exp(-2 beta d)`` keep their relative precision.
 
-    beta >= 0 (beta = 0 gives the constant log(1 + l)). reduction: "mean", "sum",
-    "none" (B,). Raises ValueError for beta < 0, l = 0 or mismatched shapes.
+    beta: a number >= 0 (every anchor), or a tensor of values >= 0 whose shape is a leading
+        part of S, e.g. (E,) one inverse temperature per member or (E, B) one per anchor
+        (beta_s = beta[s_1, ..., s_k] for a k-dimensional tensor).
+    active: None (every negative counts) or a bool tensor of shape (*S', l) with S' a
+        leading part of S, e.g. (E, l): member e counts negative i where active[e, i] (a
+        member with l_e < l negatives uses the first l_e of a shared draw of l). A row with no
+        active negative has loss 0.
+    reduction: "mean" or "sum" over all of S, or "none" (shape S).
+
+    Raises ValueError for a negative or non-finite beta, l = 0, and shapes that do not match
+    (naming the argument).
     """
-    check_nonneg("beta", beta)
-    check_embeddings("codes", codes, 2)
-    check_embeddings("positive_codes", positive_codes, 2)
-    check_same_shape("codes", codes, "positive_codes", positive_codes)
-    check_negatives("codes", codes, "negative_codes", negative_codes)
+    check_hypercube_inputs(codes, positive_codes, negative_codes)
+    batch_shape = codes.shape[:-1]
+    if torch.is_tensor(beta):
+        check_leading_shape("beta", beta, batch_shape)
+        if not bool(torch.isfinite(beta).all()) or bool((beta < 0).any()):
+            raise ValueError(f"beta must hold finite numbers >= 0, got {beta}")
+    else:
+        check_nonneg("beta", beta)
+    if active is not None:
+        check_leading_shape("active", active, batch_shape, trailing=negative_codes.shape[-2:-1])
+        if active.dtype != torch.bool:
+            raise ValueError(f"active must be a bool tensor, got dtype {active.dtype}")
     codes, positive_codes, negative_codes = upcast(codes, positive_codes, negative_codes)
-    rows = _explicit_rows(codes, positive_codes, negative_codes, float(beta), include_positive=True)
-    return reduce_rows(rows, reduction)
+    scale = float(beta) if not torch.is_tensor(beta) else beta.to(codes.dtype).reshape(*beta.shape, *[1] * (len(batch_shape) - beta.dim()))
+    positive_logit = scale * (codes * positive_codes).sum(dim=-1)  # S
+    negative_logits = (scale if not torch.is_tensor(scale) else scale.unsqueeze(-1)) * torch.einsum("...d,...kd->...k", codes, negative_codes)  # (*S, l)
+    gaps = negative_logits - positive_logit.unsqueeze(-1)
+    mask = None
+    if active is not None:
+        mask = active.reshape(*active.shape[:-1], *[1] * (len(batch_shape) - active.dim() + 1), active.shape[-1]).expand(gaps.shape)
+        mask = mask.reshape(-1, gaps.shape[-1])
+    gap = masked_logsumexp(gaps.reshape(-1, gaps.shape[-1]), mask).view(batch_shape)
+    return reduce_rows(log1p_exp(gap), reduction)
 
 
 def supcon_out(

@@ -121,3 +121,28 @@ def check_pair(anchor: torch.Tensor, positive: torch.Tensor) -> None:
     check_embeddings("anchor", anchor, 2)
     check_embeddings("positive", positive, 2)
     check_same_shape("anchor", anchor, "positive", positive)
+
+
+def check_hypercube_inputs(codes: torch.Tensor, positive_codes: torch.Tensor, negative_codes: torch.Tensor) -> None:
+    """Require codes (*S, d), positive_codes of the same shape and negative_codes (*S, l, d),
+    l >= 1, with a batch shape S of at least one dimension."""
+    for name, tensor in (("codes", codes), ("positive_codes", positive_codes), ("negative_codes", negative_codes)):
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point torch.Tensor, got {type(tensor).__name__}")
+    if codes.dim() < 2:
+        raise ValueError(f"codes must have shape (*S, d) with at least one batch dimension, got {tuple(codes.shape)}")
+    check_same_shape("codes", codes, "positive_codes", positive_codes)
+    expected = (*codes.shape[:-1], "l", codes.shape[-1])
+    if negative_codes.dim() != codes.dim() + 1 or negative_codes.shape[:-2] != codes.shape[:-1] or negative_codes.shape[-1] != codes.shape[-1]:
+        raise ValueError(f"negative_codes must have shape (*S, l, d) = {expected} to match codes {tuple(codes.shape)}, got {tuple(negative_codes.shape)}")
+    if negative_codes.shape[-2] < 1:
+        raise ValueError(f"negative_codes must hold l >= 1 negatives per anchor, got l = 0 (shape {tuple(negative_codes.shape)})")
+
+
+def check_leading_shape(name: str, tensor: torch.Tensor, batch_shape: torch.Size, trailing: tuple = ()) -> None:
+    """Require ``tensor.shape == batch_shape[:k] + trailing`` for some k >= 0 (a per-member or
+    per-anchor parameter of a batch of shape ``batch_shape``)."""
+    lead = tuple(tensor.shape[: tensor.dim() - len(trailing)])
+    if tuple(tensor.shape[tensor.dim() - len(trailing) :]) != tuple(trailing) or lead != tuple(batch_shape[: len(lead)]):
+        allowed = " or ".join(str((*batch_shape[:k], *trailing)) for k in range(len(batch_shape) + 1))
+        raise ValueError(f"{name} must have shape {allowed} (a leading part of the batch shape), got {tuple(tensor.shape)}")
