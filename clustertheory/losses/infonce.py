@@ -7,11 +7,20 @@ pairs), row by row with ``masked_logsumexp``. The decoupled form
 ``D = log sum_neg exp(logit - positive_logit)`` is computed first; InfoNCE is then
 ``log(1 + exp(D))``, which keeps tiny losses (large beta, clean codes) exact.
 Half-precision inputs are upcast to float32 first, so the loss is float32.
+
+Cost: the temperature is folded into the anchors ((B, d) work) and, for cosine
+similarity with explicit negatives, the (B, K) logits are divided by the negatives'
+norms instead of normalising the (B, K, d) negatives; D is ``logsumexp(negative logits)
+- positive logit``, so besides the product itself only the logsumexp touches the
+(B, K) or (B, B) matrix. In-batch, the entries that are not negatives (the positive,
+and the anchor itself with same-view negatives) are overwritten in the fresh logit
+matrix (:func:`_leave_out_diagonal`) instead of masking a copy.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from clustertheory.config import check_nonneg, check_positive
 from clustertheory.losses.primitives import (
@@ -27,6 +36,8 @@ from clustertheory.losses.primitives import (
     reduce_rows,
     upcast,
 )
+
+NORM_EPS = 1e-12  # as F.normalize: a vector is divided by max(||v||, NORM_EPS)
 
 
 def _finish(log_negatives_over_positive: torch.Tensor, include_positive: bool) -> torch.Tensor:
@@ -46,16 +57,35 @@ def _explicit_rows(
     positive: torch.Tensor,
     negatives: torch.Tensor,
     scale: float,
+    normalize: bool,
     include_positive: bool,
 ) -> torch.Tensor:
-    """Per-anchor ``-scale a.p + log(sum over candidates exp(scale a.c))`` (B,).
+    """Per-anchor ``-scale s(a, p) + log(sum over candidates exp(scale s(a, c)))`` (B,).
 
-    Candidates: the K rows ``negatives[b]``, plus the positive when ``include_positive``.
+    anchor, positive (B, d), negatives (B, K, d), already upcast. Candidates: the K rows
+    ``negatives[b]``, plus the positive when ``include_positive``. s is the cosine when
+    ``normalize`` (the negatives' norms divide the (B, K) logits), else the dot product.
     """
-    positive_logit = scale * (anchor * positive).sum(dim=-1)  # (B,)
-    negative_logits = scale * torch.einsum("bd,bkd->bk", anchor, negatives)  # (B, K)
-    gap = masked_logsumexp(negative_logits - positive_logit.unsqueeze(1))
-    return _finish(gap, include_positive)
+    if normalize:
+        anchor, positive = F.normalize(anchor, dim=-1), F.normalize(positive, dim=-1)
+    anchor = scale * anchor
+    positive_logit = (anchor * positive).sum(dim=-1)  # (B,)
+    negative_logits = torch.einsum("bd,bkd->bk", anchor, negatives)  # (B, K)
+    if normalize:
+        negative_logits = negative_logits / torch.linalg.vector_norm(negatives, dim=-1).clamp_min(NORM_EPS)
+    return _finish(masked_logsumexp(negative_logits) - positive_logit, include_positive)
+
+
+def _leave_out_diagonal(logits: torch.Tensor, offset: int) -> None:
+    """Overwrite ``logits[b, b + offset]`` with the dtype's most negative finite value, in place
+    and unseen by autograd, so that ``masked_logsumexp`` leaves those entries out (exp gives 0,
+    and so does its gradient) without a (B, C) mask or a masked copy.
+
+    Only for a matrix fresh from a matrix product: the product's backward reads its inputs,
+    never its output, and the logsumexp saves the overwritten matrix, so every gradient is
+    that of the loss without those entries.
+    """
+    torch.diagonal(logits.detach(), offset).fill_(torch.finfo(logits.dtype).min)
 
 
 def _in_batch_rows(
@@ -71,16 +101,14 @@ def _in_batch_rows(
     ``include_positive``), and ``anchor[j]`` for j != i when ``same_view_negatives``.
     """
     batch = anchor.shape[0]
-    off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=anchor.device)
-    logits = scale * anchor @ positive.T  # (B, B); the diagonal holds the positives
-    positive_logit = logits.diagonal()
-    mask = off_diagonal  # negatives only; the positive enters through _finish
+    scaled = scale * anchor
+    positive_logit = (scaled * positive).sum(dim=-1)  # (B,); enters through _finish
+    candidates = torch.cat([positive, anchor]) if same_view_negatives else positive
+    logits = scaled @ candidates.T  # (B, B) or (B, 2B): positives p_j, then anchors a_j
+    _leave_out_diagonal(logits, 0)  # the positive p_i
     if same_view_negatives:
-        same = scale * anchor @ anchor.T  # (B, B); the diagonal (self) is never a candidate
-        logits = torch.cat([logits, same], dim=1)
-        mask = torch.cat([off_diagonal, off_diagonal], dim=1)
-    gap = masked_logsumexp(logits - positive_logit.unsqueeze(1), mask)
-    return _finish(gap, include_positive)
+        _leave_out_diagonal(logits, batch)  # the anchor a_i itself
+    return _finish(masked_logsumexp(logits) - positive_logit, include_positive)
 
 
 def _check_in_batch_options(negatives, symmetric: bool, same_view_negatives: bool) -> None:
@@ -139,8 +167,8 @@ def infonce(
     scale = 1.0 / temperature
     if negatives is not None:
         check_negatives("anchor", anchor, "negatives", negatives)
-        anchor, positive, negatives = prepare(normalize, anchor, positive, negatives)
-        rows = _explicit_rows(anchor, positive, negatives, scale, include_positive=True)
+        anchor, positive, negatives = upcast(anchor, positive, negatives)
+        rows = _explicit_rows(anchor, positive, negatives, scale, normalize, include_positive=True)
         return reduce_rows(rows, reduction)
     if anchor.shape[0] < 2:
         raise ValueError(
@@ -299,8 +327,8 @@ def decoupled(
     scale = 1.0 / temperature
     if negatives is not None:
         check_negatives("anchor", anchor, "negatives", negatives)
-        anchor, positive, negatives = prepare(normalize, anchor, positive, negatives)
-        rows = _explicit_rows(anchor, positive, negatives, scale, include_positive=False)
+        anchor, positive, negatives = upcast(anchor, positive, negatives)
+        rows = _explicit_rows(anchor, positive, negatives, scale, normalize, include_positive=False)
         return reduce_rows(rows, reduction)
     if anchor.shape[0] < 2:
         raise ValueError(

@@ -100,6 +100,40 @@ def test_in_batch_equals_explicit_with_other_positives_as_negatives():
     torch.testing.assert_close(infonce(a, p, others, reduction="none"), infonce(a, p, reduction="none"))
 
 
+@pytest.mark.parametrize("same_view", [False, True])
+def test_in_batch_gradients_equal_explicit_with_other_positives_as_negatives(same_view):
+    """The in-batch path leaves the non-candidates (the positive p_i, the anchor a_i itself) out of
+    the logit matrix in place; the gradients must be those of the explicit form without them."""
+    a, p = draw(5, 3, seed=12).requires_grad_(True), draw(5, 3, seed=13).requires_grad_(True)
+    infonce(a, p, temperature=0.3, same_view_negatives=same_view, reduction="sum").backward()
+    in_batch = (a.grad.clone(), p.grad.clone())
+    a.grad, p.grad = None, None
+    others = [[p[j] for j in range(5) if j != i] + ([a[j] for j in range(5) if j != i] if same_view else []) for i in range(5)]
+    negatives = torch.stack([torch.stack(row) for row in others])
+    infonce(a, p, negatives, temperature=0.3, reduction="sum").backward()
+    torch.testing.assert_close(in_batch, (a.grad, p.grad), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", ["explicit", "in-batch", "nt-xent", "decoupled"])
+def test_tiny_infonce_losses_keep_relative_precision(call):
+    """Orthonormal clean embeddings at temperature 0.01: every negative has cosine 0 and the
+    positive cosine 1, so l_b = log(1 + n exp(-100)) (n candidates besides the positive), about
+    1e-43, far below float64 eps; the decoupled loss is log(n) - 100."""
+    B = 4
+    a = torch.eye(B, dtype=torch.float64)
+    others = torch.stack([a[[j for j in range(B) if j != i]] for i in range(B)])
+    got = {
+        "explicit": lambda: infonce(a, a, others, temperature=0.01, reduction="none"),
+        "in-batch": lambda: infonce(a, a, temperature=0.01, reduction="none"),
+        "nt-xent": lambda: infonce(a, a.clone(), temperature=0.01, symmetric=True, same_view_negatives=True, reduction="none"),
+        "decoupled": lambda: decoupled(a, a.clone(), temperature=0.01, symmetric=False, same_view_negatives=False, reduction="none"),
+    }[call]()
+    # nt-xent: the same-view a_j (cosine 0) are candidates too, the other view's copy of a_i is the positive
+    n = 2 * (B - 1) if call == "nt-xent" else B - 1
+    expected = math.log(n) - 100.0 if call == "decoupled" else math.log1p(n * math.exp(-100.0))
+    assert got.tolist() == pytest.approx([expected] * B, rel=1e-12)
+
+
 # --- hypercube_infonce ---------------------------------------------------------------
 
 
