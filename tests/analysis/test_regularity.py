@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from clustertheory.analysis.exact_loss import population_infonce
 from clustertheory.analysis.hypercube import vertex_codes
@@ -22,8 +21,6 @@ from clustertheory.analysis.regularity import (
 from clustertheory.data import comb_dataset, jitter_dataset
 from clustertheory.functions import LinearScore
 from clustertheory.functions.features import content_features, fourier_features, linear_features
-
-torch.set_num_threads(1)
 
 
 # ----------------------------------------------------------------------------- spectral delta
