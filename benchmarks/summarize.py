@@ -33,17 +33,18 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 def training_section(result: dict) -> list[str]:
     lines = ["## Batched vs sequential training (phase-diagram workload)", "", _environment_line(result["environment"]), ""]
     lines += [f"Workload: {json.dumps(result['workload'])}", "", f"Method: {result['method']}.", ""]
-    rows = [
-        [r["E"], r["sequential_s_per_model"], r["sequential_train_s"], r["batched_rows_s"], r["batched_table_s"],
-         r["speedup_batched_rows_vs_sequential_train"], r["speedup_batched_table_vs_sequential_train"],
-         r["speedup_batched_table_vs_sequential_table"], r["batched_table_model_steps_per_s"], r["load_average_1min"]]
-        for r in result["rows"]
-    ]
-    lines += _table(
-        ["E", "one train() s", "sequential train() s", "batched (rows) s", "batched (table) s", "speedup rows", "speedup table", "speedup table vs seq. table", "model-steps/s (table)", "load (1 min)"],
-        rows,
-    )
-    return lines + [""]
+    header = ["E", "one train() s", "sequential train() s", "batched (rows) s", "batched (table) s", "speedup rows", "speedup table", "speedup table vs seq. table", "model-steps/s (table)", "load (1 min)"]
+    for title, clock in (("Wall time:", ""), ("Thread CPU time (less inflated by other processes):", "cpu_")):
+        if f"{clock}sequential_s_per_model" not in result["rows"][0]:
+            continue
+        rows = [
+            [r["E"], r[f"{clock}sequential_s_per_model"], r[f"{clock}sequential_train_s"], r[f"{clock}batched_rows_s"], r[f"{clock}batched_table_s"],
+             r[f"{clock}speedup_batched_rows_vs_sequential_train"], r[f"{clock}speedup_batched_table_vs_sequential_train"],
+             r[f"{clock}speedup_batched_table_vs_sequential_table"], r[f"{clock}batched_table_model_steps_per_s"], r["load_average_1min"]]
+            for r in result["rows"]
+        ]
+        lines += [title, ""] + _table(header, rows) + [""]
+    return lines
 
 
 def infonce_section(result: dict) -> list[str]:
