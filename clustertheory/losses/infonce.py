@@ -77,7 +77,7 @@ def _explicit_rows(
 
 
 def _leave_out_diagonal(logits: torch.Tensor, offset: int) -> None:
-    """Overwrite ``logits[b, b + offset]`` with the dtype's most negative finite value, in place
+    """Overwrite ``logits[b, b + offset]`` (the diagonal ``offset``) with the dtype's most negative finite value, in place
     and unseen by autograd, so that ``masked_logsumexp`` leaves those entries out (exp gives 0,
     and so does its gradient) without a (B, C) mask or a masked copy.
 
@@ -93,22 +93,40 @@ def _in_batch_rows(
     positive: torch.Tensor,
     scale: float,
     same_view_negatives: bool,
+    symmetric: bool,
     include_positive: bool,
 ) -> torch.Tensor:
-    """Per-anchor loss (B,) with the batch as candidates.
+    """Per-anchor loss (B,) with the batch as candidates, from one logit matrix.
 
-    Candidates of anchor i: ``positive[j]`` for every j (j = i only when
+    Candidates of anchor a_i: ``positive[j]`` for every j (j = i only when
     ``include_positive``), and ``anchor[j]`` for j != i when ``same_view_negatives``.
+    ``symmetric`` averages with the loss of p_i against the anchors (same roles swapped).
+    One product serves both directions: (B, B) a p^T read by rows and by columns, or, with
+    same-view negatives, (2B, 2B) z z^T with z = [a; p], whose row B + i is anchor p_i.
     """
     batch = anchor.shape[0]
     scaled = scale * anchor
     positive_logit = (scaled * positive).sum(dim=-1)  # (B,); enters through _finish
-    candidates = torch.cat([positive, anchor]) if same_view_negatives else positive
-    logits = scaled @ candidates.T  # (B, B) or (B, 2B): positives p_j, then anchors a_j
-    _leave_out_diagonal(logits, 0)  # the positive p_i
-    if same_view_negatives:
+    if not same_view_negatives:
+        logits = scaled @ positive.T  # (B, B): row i anchor a_i, column j positive p_j
+        _leave_out_diagonal(logits, 0)  # the positives
+        rows = _finish(masked_logsumexp(logits) - positive_logit, include_positive)
+        if symmetric:
+            back = _finish(masked_logsumexp(logits.T) - positive_logit, include_positive)
+            rows = 0.5 * (rows + back)
+        return rows
+    if not symmetric:
+        logits = scaled @ torch.cat([positive, anchor]).T  # (B, 2B): positives p_j, then anchors a_j
+        _leave_out_diagonal(logits, 0)  # the positive p_i
         _leave_out_diagonal(logits, batch)  # the anchor a_i itself
-    return _finish(masked_logsumexp(logits) - positive_logit, include_positive)
+        return _finish(masked_logsumexp(logits) - positive_logit, include_positive)
+    views = torch.cat([anchor, positive])  # (2B, d)
+    logits = torch.cat([scaled, scale * positive]) @ views.T  # (2B, 2B)
+    _leave_out_diagonal(logits, 0)  # every view itself
+    _leave_out_diagonal(logits, batch)  # row i: the positive p_i of a_i
+    _leave_out_diagonal(logits, -batch)  # row B + i: the positive a_i of p_i
+    both = _finish(masked_logsumexp(logits) - positive_logit.repeat(2), include_positive)
+    return 0.5 * (both[:batch] + both[batch:])
 
 
 def _check_in_batch_options(negatives, symmetric: bool, same_view_negatives: bool) -> None:
@@ -176,10 +194,7 @@ def infonce(
             f"and the loss is identically 0), got anchor shape {tuple(anchor.shape)}"
         )
     anchor, positive = prepare(normalize, anchor, positive)
-    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, include_positive=True)
-    if symmetric:
-        rows_back = _in_batch_rows(positive, anchor, scale, same_view_negatives, include_positive=True)
-        rows = 0.5 * (rows + rows_back)
+    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=True)
     return reduce_rows(rows, reduction)
 
 
@@ -336,8 +351,5 @@ def decoupled(
             f"got anchor shape {tuple(anchor.shape)}"
         )
     anchor, positive = prepare(normalize, anchor, positive)
-    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, include_positive=False)
-    if symmetric:
-        rows_back = _in_batch_rows(positive, anchor, scale, same_view_negatives, include_positive=False)
-        rows = 0.5 * (rows + rows_back)
+    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=False)
     return reduce_rows(rows, reduction)

@@ -319,7 +319,10 @@ def test_gradcheck_infonce_and_decoupled():
     assert torch.autograd.gradcheck(
         lambda x, y: infonce(x, y, temperature=0.5, symmetric=True, same_view_negatives=True), (a, p)
     )
+    assert torch.autograd.gradcheck(lambda x, y: infonce(x, y, temperature=0.5, symmetric=True), (a, p))
+    assert torch.autograd.gradcheck(lambda x, y: infonce(x, y, temperature=0.5, same_view_negatives=True), (a, p))
     assert torch.autograd.gradcheck(lambda x, y: decoupled(x, y, temperature=0.5), (a, p))
+    assert torch.autograd.gradcheck(lambda x, y: decoupled(x, y, temperature=0.5, same_view_negatives=False), (a, p))
 
 
 def test_gradcheck_hypercube_and_supcon():
