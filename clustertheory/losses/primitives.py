@@ -24,9 +24,12 @@ def working_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+WIDE_DTYPES = (torch.float32, torch.float64)
+
+
 def upcast(*tensors: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
     """Cast floating tensors narrower than float32 to float32 (``None`` passes through)."""
-    return tuple(None if t is None else t.to(working_dtype(t.dtype)) for t in tensors)
+    return tuple(t if t is None or t.dtype in WIDE_DTYPES else t.to(working_dtype(t.dtype)) for t in tensors)
 
 
 def prepare(normalize: bool, *tensors: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
@@ -35,6 +38,9 @@ def prepare(normalize: bool, *tensors: torch.Tensor | None) -> tuple[torch.Tenso
     if not normalize:
         return tensors
     return tuple(None if t is None else F.normalize(t, dim=-1) for t in tensors)
+
+
+LEAN_BACKWARD_MIN_ENTRIES = 1 << 16  # below this, the custom Function's Python overhead outweighs the saved buffers
 
 
 class _RowLogSumExp(torch.autograd.Function):
@@ -68,17 +74,20 @@ def masked_logsumexp(logits: torch.Tensor, mask: torch.Tensor | None = None) -> 
     Masked entries are set to ``torch.finfo(dtype).min``; a row with no kept entry
     therefore returns a very negative finite number (about finfo.min), not NaN, and
     masked entries receive exactly zero gradient. The value and gradient are those of
-    ``torch.logsumexp`` bit for bit; the backward needs one (B, C) buffer instead of three.
+    ``torch.logsumexp`` bit for bit; from ``LEAN_BACKWARD_MIN_ENTRIES`` entries on, the
+    backward needs one (B, C) buffer instead of three (:class:`_RowLogSumExp`).
     """
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (B, C), got {tuple(logits.shape)}")
-    logits = logits.to(working_dtype(logits.dtype))
+    (logits,) = upcast(logits)
     if mask is not None:
         if mask.shape != logits.shape:
             raise ValueError(
                 f"mask must have the shape of logits {tuple(logits.shape)}, got {tuple(mask.shape)}"
             )
         logits = logits.masked_fill(~mask.bool(), torch.finfo(logits.dtype).min)
+    if logits.numel() < LEAN_BACKWARD_MIN_ENTRIES or not torch.is_grad_enabled():
+        return torch.logsumexp(logits, dim=1)
     return _RowLogSumExp.apply(logits)
 
 

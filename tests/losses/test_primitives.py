@@ -29,11 +29,12 @@ def test_no_mask_equals_torch_logsumexp():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_value_and_gradient_are_torch_logsumexp_bit_for_bit(dtype):
+@pytest.mark.parametrize("shape", [(7, 33), (64, 1100)], ids=["small: torch's backward", "large: the lean backward"])
+def test_value_and_gradient_are_torch_logsumexp_bit_for_bit(dtype, shape):
     """The lean backward must not move a training run by one bit: same value, same gradient."""
     gen = torch.Generator().manual_seed(3)
-    logits = (5 * torch.randn(7, 33, generator=gen)).to(dtype)
-    upstream = torch.randn(7, generator=gen).to(dtype)
+    logits = (5 * torch.randn(*shape, generator=gen)).to(dtype)
+    upstream = torch.randn(shape[0], generator=gen).to(dtype)
     ours, theirs = logits.clone().requires_grad_(True), logits.clone().requires_grad_(True)
     value = masked_logsumexp(ours)
     value.backward(upstream)
@@ -43,7 +44,7 @@ def test_value_and_gradient_are_torch_logsumexp_bit_for_bit(dtype):
 
 
 def test_second_derivative_is_refused_not_wrong():
-    logits = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    logits = torch.randn(64, 1100, dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(masked_logsumexp(logits).sum(), logits, create_graph=True)
     with pytest.raises(RuntimeError):
         grad.sum().backward()
