@@ -15,9 +15,8 @@ import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NO_GPU = (
-    "GPU numbers were not measured: this session had no GPU (the device machine was not lent to "
-    "this task), so every number here is CPU-only. The code paths take a device argument and "
-    "run unchanged on CUDA; rerun these commands with --device cuda on a GPU machine to fill them in."
+    "these results are CPU-only (a shared 2-core machine). The code paths take a device argument "
+    "and run unchanged on CUDA; rerun these commands with --device cuda on a GPU machine to add GPU numbers."
 )
 
 

@@ -114,7 +114,7 @@ def phase_diagram_section(result: dict) -> list[str]:
 
 def scales_section() -> list[str]:
     lines = ["## Simulation scales (`clustertheory run NAME --scale S`)", ""]
-    lines += ["Paper-scale GPU timings were not measured this session (no GPU was lent to it).", ""]
+    lines += ["Paper-scale GPU timings are not recorded here.", ""]
     rows = []
     for name, module in discover().items():
         default = module.SCALES["default"]
