@@ -8,15 +8,17 @@ leaks), so the batched pass uses per-member datasets (MemberPairSampler).
 
 Four timings, all in this one process on the same device and thread count:
 
-    sequential_train   E x train() on one model (the single-model trainer as it is)
-    sequential_table   E x train_batched(E=1, score_table=True) (single model, view score table)
-    batched_rows       one train_members pass over E members, scoring every batch row (bitwise train's maths)
+    sequential_train   E x train() on one model (the training loop with one member)
+    sequential_table   E x train_batched(E=1, score_table=True) (one model, view score table)
+    batched_rows       one train_members pass over E members, scoring every batch row (train's maths)
     batched_table      one train_members pass over E members with the view score table (what simulations use)
 
 Sequential time per model does not depend on E, so for each E it is measured on
 min(E, --sequential-models) models just before and again just after the batched passes,
 averaged and multiplied by E (the results file says how many were timed): bracketing the
-batched passes keeps both sides under the same machine load.
+batched passes keeps both sides under the same machine load. Each timing is recorded as wall
+time and as this thread's CPU time (time.thread_time), which other processes on a shared
+machine inflate far less; the speedups are computed from both.
 
     python benchmarks/bench_batched_training.py [--sizes 1,8,64,512] [--device cpu] [--threads 1]
 """
@@ -44,22 +46,23 @@ def members(count: int, config: TrainConfig, datasets: list) -> list[Member]:
     return [Member("band-limited", datasets[e % len(datasets)], config, 1000 + e, {"bandwidth": BANDWIDTH}) for e in range(count)]
 
 
-def sequential_per_model(batch: list[Member], dim: int, device, table: bool) -> float:
-    """Mean seconds of one single-model training over ``batch``."""
-    start = time.perf_counter()
+def sequential_per_model(batch: list[Member], dim: int, device, table: bool) -> tuple[float, float]:
+    """Mean (wall, CPU) seconds of one single-model training over ``batch``."""
+    start, cpu_start = time.perf_counter(), time.thread_time()
     for e, m in enumerate(batch):
         model = make_function_class(m.function_class, m.data, dim, seeds=[m.init_seed], device=device, **m.class_options)
         if table:
             train_batched(model, m.data, m.config, seed=e, score_table=True)
         else:
             train(model, m.data, m.config, seed=e)
-    return (time.perf_counter() - start) / len(batch)
+    return (time.perf_counter() - start) / len(batch), (time.thread_time() - cpu_start) / len(batch)
 
 
-def batched_seconds(batch: list[Member], dim: int, device, table: bool) -> float:
-    start = time.perf_counter()
+def batched_seconds(batch: list[Member], dim: int, device, table: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds of one batched pass over ``batch``."""
+    start, cpu_start = time.perf_counter(), time.thread_time()
     train_members(batch, dim, seed=len(batch), device=device, score_table=table)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.thread_time() - cpu_start
 
 
 def main() -> None:
@@ -86,24 +89,24 @@ def main() -> None:
         batch = members(size, config, datasets)
         timed = min(size, args.sequential_models)
         before = {table: sequential_per_model(batch[:timed], args.dim, device, table) for table in (False, True)}
-        rows_s = batched_seconds(batch, args.dim, device, table=False)
-        table_s = batched_seconds(batch, args.dim, device, table=True)
+        batched = {table: batched_seconds(batch, args.dim, device, table) for table in (False, True)}
         after = {table: sequential_per_model(batch[-timed:], args.dim, device, table) for table in (False, True)}
-        per_model = {table: (before[table] + after[table]) / 2 for table in (False, True)}
-        row = {
-            "E": size,
-            "sequential_models_timed": 2 * timed,
-            "sequential_s_per_model": round(per_model[False], 4),
-            "sequential_train_s": round(per_model[False] * size, 3),
-            "sequential_table_s": round(per_model[True] * size, 3),
-            "batched_rows_s": round(rows_s, 3),
-            "batched_table_s": round(table_s, 3),
-            "speedup_batched_table_vs_sequential_train": round(per_model[False] * size / table_s, 2),
-            "speedup_batched_rows_vs_sequential_train": round(per_model[False] * size / rows_s, 2),
-            "speedup_batched_table_vs_sequential_table": round(per_model[True] * size / table_s, 2),
-            "batched_table_model_steps_per_s": round(size * args.steps / table_s, 1),
-            "load_average_1min": round(os.getloadavg()[0], 2),
-        }
+        row = {"E": size, "sequential_models_timed": 2 * timed}
+        for clock, k in (("", 0), ("cpu_", 1)):
+            per_model = {table: (before[table][k] + after[table][k]) / 2 for table in (False, True)}
+            rows_s, table_s = batched[False][k], batched[True][k]
+            row.update({
+                f"{clock}sequential_s_per_model": round(per_model[False], 4),
+                f"{clock}sequential_train_s": round(per_model[False] * size, 3),
+                f"{clock}sequential_table_s": round(per_model[True] * size, 3),
+                f"{clock}batched_rows_s": round(rows_s, 3),
+                f"{clock}batched_table_s": round(table_s, 3),
+                f"{clock}speedup_batched_table_vs_sequential_train": round(per_model[False] * size / table_s, 2),
+                f"{clock}speedup_batched_rows_vs_sequential_train": round(per_model[False] * size / rows_s, 2),
+                f"{clock}speedup_batched_table_vs_sequential_table": round(per_model[True] * size / table_s, 2),
+                f"{clock}batched_table_model_steps_per_s": round(size * args.steps / table_s, 1),
+            })
+        row["load_average_1min"] = round(os.getloadavg()[0], 2)
         rows.append(row)
         print(row, flush=True)
     payload = {
@@ -116,7 +119,8 @@ def main() -> None:
             "members": "seed x leak, one dataset per leak (MemberPairSampler path)",
         },
         "method": (
-            "wall time of whole trainings (model build, sampling, forward, backward, optimiser, 3 evaluations); "
+            "wall time and thread CPU time (cpu_ keys) of whole trainings (model build, sampling, forward, backward, "
+            "optimiser, 3 evaluations); "
             f"sequential per-model time measured on up to {args.sequential_models} models before and again after "
             "the batched passes of each E, averaged and multiplied by E"
         ),

@@ -1,4 +1,4 @@
-"""InfoNCE forward + backward: clustertheory.losses against peer libraries and a bare floor.
+"""InfoNCE forward + backward: clustertheory.losses against peer libraries and the plain computation.
 
 Every implementation computes the same number on the same float32 inputs (cosine
 similarity, temperature 0.1, mean over anchors); the results file records each one's value
@@ -13,18 +13,22 @@ Explicit negatives, anchor (B, d), positive (B, d), negatives (B, K, d) per anch
                  so it is skipped where that estimate exceeds --pml-limit-gb.
     lightly      no per-anchor explicit-negative API (its memory bank shares one set of negatives
                  across anchors): not applicable.
-    floor        normalize, einsum, cat, logsumexp - positive logit, mean (no checks, no masking).
+    plain        the textbook computation, no checks: normalize all three, einsum, cat the positive
+                 logit in front, logsumexp - positive logit, mean.
 In-batch, one direction (candidates: all B positives):
-    ours infonce(a, p); info-nce info_nce(a, p); floor cross_entropy(a p^T / t, arange(B)).
+    ours infonce(a, p); info-nce info_nce(a, p); plain cross_entropy(a p^T / t, arange(B)).
 In-batch NT-Xent (SimCLR, both directions, 2B - 1 candidates):
     ours infonce(a, p, symmetric=True, same_view_negatives=True); lightly NTXentLoss;
     pml NTXentLoss(cat([a, p]), labels) (O(B^3) pair mask: skipped above --pml-limit-gb);
-    floor cross_entropy over the (2B, 2B) cosine matrix with its diagonal masked.
+    plain cross_entropy over the (2B, 2B) cosine matrix with its diagonal masked.
 
-Time: median wall time of forward + backward (gradients w.r.t. all inputs) over up to
---repeats calls after one warm-up call. Memory: peak bytes of torch tensors allocated during
-one forward + backward beyond those alive before it (inputs excluded), from the torch
-profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on CUDA).
+Time: forward + backward (gradients w.r.t. all inputs), the implementations of one case
+interleaved round-robin (one call each per round, up to --repeats rounds, 60 s budget per
+case, after one warm-up call each), so all of them run under the same machine load; wall
+time and this thread's CPU time (time.thread_time, far less inflated by other processes on
+a shared machine) are recorded, median and minimum. Memory: peak bytes of torch tensors
+allocated during one forward + backward beyond those alive before it (inputs excluded), from
+the torch profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on CUDA).
 
     python benchmarks/bench_infonce.py [--device cpu] [--threads 1]
 """
@@ -32,13 +36,14 @@ profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on CUDA).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import environment, peak_memory_bytes, time_call, write_results
+from common import environment, peak_memory_bytes, time_interleaved, write_results
 
 from clustertheory.losses import infonce
 from clustertheory.utils import resolve_device
@@ -68,18 +73,18 @@ def lightly_ntxent():
     return _load_lightly_files().NTXentLoss
 
 
-def floor_explicit(a, p, n):
+def plain_explicit(a, p, n):
     a, p, n = F.normalize(a, dim=-1), F.normalize(p, dim=-1), F.normalize(n, dim=-1)
     logits = torch.cat([(a * p).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", a, n)], dim=1) / TEMPERATURE
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
 
 
-def floor_in_batch(a, p):
+def plain_in_batch(a, p):
     logits = F.normalize(a, dim=-1) @ F.normalize(p, dim=-1).T / TEMPERATURE
     return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
 
 
-def floor_nt_xent(a, p):
+def plain_nt_xent(a, p):
     B = a.shape[0]
     z = F.normalize(torch.cat([a, p]), dim=-1)
     logits = (z @ z.T / TEMPERATURE).masked_fill(torch.eye(2 * B, dtype=torch.bool, device=a.device), torch.finfo(z.dtype).min)
@@ -120,7 +125,7 @@ def implementations(kind: str) -> dict[str, Callable | str]:
             "info-nce": (lambda a, p, n: info_nce(a, p, n, temperature=TEMPERATURE, negative_mode="paired")) if info_nce else missing,
             "pml": pml_explicit(PmlNTXent) if PmlNTXent else missing,
             "lightly": "no per-anchor explicit-negative API (its memory bank shares negatives across anchors)",
-            "floor": floor_explicit,
+            "plain": plain_explicit,
         }
     if kind == "in-batch":
         return {
@@ -128,14 +133,14 @@ def implementations(kind: str) -> dict[str, Callable | str]:
             "info-nce": (lambda a, p: info_nce(a, p, temperature=TEMPERATURE)) if info_nce else missing,
             "pml": "no one-direction in-batch InfoNCE (its NTXentLoss is the symmetric NT-Xent: see nt-xent)",
             "lightly": "no one-direction in-batch InfoNCE (its NTXentLoss is the symmetric NT-Xent: see nt-xent)",
-            "floor": floor_in_batch,
+            "plain": plain_in_batch,
         }
     return {
         "ours": lambda a, p: infonce(a, p, temperature=TEMPERATURE, symmetric=True, same_view_negatives=True),
         "info-nce": "no NT-Xent (same-view negatives) option",
         "pml": pml_nt_xent(PmlNTXent) if PmlNTXent else missing,
         "lightly": (lambda a, p: lightly(temperature=TEMPERATURE)(a, p)) if lightly else missing,
-        "floor": floor_nt_xent,
+        "plain": plain_nt_xent,
     }
 
 
@@ -158,46 +163,52 @@ def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) ->
         B, d = shape
         tensors = [torch.randn(B, d, generator=gen), torch.randn(B, d, generator=gen)]
     inputs = [t.to(device).requires_grad_(True) for t in tensors]
-    rows, reference = [], None
+    rows, steps = {}, {}
     for name, fn in implementations(kind).items():
         row = {"kind": kind, "shape": list(shape), "implementation": name}
         if isinstance(fn, str):
-            rows.append({**row, "status": "n/a", "reason": fn})
-            continue
-        if name == "pml" and pml_estimate_bytes(kind, shape) > pml_limit:
+            rows[name] = {**row, "status": "n/a", "reason": fn}
+        elif name == "pml" and pml_estimate_bytes(kind, shape) > pml_limit:
             gb = pml_estimate_bytes(kind, shape) / 1e9
-            rows.append({**row, "status": "skipped", "reason": f"estimated {gb:.1f} GB for its N x N matrix and pair mask (limit {pml_limit / 1e9:.1f} GB)"})
-            continue
+            rows[name] = {**row, "status": "skipped", "reason": f"estimated {gb:.1f} GB for its N x N matrix and pair mask (limit {pml_limit / 1e9:.1f} GB)"}
+        else:
+            rows[name] = row
 
-        def step(fn=fn):
-            for x in inputs:
-                x.grad = None
-            value = fn(*inputs)
-            value.backward()
-            return value
+            def step(fn=fn):
+                for x in inputs:
+                    x.grad = None
+                value = fn(*inputs)
+                value.backward()
+                return value
 
-        value = float(step().detach())
-        reference = value if name == "ours" else reference
-        timing = time_call(step, device, repeats=repeats)
-        rows.append({
-            **row,
+            steps[name] = step
+    values = {name: float(step().detach()) for name, step in steps.items()}
+    load_before = os.getloadavg()[0]
+    timings = time_interleaved(steps, device, repeats=repeats)
+    load_after = os.getloadavg()[0]
+    for name, timing in timings.items():
+        cpu = timing["cpu_min_s"]
+        rows[name].update({
             "status": "ok",
-            "loss": value,
-            "relative_difference_to_ours": abs(value - reference) / abs(reference),
+            "loss": values[name],
+            "relative_difference_to_ours": abs(values[name] - values["ours"]) / abs(values["ours"]),
             "median_ms": round(1e3 * timing["median_s"], 3),
             "min_ms": round(1e3 * timing["min_s"], 3),
+            "cpu_median_ms": None if cpu is None else round(1e3 * timing["cpu_median_s"], 3),
+            "cpu_min_ms": None if cpu is None else round(1e3 * cpu, 3),
             "repeats": timing["repeats"],
-            "peak_mib": round(peak_memory_bytes(step, device) / 2**20, 2),
+            "peak_mib": round(peak_memory_bytes(steps[name], device) / 2**20, 2),
+            "load_average_1min": [round(load_before, 2), round(load_after, 2)],
         })
-        print(rows[-1], flush=True)
-    return rows
+        print(rows[name], flush=True)
+    return list(rows.values())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--pml-limit-gb", type=float, default=1.5, help="skip PML where its estimated memory exceeds this")
     parser.add_argument("--quick", action="store_true", help="only the smallest size of each kind")
     parser.add_argument("--output", default="infonce")
@@ -209,10 +220,11 @@ def main() -> None:
         cases = [("explicit", EXPLICIT_SIZES[0]), ("in-batch", IN_BATCH_SIZES[0]), ("nt-xent", IN_BATCH_SIZES[0])]
     rows = [row for kind, shape in cases for row in run_case(kind, shape, device, args.repeats, args.pml_limit_gb * 1e9)]
     payload = {
-        "benchmark": "InfoNCE forward + backward against peers and the einsum + logsumexp floor",
+        "benchmark": "InfoNCE forward + backward against peers and the plain einsum / cross-entropy computation",
         "method": {
             "dtype": "float32", "temperature": TEMPERATURE, "similarity": "cosine",
-            "time": "median wall time of forward + backward over up to --repeats calls (20 s budget per case) after 1 warm-up",
+            "time": "forward + backward, implementations interleaved round-robin (up to --repeats rounds, 60 s budget per case, "
+                    "after 1 warm-up call each); wall and thread CPU time (time.thread_time), median and minimum",
             "memory": "peak bytes of torch tensors allocated during one forward + backward beyond those alive before "
                       "(torch.profiler memory timeline, profile_memory=True, on CPU; max_memory_allocated on CUDA)",
         },

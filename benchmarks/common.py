@@ -15,9 +15,8 @@ import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NO_GPU = (
-    "GPU numbers were not measured: this session had no GPU (the device machine was not lent to "
-    "this task), so every number here is CPU-only. The code paths take a device argument and "
-    "run unchanged on CUDA; rerun these commands with --device cuda on a GPU machine to fill them in."
+    "these results are CPU-only (a shared 2-core machine). The code paths take a device argument "
+    "and run unchanged on CUDA; rerun these commands with --device cuda on a GPU machine to add GPU numbers."
 )
 
 
@@ -62,6 +61,42 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warm
         times.append(time.perf_counter() - start)
         spent += times[-1]
     return {"median_s": statistics.median(times), "min_s": min(times), "repeats": len(times)}
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, budget_s: float = 60.0) -> dict[str, dict]:
+    """Round-robin timing of several calls: one warm-up call each, then rounds in which every
+    call runs once, in turn, until ``repeats`` rounds or ``budget_s`` seconds are spent (at
+    least one round). Interleaving puts every implementation under the same machine load.
+
+    Returns, per name: median / min wall time (s), median / min CPU time of this thread (s;
+    ``time.thread_time``, which other processes on a shared machine inflate far less than the
+    wall clock; None on CUDA, where the work is not on this thread) and the number of rounds.
+    """
+    for fn in fns.values():
+        fn()
+    synchronize(device)
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
+    rounds, start = 0, time.perf_counter()
+    while rounds < repeats and (rounds == 0 or time.perf_counter() - start < budget_s):
+        rounds += 1
+        for name, fn in fns.items():
+            wall_start, cpu_start = time.perf_counter(), time.thread_time()
+            fn()
+            synchronize(device)
+            cpu[name].append(time.thread_time() - cpu_start)
+            wall[name].append(time.perf_counter() - wall_start)
+    on_thread = device.type != "cuda"
+    return {
+        name: {
+            "median_s": statistics.median(wall[name]),
+            "min_s": min(wall[name]),
+            "cpu_median_s": statistics.median(cpu[name]) if on_thread else None,
+            "cpu_min_s": min(cpu[name]) if on_thread else None,
+            "repeats": rounds,
+        }
+        for name in fns
+    }
 
 
 def peak_memory_bytes(fn: Callable[[], object], device: torch.device) -> int:

@@ -33,17 +33,18 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 def training_section(result: dict) -> list[str]:
     lines = ["## Batched vs sequential training (phase-diagram workload)", "", _environment_line(result["environment"]), ""]
     lines += [f"Workload: {json.dumps(result['workload'])}", "", f"Method: {result['method']}.", ""]
-    rows = [
-        [r["E"], r["sequential_s_per_model"], r["sequential_train_s"], r["batched_rows_s"], r["batched_table_s"],
-         r["speedup_batched_rows_vs_sequential_train"], r["speedup_batched_table_vs_sequential_train"],
-         r["speedup_batched_table_vs_sequential_table"], r["batched_table_model_steps_per_s"], r["load_average_1min"]]
-        for r in result["rows"]
-    ]
-    lines += _table(
-        ["E", "one train() s", "sequential train() s", "batched (rows) s", "batched (table) s", "speedup rows", "speedup table", "speedup table vs seq. table", "model-steps/s (table)", "load (1 min)"],
-        rows,
-    )
-    return lines + [""]
+    header = ["E", "one train() s", "sequential train() s", "batched (rows) s", "batched (table) s", "speedup rows", "speedup table", "speedup table vs seq. table", "model-steps/s (table)", "load (1 min)"]
+    for title, clock in (("Wall time:", ""), ("Thread CPU time (less inflated by other processes):", "cpu_")):
+        if f"{clock}sequential_s_per_model" not in result["rows"][0]:
+            continue
+        rows = [
+            [r["E"], r[f"{clock}sequential_s_per_model"], r[f"{clock}sequential_train_s"], r[f"{clock}batched_rows_s"], r[f"{clock}batched_table_s"],
+             r[f"{clock}speedup_batched_rows_vs_sequential_train"], r[f"{clock}speedup_batched_table_vs_sequential_train"],
+             r[f"{clock}speedup_batched_table_vs_sequential_table"], r[f"{clock}batched_table_model_steps_per_s"], r["load_average_1min"]]
+            for r in result["rows"]
+        ]
+        lines += [title, ""] + _table(header, rows) + [""]
+    return lines
 
 
 def infonce_section(result: dict) -> list[str]:
@@ -53,30 +54,39 @@ def infonce_section(result: dict) -> list[str]:
     for r in result["rows"]:
         shape = "x".join(map(str, r["shape"]))
         if r["status"] == "ok":
-            rows.append([r["kind"], shape, r["implementation"], r["median_ms"], r["min_ms"], r["peak_mib"], f"{r['relative_difference_to_ours']:.1e}"])
+            rows.append([
+                r["kind"], shape, r["implementation"], r["median_ms"], r["min_ms"], r["cpu_median_ms"], r["cpu_min_ms"], r["repeats"],
+                r["peak_mib"], f"{r['relative_difference_to_ours']:.1e}", r["load_average_1min"],
+            ])
         else:
-            rows.append([r["kind"], shape, r["implementation"], r["status"], "", "", r["reason"]])
-    lines += _table(["kind", "shape (B,K,d) / (B,d)", "implementation", "median ms", "min ms", "peak MiB", "rel. diff. to ours"], rows)
+            rows.append([r["kind"], shape, r["implementation"], r["status"], "", "", "", "", "", r["reason"], ""])
+    header = ["kind", "shape (B,K,d) / (B,d)", "implementation", "wall median ms", "wall min ms", "CPU median ms", "CPU min ms", "rounds", "peak MiB", "rel. diff. to ours", "load (1 min) before, after"]
+    lines += _table(header, rows)
     lines += [
         "",
-        "Ours relative to the bare floor and to the fastest peer. Time ratios use the minimum over the repeats,",
-        "the figure least disturbed by other processes on a shared machine; > 1 means ours is slower.",
+        "Ours relative to the plain computation and to the fastest peer, from the same interleaved rounds; > 1 means",
+        "ours is slower. Time ratios use the minimum over the rounds, the figure least disturbed by other processes on",
+        "a shared machine: thread CPU time where measured (CPU), else wall time.",
         "",
     ]
     ratios = []
     for kind in dict.fromkeys(r["kind"] for r in result["rows"]):
         for shape in dict.fromkeys(tuple(r["shape"]) for r in result["rows"] if r["kind"] == kind):
             case = {r["implementation"]: r for r in result["rows"] if r["kind"] == kind and tuple(r["shape"]) == shape and r["status"] == "ok"}
-            peers = [r for name, r in case.items() if name not in ("ours", "floor")]
-            best = min(peers, key=lambda r: r["min_ms"]) if peers else None
-            ours = case["ours"]
+            ours, plain = case["ours"], case["plain"]
+            time_key = "cpu_min_ms" if ours.get("cpu_min_ms") else "min_ms"
+            peers = [r for name, r in case.items() if name not in ("ours", "plain")]
+            best = min(peers, key=lambda r: r[time_key]) if peers else None
             ratios.append([
                 kind, "x".join(map(str, shape)),
-                f"{ours['min_ms'] / case['floor']['min_ms']:.2f}",
-                f"{ours['peak_mib'] / case['floor']['peak_mib']:.2f}" if case["floor"]["peak_mib"] else "",
-                f"{ours['min_ms'] / best['min_ms']:.2f} ({best['implementation']})" if best else "",
+                f"{ours[time_key] / plain[time_key]:.2f}", f"{ours['min_ms'] / plain['min_ms']:.2f}",
+                f"{ours['peak_mib'] / plain['peak_mib']:.2f}" if plain["peak_mib"] else "",
+                f"{ours[time_key] / best[time_key]:.2f} ({best['implementation']})" if best else "",
+                f"{ours['min_ms'] / best['min_ms']:.2f}" if best else "",
+                f"{ours['peak_mib'] / best['peak_mib']:.2f}" if best and best["peak_mib"] else "",
             ])
-    lines += _table(["kind", "shape", "time ours/floor", "memory ours/floor", "time ours/best peer"], ratios)
+    header = ["kind", "shape", "CPU time ours/plain", "wall ours/plain", "memory ours/plain", "CPU time ours/best peer", "wall ours/best peer", "memory ours/best peer"]
+    lines += _table(header, ratios)
     return lines + [""]
 
 
@@ -104,7 +114,7 @@ def phase_diagram_section(result: dict) -> list[str]:
 
 def scales_section() -> list[str]:
     lines = ["## Simulation scales (`clustertheory run NAME --scale S`)", ""]
-    lines += ["Paper-scale GPU timings were not measured this session (no GPU was lent to it).", ""]
+    lines += ["Paper-scale GPU timings are not recorded here.", ""]
     rows = []
     for name, module in discover().items():
         default = module.SCALES["default"]

@@ -1,6 +1,6 @@
 """Exact population InfoNCE for hypercube codes on finite data.
 
-For codes g(x) in {-1,+1}^d the InfoNCE of THEORY.md 1.1 with ``l`` i.i.d. negatives,
+For codes g(x) in {-1,+1}^d the InfoNCE of docs/theory.md 1.3 with ``l`` i.i.d. negatives,
 
     L(g) = E log(1 + sum_{i<=l} exp(beta g(x).(g(x_i^-) - g(x^+)))),
 
@@ -265,7 +265,7 @@ def exact_code_infonce(
 
 
 def population_infonce(codes, data, num_negatives: int, beta: float, method: str = "auto") -> float:
-    """Exact InfoNCE of a code table on a ViewDataset (THEORY.md 1.1).
+    """Exact InfoNCE of a code table on a ViewDataset (docs/theory.md, 1.3 The loss).
 
     codes: (V, d) in {-1,+1}, the code g(v) of every view. Anchors are natural images
     x ~ base_weight, positives x^+ ~ A(x) (``data.pair_weights()``), negatives i.i.d.

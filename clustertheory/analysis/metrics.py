@@ -1,4 +1,4 @@
-"""Measurements of hypercube codes on a ViewDataset (THEORY.md 2.3).
+"""Measurements of hypercube codes on a ViewDataset (docs/theory.md, 4.3 Measurements of codes).
 
 ``codes`` is always a (V, d) array in {-1,+1}: the code g(v) of every view v of ``data``.
 Natural images x ~ D_o are ``data.base_view`` with ``data.base_weight``; positives

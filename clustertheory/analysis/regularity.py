@@ -1,6 +1,6 @@
 """delta-regularity of a function class relative to the augmentations, and the Theorem 5.4 perturbation.
 
-Vocabulary (THEORY.md 1.2). A binary function f: views -> {-1,+1} *splits* cluster c when the
+Vocabulary (docs/theory.md, 2 Definitions). A binary function f: views -> {-1,+1} *splits* cluster c when the
 natural images of c take both values. Then
 
     Delta_{f,c} = min(P[x in c, f(x) = +1], P[x in c, f(x) = -1])       x ~ D_o natural
@@ -95,7 +95,7 @@ def augmentation_moments(features, data: ViewDataset) -> tuple[np.ndarray, np.nd
 
 
 def spectral_delta(features, data: ViewDataset, rtol: float = 1e-9) -> SpectralDelta:
-    """delta_F = 1 - lambda_(m+1) for the class F = span(phi) (THEORY.md 2.3).
+    """delta_F = 1 - lambda_(m+1) for the class F = span(phi) (docs/theory.md 4.5).
 
     For f = phi v, lambda(v) = v^T M v / v^T Sigma v = E[f(x) f(x+)] / E[f(x)^2] in [0, 1]
     (Cauchy-Schwarz): 1 means f keeps its value across every augmentation. The generalised
@@ -242,7 +242,7 @@ def weighted_population_infonce(codes, data: ViewDataset, num_negatives: int, be
                  = L(g) + (rho - 1) beta E[-g(x).g(x+)]
 
     with x ~ D_o, x+ ~ A(x), x_i- i.i.d. natural images; rho = 1 is the InfoNCE L of
-    THEORY.md 1.1, rho > 1 puts extra weight on alignment. L(g) is the exact
+    docs/theory.md 1.3, rho > 1 puts extra weight on alignment. L(g) is the exact
     :func:`~clustertheory.analysis.exact_loss.population_infonce`, the rest
     :func:`alignment_weight_term`. Since L_rho is affine in rho, callers that need several rho
     should compute L once and add the term.
@@ -515,7 +515,7 @@ def empirical_delta(
     device="cpu",
     **class_kwargs,
 ) -> EmpiricalDelta:
-    """Upper bound on the delta of a function class by adversarial search (THEORY.md 2.3).
+    """Upper bound on the delta of a function class by adversarial search (docs/theory.md 4.5).
 
     Builds one ensemble of ``restarts * len(clusters)`` single-output members with
     ``make_function_class(class_name, data, dim=1, seeds=..., **class_kwargs)`` (member k targets

@@ -1,4 +1,4 @@
-"""Generators of ViewDatasets whose augmentation graphs are known exactly (THEORY.md 2.1).
+"""Generators of ViewDatasets whose augmentation graphs are known exactly (docs/theory.md, 4.1 Data with a known augmentation graph).
 
 Families:
     comb_dataset      intertwined but disjoint augmentation sets ("comb"): the style circle of a

@@ -7,18 +7,28 @@ pairs), row by row with ``masked_logsumexp``. The decoupled form
 ``D = log sum_neg exp(logit - positive_logit)`` is computed first; InfoNCE is then
 ``log(1 + exp(D))``, which keeps tiny losses (large beta, clean codes) exact.
 Half-precision inputs are upcast to float32 first, so the loss is float32.
+
+Cost: the temperature is folded into the anchors ((B, d) work) and, for cosine
+similarity with explicit negatives, the (B, K) logits are divided by the negatives'
+norms instead of normalising the (B, K, d) negatives; D is ``logsumexp(negative logits)
+- positive logit``, so besides the product itself only the logsumexp touches the
+(B, K) or (B, B) matrix. In-batch, the entries that are not negatives (the positive,
+and the anchor itself with same-view negatives) are overwritten in the fresh logit
+matrix (:func:`_leave_out_diagonal`) instead of masking a copy.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from clustertheory.config import check_nonneg, check_positive
 from clustertheory.losses.primitives import (
     check_embeddings,
+    check_hypercube_inputs,
+    check_leading_shape,
     check_negatives,
     check_pair,
-    check_same_shape,
     log1p_exp,
     masked_log_softmax,
     masked_logsumexp,
@@ -26,6 +36,8 @@ from clustertheory.losses.primitives import (
     reduce_rows,
     upcast,
 )
+
+NORM_EPS = 1e-12  # as F.normalize: a vector is divided by max(||v||, NORM_EPS)
 
 
 def _finish(log_negatives_over_positive: torch.Tensor, include_positive: bool) -> torch.Tensor:
@@ -45,16 +57,35 @@ def _explicit_rows(
     positive: torch.Tensor,
     negatives: torch.Tensor,
     scale: float,
+    normalize: bool,
     include_positive: bool,
 ) -> torch.Tensor:
-    """Per-anchor ``-scale a.p + log(sum over candidates exp(scale a.c))`` (B,).
+    """Per-anchor ``-scale s(a, p) + log(sum over candidates exp(scale s(a, c)))`` (B,).
 
-    Candidates: the K rows ``negatives[b]``, plus the positive when ``include_positive``.
+    anchor, positive (B, d), negatives (B, K, d), already upcast. Candidates: the K rows
+    ``negatives[b]``, plus the positive when ``include_positive``. s is the cosine when
+    ``normalize`` (the negatives' norms divide the (B, K) logits), else the dot product.
     """
-    positive_logit = scale * (anchor * positive).sum(dim=-1)  # (B,)
-    negative_logits = scale * torch.einsum("bd,bkd->bk", anchor, negatives)  # (B, K)
-    gap = masked_logsumexp(negative_logits - positive_logit.unsqueeze(1))
-    return _finish(gap, include_positive)
+    if normalize:
+        anchor, positive = F.normalize(anchor, dim=-1), F.normalize(positive, dim=-1)
+    anchor = scale * anchor
+    positive_logit = (anchor * positive).sum(dim=-1)  # (B,)
+    negative_logits = torch.einsum("bd,bkd->bk", anchor, negatives)  # (B, K)
+    if normalize:
+        negative_logits = negative_logits / torch.linalg.vector_norm(negatives, dim=-1).clamp_min(NORM_EPS)
+    return _finish(masked_logsumexp(negative_logits) - positive_logit, include_positive)
+
+
+def _leave_out_diagonal(logits: torch.Tensor, offset: int) -> None:
+    """Overwrite ``logits[b, b + offset]`` (the diagonal ``offset``) with the dtype's most negative finite value, in place
+    and unseen by autograd, so that ``masked_logsumexp`` leaves those entries out (exp gives 0,
+    and so does its gradient) without a (B, C) mask or a masked copy.
+
+    Only for a matrix fresh from a matrix product: the product's backward reads its inputs,
+    never its output, and the logsumexp saves the overwritten matrix, so every gradient is
+    that of the loss without those entries.
+    """
+    torch.diagonal(logits.detach(), offset).fill_(torch.finfo(logits.dtype).min)
 
 
 def _in_batch_rows(
@@ -62,24 +93,40 @@ def _in_batch_rows(
     positive: torch.Tensor,
     scale: float,
     same_view_negatives: bool,
+    symmetric: bool,
     include_positive: bool,
 ) -> torch.Tensor:
-    """Per-anchor loss (B,) with the batch as candidates.
+    """Per-anchor loss (B,) with the batch as candidates, from one logit matrix.
 
-    Candidates of anchor i: ``positive[j]`` for every j (j = i only when
+    Candidates of anchor a_i: ``positive[j]`` for every j (j = i only when
     ``include_positive``), and ``anchor[j]`` for j != i when ``same_view_negatives``.
+    ``symmetric`` averages with the loss of p_i against the anchors (same roles swapped).
+    One product serves both directions: (B, B) a p^T read by rows and by columns, or, with
+    same-view negatives, (2B, 2B) z z^T with z = [a; p], whose row B + i is anchor p_i.
     """
     batch = anchor.shape[0]
-    off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=anchor.device)
-    logits = scale * anchor @ positive.T  # (B, B); the diagonal holds the positives
-    positive_logit = logits.diagonal()
-    mask = off_diagonal  # negatives only; the positive enters through _finish
-    if same_view_negatives:
-        same = scale * anchor @ anchor.T  # (B, B); the diagonal (self) is never a candidate
-        logits = torch.cat([logits, same], dim=1)
-        mask = torch.cat([off_diagonal, off_diagonal], dim=1)
-    gap = masked_logsumexp(logits - positive_logit.unsqueeze(1), mask)
-    return _finish(gap, include_positive)
+    scaled = scale * anchor
+    positive_logit = (scaled * positive).sum(dim=-1)  # (B,); enters through _finish
+    if not same_view_negatives:
+        logits = scaled @ positive.T  # (B, B): row i anchor a_i, column j positive p_j
+        _leave_out_diagonal(logits, 0)  # the positives
+        rows = _finish(masked_logsumexp(logits) - positive_logit, include_positive)
+        if symmetric:
+            back = _finish(masked_logsumexp(logits.T) - positive_logit, include_positive)
+            rows = 0.5 * (rows + back)
+        return rows
+    if not symmetric:
+        logits = scaled @ torch.cat([positive, anchor]).T  # (B, 2B): positives p_j, then anchors a_j
+        _leave_out_diagonal(logits, 0)  # the positive p_i
+        _leave_out_diagonal(logits, batch)  # the anchor a_i itself
+        return _finish(masked_logsumexp(logits) - positive_logit, include_positive)
+    views = torch.cat([anchor, positive])  # (2B, d)
+    logits = torch.cat([scaled, scale * positive]) @ views.T  # (2B, 2B)
+    _leave_out_diagonal(logits, 0)  # every view itself
+    _leave_out_diagonal(logits, batch)  # row i: the positive p_i of a_i
+    _leave_out_diagonal(logits, -batch)  # row B + i: the positive a_i of p_i
+    both = _finish(masked_logsumexp(logits) - positive_logit.repeat(2), include_positive)
+    return 0.5 * (both[:batch] + both[batch:])
 
 
 def _check_in_batch_options(negatives, symmetric: bool, same_view_negatives: bool) -> None:
@@ -138,8 +185,8 @@ def infonce(
     scale = 1.0 / temperature
     if negatives is not None:
         check_negatives("anchor", anchor, "negatives", negatives)
-        anchor, positive, negatives = prepare(normalize, anchor, positive, negatives)
-        rows = _explicit_rows(anchor, positive, negatives, scale, include_positive=True)
+        anchor, positive, negatives = upcast(anchor, positive, negatives)
+        rows = _explicit_rows(anchor, positive, negatives, scale, normalize, include_positive=True)
         return reduce_rows(rows, reduction)
     if anchor.shape[0] < 2:
         raise ValueError(
@@ -147,10 +194,7 @@ def infonce(
             f"and the loss is identically 0), got anchor shape {tuple(anchor.shape)}"
         )
     anchor, positive = prepare(normalize, anchor, positive)
-    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, include_positive=True)
-    if symmetric:
-        rows_back = _in_batch_rows(positive, anchor, scale, same_view_negatives, include_positive=True)
-        rows = 0.5 * (rows + rows_back)
+    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=True)
     return reduce_rows(rows, reduction)
 
 
@@ -158,34 +202,60 @@ def hypercube_infonce(
     codes: torch.Tensor,
     positive_codes: torch.Tensor,
     negative_codes: torch.Tensor,
-    beta: float,
+    beta: float | torch.Tensor,
     reduction: str = "mean",
+    active: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The paper's InfoNCE on (relaxed) hypercube codes, in its beta-form.
+    """The paper's InfoNCE on (relaxed) hypercube codes, in its beta-form, for any batch shape.
 
-    codes z (B, d), positive_codes z+ (B, d), negative_codes z_i (B, l, d); no
-    normalisation (on H_d = {-1, +1}^d every code has squared norm d):
+    codes z (*S, d), positive_codes z+ (*S, d), negative_codes z_i (*S, l, d), where S is the
+    batch shape: (B,) for one model, (E, B) for E ensemble members. No normalisation (on
+    H_d = {-1, +1}^d every code has squared norm d). For every batch index s:
 
-        l_b = log( 1 + sum_{i=1..l} exp(beta z_b.(z_bi - z_b+)) )
-            = -beta z_b.z_b+ + log( exp(beta z_b.z_b+) + sum_i exp(beta z_b.z_bi) )
+        l_s = log( 1 + sum_{i=1..l, active_si} exp( beta_s z_s.(z_si - z_s+) ) )
+            = -beta_s z_s.z_s+ + log( exp(beta_s z_s.z_s+) + sum_{i active} exp(beta_s z_s.z_si) )
 
-    i.e. ``infonce(codes, positive_codes, negative_codes, normalize=False,
-    temperature=1/beta)``; the denominator holds the positive and the l negatives.
-    Value ``log(1 + l)`` when all codes are identical (or beta = 0); l_b > 0 for
-    every input (the 1 inside the log), and values as small as ``exp(-2 beta d)``
-    keep their relative precision.
+    The denominator holds the positive and the active negatives. With a number beta and
+    every negative active this is ``infonce(codes, positive_codes, negative_codes,
+    normalize=False, temperature=1/beta)``. Value ``log(1 + #active)`` when all codes are
+    identical (or beta = 0); l_s >= 0 for every input (the 1 inside the log), and values as
+    small as ``exp(-2 beta d)`` keep their relative precision.
 
-    beta >= 0 (beta = 0 gives the constant log(1 + l)). reduction: "mean", "sum",
-    "none" (B,). Raises ValueError for beta < 0, l = 0 or mismatched shapes.
+    beta: a number >= 0 (every anchor), or a tensor of values >= 0 whose shape is a leading
+        part of S, e.g. (E,) one inverse temperature per member or (E, B) one per anchor
+        (beta_s = beta[s_1, ..., s_k] for a k-dimensional tensor).
+    active: None (every negative counts) or a bool tensor of shape (*S', l) with S' a
+        leading part of S, e.g. (E, l): member e counts negative i where active[e, i] (a
+        member with l_e < l negatives uses the first l_e of a shared draw of l). A row with no
+        active negative has loss 0.
+    reduction: "mean" or "sum" over all of S, or "none" (shape S).
+
+    Raises ValueError for a negative or non-finite beta, l = 0, and shapes that do not match
+    (naming the argument).
     """
-    check_nonneg("beta", beta)
-    check_embeddings("codes", codes, 2)
-    check_embeddings("positive_codes", positive_codes, 2)
-    check_same_shape("codes", codes, "positive_codes", positive_codes)
-    check_negatives("codes", codes, "negative_codes", negative_codes)
+    check_hypercube_inputs(codes, positive_codes, negative_codes)
+    batch_shape = codes.shape[:-1]
+    if torch.is_tensor(beta):
+        check_leading_shape("beta", beta, batch_shape)
+        if not bool(torch.isfinite(beta).all()) or bool((beta < 0).any()):
+            raise ValueError(f"beta must hold finite numbers >= 0, got {beta}")
+    else:
+        check_nonneg("beta", beta)
+    if active is not None:
+        check_leading_shape("active", active, batch_shape, trailing=negative_codes.shape[-2:-1])
+        if active.dtype != torch.bool:
+            raise ValueError(f"active must be a bool tensor, got dtype {active.dtype}")
     codes, positive_codes, negative_codes = upcast(codes, positive_codes, negative_codes)
-    rows = _explicit_rows(codes, positive_codes, negative_codes, float(beta), include_positive=True)
-    return reduce_rows(rows, reduction)
+    scale = float(beta) if not torch.is_tensor(beta) else beta.to(codes.dtype).reshape(*beta.shape, *[1] * (len(batch_shape) - beta.dim()))
+    positive_logit = scale * (codes * positive_codes).sum(dim=-1)  # S
+    negative_logits = (scale if not torch.is_tensor(scale) else scale.unsqueeze(-1)) * torch.einsum("...d,...kd->...k", codes, negative_codes)  # (*S, l)
+    gaps = negative_logits - positive_logit.unsqueeze(-1)
+    mask = None
+    if active is not None:
+        mask = active.reshape(*active.shape[:-1], *[1] * (len(batch_shape) - active.dim() + 1), active.shape[-1]).expand(gaps.shape)
+        mask = mask.reshape(-1, gaps.shape[-1])
+    gap = masked_logsumexp(gaps.reshape(-1, gaps.shape[-1]), mask).view(batch_shape)
+    return reduce_rows(log1p_exp(gap), reduction)
 
 
 def supcon_out(
@@ -272,8 +342,8 @@ def decoupled(
     scale = 1.0 / temperature
     if negatives is not None:
         check_negatives("anchor", anchor, "negatives", negatives)
-        anchor, positive, negatives = prepare(normalize, anchor, positive, negatives)
-        rows = _explicit_rows(anchor, positive, negatives, scale, include_positive=False)
+        anchor, positive, negatives = upcast(anchor, positive, negatives)
+        rows = _explicit_rows(anchor, positive, negatives, scale, normalize, include_positive=False)
         return reduce_rows(rows, reduction)
     if anchor.shape[0] < 2:
         raise ValueError(
@@ -281,8 +351,5 @@ def decoupled(
             f"got anchor shape {tuple(anchor.shape)}"
         )
     anchor, positive = prepare(normalize, anchor, positive)
-    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, include_positive=False)
-    if symmetric:
-        rows_back = _in_batch_rows(positive, anchor, scale, same_view_negatives, include_positive=False)
-        rows = 0.5 * (rows + rows_back)
+    rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=False)
     return reduce_rows(rows, reduction)

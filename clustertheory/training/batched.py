@@ -18,9 +18,9 @@ coordinate-wise, so no gradient or optimiser state crosses members. Member e sta
 weights a single model with its seed would have, draws batches from its own data with the
 law ``PairSampler`` uses, sees its own l negatives (the first l of a shared draw of max(l)
 i.i.d. negatives; the rest are masked out of its loss) and its own beta, sharpness schedule
-and learning rate. With one dataset and uniform settings the pass is ``train()`` step for
-step (same sampler stream, same loss call, same torch optimiser). ``train_members`` builds
-and trains a list of :class:`Member` s in one call.
+and learning rate. With one dataset and uniform settings the pass uses the single-model
+sampler stream and torch's own optimiser; ``train()`` is exactly that case.
+``train_members`` builds and trains a list of :class:`Member` s in one call.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from ..config import check_nonneg_int
 from ..data.sampling import MemberPairSampler, PairSampler
 from ..data.views import ViewDataset
 from ..functions.classes import LinearScore, ScoreModel, make_function_class
-from ..losses import hypercube_infonce, masked_logsumexp
-from ..losses.primitives import log1p_exp
+from ..losses import hypercube_infonce
 from ..utils import seed_everything
 from .trainer import TrainConfig, TrainResult, default_evaluator, relax
 
@@ -193,40 +192,6 @@ def combine_models(models: Sequence[ScoreModel]) -> ScoreModel:
 def member_views(model: ScoreModel) -> list[int]:
     """Member e's own view count (a :class:`ConcatenatedScores` pads shorter members)."""
     return list(getattr(model, "member_views", [model.num_views] * model.ensemble))
-
-
-# ----------------------------------------------------------------------------- loss
-
-
-def member_infonce(
-    codes: torch.Tensor,
-    positive_codes: torch.Tensor,
-    negative_codes: torch.Tensor,
-    beta: float | torch.Tensor,
-    active: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Per-anchor hypercube InfoNCE of every member, (E, B).
-
-    codes z, positive_codes z+ (E, B, d), negative_codes (E, B, K, d); beta a float or one
-    value per member (E,); active (E, K) bool, True where negative k counts for member e
-    (member e with l_e negatives: active[e, k] = k < l_e), or None (all K count):
-
-        l_eb = log(1 + sum_{k : active[e, k]} exp(beta_e z_eb.(z_ebk - z_eb+)))
-
-    With a float beta and no mask this is ``hypercube_infonce`` on the flattened batch
-    (the call ``train`` makes); otherwise the same decoupled form through
-    ``masked_logsumexp``.
-    """
-    E, B, K, d = negative_codes.shape
-    if active is None and not torch.is_tensor(beta):
-        rows = hypercube_infonce(codes.reshape(E * B, d), positive_codes.reshape(E * B, d), negative_codes.reshape(E * B, K, d), beta, reduction="none")
-        return rows.view(E, B)
-    scale = beta.to(codes.dtype).view(E, 1, 1) if torch.is_tensor(beta) else beta
-    positive_logit = scale * (codes * positive_codes).sum(dim=-1, keepdim=True)  # (E, B, 1)
-    negative_logits = scale * torch.einsum("ebd,ebkd->ebk", codes, negative_codes)  # (E, B, K)
-    mask = None if active is None else active[:, None, :].expand(E, B, K).reshape(E * B, K)
-    gap = masked_logsumexp((negative_logits - positive_logit).reshape(E * B, K), mask)
-    return log1p_exp(gap).view(E, B)
 
 
 # ----------------------------------------------------------------------------- optimisers
@@ -407,6 +372,17 @@ def hard_member_codes(model: ScoreModel) -> np.ndarray:
     return codes
 
 
+def check_member_views(model: ScoreModel, datasets: Sequence[ViewDataset], shared: bool) -> None:
+    """Require member e of ``model`` to score exactly the views of its dataset (ValueError)."""
+    views = member_views(model)
+    if shared and any(v != datasets[0].num_views for v in views):
+        over = views[0] if len(set(views)) == 1 else f"{sorted(set(views))}"
+        raise ValueError(f"model must score the {datasets[0].num_views} views of data, got a model over {over} views")
+    for e, (d, v) in enumerate(zip(datasets, views)):
+        if d.num_views != v:
+            raise ValueError(f"data[{e}] has {d.num_views} views but member {e} of the model scores {v}")
+
+
 def train_batched(
     model: ScoreModel,
     data: ViewDataset | Sequence[ViewDataset],
@@ -415,44 +391,53 @@ def train_batched(
     progress: bool = False,
     evaluate: Callable[[np.ndarray], list[dict]] | None = None,
     score_table: bool = False,
+    on_log: Callable[[int, ScoreModel, float | torch.Tensor], None] | None = None,
 ) -> TrainResult:
     """Train the E members of ``model``, member e on ``data[e]`` with ``configs[e]``.
 
+    The package's one training loop (``train`` is its one-dataset, one-config case). Each
+    step: draw anchors, positives and negatives per member, relax their scores
+    (:func:`relaxed_codes`), take the mean over anchors of ``hypercube_infonce`` with the
+    member's beta and active negatives, sum over members, one optimiser step.
+
     ``data`` / ``configs``: one value for all members or a sequence of E (configs default:
-    ``TrainConfig()``); member e's dataset must have the member's view count. Returns the
-    same TrainResult as ``train``: codes (E, V, d) int8 (member e's codes are
-    ``codes[e, :data[e].num_views]``; padding rows are 0) and a history with one row per
-    logged step and member (``evaluate(codes) -> E dicts``; default: alignment error and
-    minimum purity of member e on its own dataset). ``score_table``: see
-    :func:`relaxed_codes` (False keeps the pass bitwise equal to ``train``). Raises
-    ValueError when configs disagree on a shape field or a dataset's view count differs
-    from its member's.
+    ``TrainConfig()``); member e's dataset must have the member's view count. Returns a
+    TrainResult: codes (E, V, d) int8 (member e's codes are ``codes[e, :data[e].num_views]``;
+    padding rows are 0) and a history with one row per logged step (every ``log_every``
+    steps and at the end) and member: the step, the member's mean training loss since the
+    last log, and what ``evaluate(codes) -> E dicts`` reports (default: alignment error and
+    minimum purity of member e on its own dataset). ``on_log(step, model, sharpness)``, if
+    given, is called at the same moments (sharpness: a float, or (E, 1, 1) when members
+    anneal differently); it must not change the model. ``score_table``: see
+    :func:`relaxed_codes` (False keeps the pass bitwise equal to training each member
+    alone). Raises ValueError when configs disagree on a shape field or a dataset's view
+    count differs from its member's.
     """
     from tqdm.auto import tqdm
 
     check_nonneg_int("seed", seed)
     E, device = model.ensemble, next(model.parameters()).device
+    shared = isinstance(data, ViewDataset) or all(d is data[0] for d in data)
     datasets = _per_member(data, E, "data")
     settings = MemberSettings.from_configs(_per_member(configs or TrainConfig(), E, "configs"), device)
-    for e, (d, views) in enumerate(zip(datasets, member_views(model))):
-        if d.num_views != views:
-            raise ValueError(f"data[{e}] has {d.num_views} views but member {e} of the model scores {views}")
+    check_member_views(model, datasets, shared)
     shape = settings.shape
     seed_everything(seed)
-    if all(d is datasets[0] for d in datasets):
+    if shared:
         sampler = PairSampler(datasets[0], settings.num_negatives, shape.negative_mode, device=device, seed=seed)
     else:
         sampler = MemberPairSampler(datasets, settings.num_negatives, shape.negative_mode, device=device, seed=seed)
     optimiser = settings.optimiser(model)
     evaluate = evaluate or member_evaluator(datasets)
     history, running, since_log = [], torch.zeros(E, device=device), 0
-    for step in tqdm(range(1, shape.steps + 1), disable=not progress, desc="train batched", leave=False, dynamic_ncols=True):
+    for step in tqdm(range(1, shape.steps + 1), disable=not progress, desc="train", leave=False, dynamic_ncols=True):
         anchor, positive, negatives = sampler.sample(shape.batch_size, groups=E)
         B, K = negatives.shape[1], negatives.shape[2]
         rows = torch.cat([anchor, positive, negatives.reshape(E, B * K)], dim=1)
-        z = relaxed_codes(model, rows, settings.sharpness(step), shape.relaxation, score_table)
+        sharpness = settings.sharpness(step)
+        z = relaxed_codes(model, rows, sharpness, shape.relaxation, score_table)
         z_anchor, z_pos, z_neg = z[:, :B], z[:, B : 2 * B], z[:, 2 * B :].reshape(E, B, K, -1)
-        per_member = member_infonce(z_anchor, z_pos, z_neg, settings.beta, settings.active).mean(dim=1)
+        per_member = hypercube_infonce(z_anchor, z_pos, z_neg, settings.beta, reduction="none", active=settings.active).mean(dim=1)
         optimiser.zero_grad(set_to_none=True)
         per_member.sum().backward()
         optimiser.step()
@@ -464,6 +449,9 @@ def train_batched(
                 history.append({"step": step, "member": member, "train_loss": float(losses[member]), **metrics})
             running.zero_()
             since_log = 0
+            if on_log is not None:
+                with torch.no_grad():
+                    on_log(step, model, sharpness)
     return TrainResult(codes=hard_member_codes(model), history=history)
 
 

@@ -7,9 +7,10 @@ evaluation. The loss per anchor is the theorem's
 
     log(1 + sum_{i<=l} exp(beta z.(z_i - z+)))          (clustertheory.losses.hypercube_infonce)
 
-with l i.i.d. natural-image negatives (or in-batch negatives: ``negative_mode``). Every ensemble member draws
-its own batches and has its own parameters; their losses are summed, so gradients (and Adam's
-per-coordinate state) never mix between members.
+with l i.i.d. natural-image negatives (or in-batch negatives: ``negative_mode``). Every
+ensemble member draws its own batches and has its own parameters; their losses are summed, so
+gradients (and Adam's per-coordinate state) never mix between members. The loop itself is
+:func:`clustertheory.training.batched.train_batched`; :func:`train` is its one-config case.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import Integer, OneOf, Real, Settings, check_nonneg_int
-from ..data.sampling import NEGATIVE_MODES, PairSampler
+from ..config import Integer, OneOf, Real, Settings
+from ..data.sampling import NEGATIVE_MODES
 from ..data.views import ViewDataset
 from ..functions.classes import ScoreModel, hard_codes
-from ..losses import hypercube_infonce
-from ..utils import seed_everything
 
 OPTIMIZERS = ("adam", "sgd")
 RELAXATIONS = ("tanh", "ste")
@@ -127,51 +126,17 @@ def train(
     evaluate: Callable[[np.ndarray], list[dict]] | None = None,
     on_log: Callable[[int, ScoreModel, float], None] | None = None,
 ) -> TrainResult:
-    """Train every member of ``model`` on ``data``; return hard codes and a history.
+    """Train every member of ``model`` on ``data`` with ``config``; return hard codes and a history.
 
-    The history holds, every ``log_every`` steps and at the end, one row per member with the
-    step, its mean training loss since the last log, and what ``evaluate`` reports on its hard
-    codes (default: alignment error and minimum cluster purity). ``on_log(step, model,
-    sharpness)``, if given, is called at the same moments (e.g. to record relaxed codes for an
-    animation); it must not change the model.
+    The one-dataset, one-config case of :func:`clustertheory.training.batched.train_batched`
+    (the package's one training loop): members differ only in their initial weights and
+    draw independent batches. The history holds, every ``log_every`` steps and at the end,
+    one row per member with the step, its mean training loss since the last log, and what
+    ``evaluate`` reports on its hard codes (default: alignment error and minimum cluster
+    purity). ``on_log(step, model, sharpness)``, if given, is called at the same moments
+    (e.g. to record relaxed codes for an animation); it must not change the model.
     """
-    from tqdm.auto import tqdm
+    # imported here: batched builds on this module's TrainConfig, TrainResult and relax
+    from .batched import train_batched
 
-    check_nonneg_int("seed", seed)
-    if model.num_views != data.num_views:
-        raise ValueError(f"model must score the {data.num_views} views of data, got a model over {model.num_views} views")
-    seed_everything(seed)
-    device = next(model.parameters()).device
-    sampler = PairSampler(data, config.num_negatives, config.negative_mode, device=device, seed=seed)
-    params = list(model.parameters())
-    optimiser = torch.optim.Adam(params, lr=config.lr) if config.optimizer == "adam" else torch.optim.SGD(params, lr=config.lr)
-    evaluate = evaluate or default_evaluator(data)
-    E, history = model.ensemble, []
-    running = torch.zeros(E, device=device)
-    since_log = 0
-    for step in tqdm(range(1, config.steps + 1), disable=not progress, desc="train", leave=False, dynamic_ncols=True):
-        anchor, positive, negatives = sampler.sample(config.batch_size, groups=E)
-        B, K = negatives.shape[1], negatives.shape[2]
-        sharp = config.sharpness(step)
-        z = relax(model(torch.cat([anchor, positive, negatives.reshape(E, B * K)], dim=1)), sharp, config.relaxation)
-        z_anchor, z_pos, z_neg = z[:, :B], z[:, B : 2 * B], z[:, 2 * B :].reshape(E, B, K, -1)
-        per_anchor = hypercube_infonce(
-            z_anchor.reshape(E * B, -1), z_pos.reshape(E * B, -1), z_neg.reshape(E * B, K, -1), config.beta, reduction="none"
-        ).view(E, B)
-        per_member = per_anchor.mean(dim=1)
-        optimiser.zero_grad(set_to_none=True)
-        per_member.sum().backward()
-        optimiser.step()
-        running += per_member.detach()
-        since_log += 1
-        if step % config.log_every == 0 or step == config.steps:
-            codes = model.codes().cpu().numpy().astype(np.int8)
-            losses = (running / since_log).cpu().numpy()
-            for member, metrics in enumerate(evaluate(codes)):
-                history.append({"step": step, "member": member, "train_loss": float(losses[member]), **metrics})
-            running.zero_()
-            since_log = 0
-            if on_log is not None:
-                with torch.no_grad():
-                    on_log(step, model, sharp)
-    return TrainResult(codes=model.codes().cpu().numpy().astype(np.int8), history=history)
+    return train_batched(model, data, config, seed=seed, progress=progress, evaluate=evaluate, on_log=on_log)

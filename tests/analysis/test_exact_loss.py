@@ -1,4 +1,5 @@
-"""Exact population InfoNCE: two exact methods agree, Monte Carlo agrees, the minimum is the closed form."""
+"""Exact population InfoNCE: two exact methods agree, Monte Carlo agrees, the minimum is the closed form;
+invalid arguments are refused naming their range; finite at beta = 50; symmetries (hypothesis)."""
 
 import itertools
 import math
@@ -7,10 +8,15 @@ import time
 import numpy as np
 import pytest
 import torch
+from helpers import NONNEG, ONE_OF, POSITIVE_INT, raises
+from hypercube_strategies import SETTINGS, apply, code_tables, signed_permutations
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clustertheory.analysis.exact_loss import (
     exact_code_infonce,
     expected_log_sum,
+    laplace_log1p_sum,
     monte_carlo_code_infonce,
     monte_carlo_population_infonce,
     multinomial_term_count,
@@ -18,7 +24,7 @@ from clustertheory.analysis.exact_loss import (
     population_infonce_batch,
     uniform_minimum,
 )
-from clustertheory.analysis.hypercube import vertex_codes
+from clustertheory.analysis.hypercube import MAX_EXACT_DIM, vertex_codes
 from clustertheory.data import comb_dataset
 from clustertheory.losses.infonce import hypercube_infonce
 
@@ -225,3 +231,120 @@ def test_monte_carlo_population_loss_agrees_with_the_exact_loss():
     assert abs(mean - population_infonce(codes, data, 5, 2.0)) < 4 * se
     shifted, _ = monte_carlo_population_infonce(codes, data, 6, 2.0, 20000, seed=1)  # one negative more: a different loss
     assert abs(shifted - population_infonce(codes, data, 5, 2.0)) > 4 * se
+
+
+# ----------------------------------------------------------------------------- validation
+
+SMALL = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
+SMALL_CODES = np.ones((SMALL.num_views, 2))
+
+
+@pytest.mark.parametrize(
+    "call,name,allowed",
+    [
+        (lambda: population_infonce(np.ones((SMALL.num_views, MAX_EXACT_DIM + 1)), SMALL, 2, 1.0), r"\(d\)", rf"integer in \[1, {MAX_EXACT_DIM}\]"),
+        (lambda: population_infonce(SMALL_CODES, SMALL, 0, 1.0), "num_negatives", POSITIVE_INT),
+        (lambda: population_infonce(SMALL_CODES, SMALL, 2, -0.5), "beta", NONNEG),
+        (lambda: population_infonce(SMALL_CODES, SMALL, 2, math.nan), "beta", NONNEG),
+        (lambda: population_infonce(SMALL_CODES, SMALL, 2, 1.0, method="sampling"), "method", ONE_OF),
+        (lambda: population_infonce(SMALL_CODES[:-1], SMALL, 2, 1.0), "codes", r"one row per view \(8\)"),
+        (lambda: population_infonce(0.5 * SMALL_CODES, SMALL, 2, 1.0), "codes", r"only -1 and \+1"),
+        (lambda: uniform_minimum(0, 2, 1.0), "d", POSITIVE_INT),
+        (lambda: uniform_minimum(3, 0, 1.0), "num_negatives", POSITIVE_INT),
+        (lambda: uniform_minimum(3, 2, -1.0), "beta", NONNEG),
+        (lambda: monte_carlo_code_infonce(SMALL_CODES, SMALL_CODES, np.full(8, 1 / 8), SMALL_CODES, np.full(8, 1 / 8), 2, 1.0, 1), "num_samples", r">= 2"),
+    ],
+    ids=["d-too-large", "l<1", "beta<0", "beta-nan", "method", "rows", "not-codes", "min-d", "min-l", "min-beta", "mc-samples"],
+)
+def test_exact_loss_rejects_invalid_arguments(call, name, allowed):
+    with raises(name, allowed):
+        call()
+
+
+# ----------------------------------------------------------------------------- stability at beta = 50
+
+STABILITY_DATA = comb_dataset(num_clusters=4, points_per_cluster=2, teeth=2)
+
+
+def _codes(kind: str, d: int, seed: int = 0) -> np.ndarray:
+    vertices = vertex_codes(d)
+    if kind == "uniform cluster code":
+        return vertices[STABILITY_DATA.content % 2**d]
+    if kind == "constant":
+        return np.ones((STABILITY_DATA.num_views, d))
+    return vertices[np.random.default_rng(seed).integers(0, 2**d, STABILITY_DATA.num_views)]
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("l", [1, 8])
+@pytest.mark.parametrize("method", ["multinomial", "laplace"])
+def test_exact_population_loss_at_beta_50_is_finite_and_above_the_minimum(d, l, method):
+    beta = 50.0
+    minimum = uniform_minimum(d, l, beta, method)
+    assert math.isfinite(minimum) and minimum > 0
+    values = {kind: population_infonce(_codes(kind, d), STABILITY_DATA, l, beta, method) for kind in ("uniform cluster code", "constant", "random")}
+    for kind, value in values.items():
+        assert math.isfinite(value), kind
+        assert value >= minimum * (1 - 1e-12), (kind, value, minimum)
+    # the constant code: every negative collides with the anchor, log(1 + l) exactly
+    assert values["constant"] == pytest.approx(math.log1p(l), rel=1e-12)
+    if d == 2:  # 4 clusters on the 4 vertices of H_2: uniform and cluster-preserving, so minimal
+        assert values["uniform cluster code"] == pytest.approx(minimum, rel=1e-10)
+    # the random code splits augmentation sets: alignment costs about 2 beta per mismatch
+    assert values["random"] > values["constant"]
+
+
+def test_laplace_primitive_gradient_is_finite_at_beta_50():
+    """The differentiable path (used by the blurring search) at beta = 50, d = 6, l = 64."""
+    d, l, beta = 6, 64, 50.0
+    h = torch.arange(d + 1, dtype=torch.float64)
+    log_ratio = -2.0 * beta * h
+    probs = torch.distributions.Binomial(d, torch.tensor(0.5, dtype=torch.float64)).log_prob(h).exp()
+    probs = torch.stack([probs, torch.nn.functional.one_hot(torch.tensor(d), d + 1).double()]).requires_grad_(True)
+    value = laplace_log1p_sum(log_ratio, probs, l)
+    value.sum().backward()
+    assert torch.isfinite(value).all() and torch.isfinite(probs.grad).all()
+    assert value[0].item() == pytest.approx(uniform_minimum(d, l, beta), rel=1e-10)
+    assert value[1].item() == pytest.approx(math.log1p(l * math.exp(-2 * beta * d)), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@SETTINGS
+@given(table=code_tables(), l=st.integers(1, 4), beta=st.floats(0.0, 50.0), data=st.data())
+def test_exact_loss_is_above_the_minimum_and_invariant_under_automorphisms(table, l, beta, data):
+    dataset, codes, d = table
+    value = population_infonce(codes, dataset, l, beta)
+    minimum = uniform_minimum(d, l, beta)
+    assert math.isfinite(value) and value >= minimum * (1 - 1e-12) - 1e-15
+    assert value <= math.log1p(l) + 2 * beta * d + 1e-9
+    auto = data.draw(signed_permutations(d))
+    assert population_infonce(apply(auto, codes), dataset, l, beta) == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+@SETTINGS
+@given(table=code_tables(), l=st.integers(1, 4))
+def test_exact_loss_at_beta_zero_is_log_one_plus_l(table, l):
+    dataset, codes, _ = table
+    assert population_infonce(codes, dataset, l, 0.0) == pytest.approx(math.log1p(l), rel=1e-12)
+
+
+@SETTINGS
+@given(table=code_tables(), l=st.integers(1, 4), beta=st.floats(0.0, 10.0), seed=st.integers(0, 2**32 - 1))
+def test_exact_code_loss_is_invariant_to_row_order_and_to_splitting_a_row(table, l, beta, seed):
+    dataset, codes, _ = table
+    anchor, positive, weight = dataset.pair_weights()
+    negative, negative_weight = codes[dataset.base_view], dataset.base_weight
+    value = exact_code_infonce(codes[anchor], codes[positive], weight, negative, negative_weight, l, beta)
+    rng = np.random.default_rng(seed)
+    pairs, negs = rng.permutation(len(weight)), rng.permutation(len(negative_weight))
+    shuffled = exact_code_infonce(codes[anchor][pairs], codes[positive][pairs], weight[pairs], negative[negs], negative_weight[negs], l, beta)
+    assert shuffled == pytest.approx(value, rel=1e-12, abs=1e-15)
+    # the same pair listed twice with half the weight each is the same law
+    split_weight = np.concatenate([weight, [weight[0] / 2]])
+    split_weight[0] /= 2
+    split = exact_code_infonce(
+        np.vstack([codes[anchor], codes[anchor][:1]]), np.vstack([codes[positive], codes[positive][:1]]), split_weight, negative, negative_weight, l, beta
+    )
+    assert split == pytest.approx(value, rel=1e-12, abs=1e-15)

@@ -1,26 +1,36 @@
-"""Metrics of hypercube codes: hand-computed cases, bounds and identities."""
+"""Metrics of hypercube codes: hand-computed cases, bounds and identities, invalid arguments,
+degenerate codes (no warnings, no NaN), and symmetries (hypothesis)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import raises
+from hypercube_strategies import SETTINGS, apply, code_tables, signed_permutations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-from clustertheory.analysis.hypercube import hamming_matrix, vertex_codes, vertex_index
+from clustertheory.analysis.hypercube import (
+    MAX_EXACT_DIM,
+    hamming_matrix,
+    vertex_codes,
+    vertex_index,
+)
 from clustertheory.analysis.metrics import (
     alignment_error,
     cluster_agreement,
     cluster_purity,
-    preserves_clusters,
     mean_hamming_alignment,
     natural_vertex_law,
+    preserves_clusters,
     uniformity,
     vertex_law,
 )
 from clustertheory.data import ViewDataset, comb_dataset
+from clustertheory.training.trainer import default_evaluator
 
 
 def tiny_dataset() -> ViewDataset:
@@ -207,3 +217,110 @@ def test_preserves_clusters_on_all_views_also_sees_augmented_views():
     assert preserves_clusters(codes, data, views="all", tol=share)
     with pytest.raises(ValueError, match="views"):
         preserves_clusters(codes, data, views="some")
+
+
+# ----------------------------------------------------------------------------- validation
+
+SMALL = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
+SMALL_CODES = np.ones((SMALL.num_views, 2))
+
+
+@pytest.mark.parametrize(
+    "call,name,allowed",
+    [
+        (lambda: alignment_error(np.ones((SMALL.num_views, MAX_EXACT_DIM + 1)), SMALL), r"\(d\)", rf"integer in \[1, {MAX_EXACT_DIM}\]"),
+        (lambda: cluster_purity(np.zeros((SMALL.num_views, 2)), SMALL), "codes", r"only -1 and \+1"),
+        (lambda: natural_vertex_law(SMALL_CODES[:3], SMALL), "codes", r"one row per view \(8\)"),
+        (lambda: vertex_law(np.ones((2, 2)), [0.5, -0.5]), "weights", r"non-negative"),
+        (lambda: vertex_law(np.ones((2, 2)), [1.0]), "weights", r"shape \(2,\)"),
+        (lambda: uniformity([0.2, 0.2, 0.2]), "law", r"length 2\^d"),
+        (lambda: uniformity([0.5, 0.6]), "law", r"sum to 1"),
+        (lambda: uniformity(np.full(2 ** (MAX_EXACT_DIM + 1), 2.0 ** -(MAX_EXACT_DIM + 1))), r"\(d\)", rf"integer in \[1, {MAX_EXACT_DIM}\]"),
+        (lambda: preserves_clusters(SMALL_CODES, SMALL, tol=1.0), "tol", r"in \[0, 1\)"),
+        (lambda: preserves_clusters(SMALL_CODES, SMALL, tol=-0.1), "tol", r"in \[0, 1\)"),
+    ],
+    ids=["d-too-large", "not-codes", "rows", "neg-weights", "weight-shape", "law-length", "law-sum", "law-d-too-large", "tol=1", "tol<0"],
+)
+def test_metrics_reject_invalid_arguments(call, name, allowed):
+    with raises(name, allowed):
+        call()
+
+
+# ----------------------------------------------------------------------------- degenerate codes
+
+FOUR_CLUSTERS = comb_dataset(num_clusters=4, points_per_cluster=2, teeth=2)
+
+
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("data", [FOUR_CLUSTERS, comb_dataset(num_clusters=1, points_per_cluster=3, teeth=2)], ids=["4 clusters", "1 cluster"])
+def test_metrics_on_codes_that_put_every_view_on_one_vertex(d, data):
+    codes = -np.ones((data.num_views, d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division-by-zero or invalid-value warnings either
+        law = natural_vertex_law(codes, data)
+        stats = uniformity(law)
+        agreement = cluster_agreement(codes, data)
+        purity = cluster_purity(codes, data)
+        evaluated = default_evaluator(data)(codes[None].astype(np.int8))
+    assert law[2**d - 1] == pytest.approx(1.0) and law.sum() == pytest.approx(1.0)
+    assert alignment_error(codes, data) == 0.0 and mean_hamming_alignment(codes, data) == 0.0
+    np.testing.assert_array_equal(purity, np.ones(data.num_clusters))
+    assert stats["tv"] == pytest.approx(1 - 2.0**-d)
+    assert stats["kl"] == pytest.approx(d * math.log(2)) and stats["entropy_gap"] == pytest.approx(d * math.log(2))
+    assert stats["collision_excess"] == pytest.approx(1 - 2.0**-d)
+    assert all(math.isfinite(v) for v in (*stats.values(), *agreement.values()))
+    if data.num_clusters > 1:
+        assert agreement["ari"] == pytest.approx(0.0, abs=1e-12) and agreement["ami"] == pytest.approx(0.0, abs=1e-12)
+    # pure clusters, but on one shared vertex: preserving only when distinct vertices are not required
+    assert preserves_clusters(codes, data, distinct=False)
+    assert preserves_clusters(codes, data) == (data.num_clusters == 1 or data.num_clusters > 2**d)
+    assert evaluated == [{"alignment_error": 0.0, "min_purity": 1.0}]
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@SETTINGS
+@given(table=code_tables(max_d=4))
+def test_metric_bounds(table):
+    dataset, codes, d = table
+    purity = cluster_purity(codes, dataset)
+    natural = vertex_index(codes[dataset.base_view])
+    for c in range(dataset.num_clusters):
+        used = len(np.unique(natural[dataset.base_cluster == c]))
+        assert 1.0 / used - 1e-12 <= purity[c] <= 1.0 + 1e-12
+    stats = uniformity(natural_vertex_law(codes, dataset))
+    assert 0.0 <= stats["tv"] <= 1.0 - 2.0**-d + 1e-12
+    assert 0.0 <= alignment_error(codes, dataset) <= mean_hamming_alignment(codes, dataset) + 1e-12
+    assert mean_hamming_alignment(codes, dataset) <= d * alignment_error(codes, dataset) + 1e-12
+    agreement = cluster_agreement(codes, dataset)
+    assert agreement["ari"] <= 1.0 + 1e-12 and agreement["ami"] <= 1.0 + 1e-12
+    if preserves_clusters(codes, dataset):
+        np.testing.assert_allclose(purity, 1.0)
+
+
+@SETTINGS
+@given(table=code_tables(max_d=4), data=st.data())
+def test_metrics_are_invariant_under_hypercube_automorphisms(table, data):
+    dataset, codes, d = table
+    moved = apply(data.draw(signed_permutations(d)), codes)
+    assert alignment_error(moved, dataset) == pytest.approx(alignment_error(codes, dataset), abs=1e-12)
+    assert mean_hamming_alignment(moved, dataset) == pytest.approx(mean_hamming_alignment(codes, dataset), abs=1e-12)
+    np.testing.assert_allclose(cluster_purity(moved, dataset), cluster_purity(codes, dataset), atol=1e-12)
+    assert preserves_clusters(moved, dataset) == preserves_clusters(codes, dataset)
+    before, after = uniformity(natural_vertex_law(codes, dataset)), uniformity(natural_vertex_law(moved, dataset))
+    assert after == pytest.approx(before, abs=1e-12)
+    assert cluster_agreement(moved, dataset) == pytest.approx(cluster_agreement(codes, dataset), abs=1e-12)
+
+
+@SETTINGS
+@given(d=st.integers(1, 5), n=st.integers(1, 20), seed=st.integers(0, 2**32 - 1), scale=st.floats(1e-3, 1e3))
+def test_vertex_law_ignores_row_order_and_is_linear_in_the_weights(d, n, seed, scale):
+    rng = np.random.default_rng(seed)
+    codes = vertex_codes(d)[rng.integers(0, 2**d, n)]
+    weights = rng.random(n)
+    law = vertex_law(codes, weights)
+    order = rng.permutation(n)
+    np.testing.assert_allclose(vertex_law(codes[order], weights[order]), law, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(vertex_law(codes, scale * weights), scale * law, rtol=1e-12, atol=1e-15)
+    assert law.sum() == pytest.approx(weights.sum(), rel=1e-12) and (law >= 0).all()

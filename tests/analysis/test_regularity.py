@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from clustertheory.analysis.exact_loss import population_infonce
 from clustertheory.analysis.hypercube import vertex_codes
@@ -32,8 +31,6 @@ from clustertheory.functions.features import (
     fourier_features,
     linear_features,
 )
-
-torch.set_num_threads(1)
 
 
 # ----------------------------------------------------------------------------- spectral delta

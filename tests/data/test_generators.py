@@ -1,7 +1,11 @@
-"""Generators of ViewDatasets: the augmentation law each promises, measured on its output."""
+"""Generators of ViewDatasets: the augmentation law each promises, measured on its output; invalid
+arguments refused naming their range; seeded observation maps."""
+
+import math
 
 import numpy as np
 import pytest
+from helpers import NONNEG_INT, ONE_OF, POSITIVE_INT, raises, scramble_global_rngs
 
 from clustertheory.data import comb_dataset, jitter_dataset
 
@@ -164,3 +168,68 @@ def test_jitter_validation_names_the_parameter():
         jitter_dataset(2, 2, bins_per_point=2, width=3)
     with pytest.raises(ValueError, match="bins_per_point"):
         jitter_dataset(2, 2, bins_per_point=0)
+
+
+COMB_CASES = [
+    ({"num_clusters": 0}, "num_clusters", POSITIVE_INT),
+    ({"num_clusters": 2.0}, "num_clusters", POSITIVE_INT),
+    ({"points_per_cluster": 0}, "points_per_cluster", POSITIVE_INT),
+    ({"teeth": 0}, "teeth", POSITIVE_INT),
+    ({"teeth": -2}, "teeth", POSITIVE_INT),
+    ({"leak": -0.1}, "leak", r"in \[0, 1\]"),
+    ({"leak": 1.5}, "leak", r"in \[0, 1\]"),
+    ({"noise": math.nan}, "noise", r"in \[0, 1\]"),
+    ({"leak": 0.6, "noise": 0.6}, "leak \\+ noise", r"<= 1"),
+    ({"num_clusters": 1, "noise": 0.1}, "noise", r"num_clusters >= 2"),
+    ({"cluster_weights": [1.0]}, "cluster_weights", r"2 positive numbers"),
+    ({"cluster_weights": [1.0, -1.0]}, "cluster_weights", r"2 positive numbers"),
+    ({"cluster_weights": [1.0, math.nan]}, "cluster_weights", r"2 positive numbers"),
+    ({"cluster_weights": [1.0, math.inf]}, "cluster_weights", r"2 positive numbers"),
+    ({"observation": "pixels"}, "observation", ONE_OF),
+    ({"observation": "embedding", "obs_dim": 0}, "obs_dim", POSITIVE_INT),
+    ({"observation": "embedding", "obs_dim": 8.5}, "obs_dim", POSITIVE_INT),
+    ({"obs_dim": -1}, "obs_dim", POSITIVE_INT),
+    ({"observation": "mlp", "obs_dim": 3}, "obs_dim", r">= 4 \(the latent dimension\)"),
+    ({"style_space": "torus"}, "style_space", ONE_OF),
+    ({"seed": -1}, "seed", NONNEG_INT),
+    ({"observation": "embedding", "seed": -1}, "seed", NONNEG_INT),
+]
+
+
+@pytest.mark.parametrize("change,name,allowed", COMB_CASES, ids=[repr(c) for c, _, _ in COMB_CASES])
+def test_comb_dataset_rejects_invalid_arguments(change, name, allowed):
+    with raises(name, allowed):
+        comb_dataset(**{"num_clusters": 2, "points_per_cluster": 2, "teeth": 2, **change})
+
+
+JITTER_CASES = [
+    ({"num_clusters": 0}, "num_clusters", POSITIVE_INT),
+    ({"points_per_cluster": -1}, "points_per_cluster", POSITIVE_INT),
+    ({"bins_per_point": 0}, "bins_per_point", POSITIVE_INT),
+    ({"width": 0}, "width", POSITIVE_INT),
+    ({"width": 6}, "width", r"2\*width \+ 1 <= points_per_cluster\*bins_per_point = 12"),
+    ({"cluster_weights": [1.0, 2.0, 3.0]}, "cluster_weights", r"2 positive numbers"),
+    ({"observation": "pixels"}, "observation", ONE_OF),
+    ({"obs_dim": 0}, "obs_dim", POSITIVE_INT),
+    ({"seed": -5}, "seed", NONNEG_INT),
+]
+
+
+@pytest.mark.parametrize("change,name,allowed", JITTER_CASES, ids=[repr(c) for c, _, _ in JITTER_CASES])
+def test_jitter_dataset_rejects_invalid_arguments(change, name, allowed):
+    with raises(name, allowed):
+        jitter_dataset(**{"num_clusters": 2, "points_per_cluster": 3, "bins_per_point": 4, "width": 2, **change})
+
+
+def test_generators_accept_their_boundary_values():
+    assert comb_dataset(1, 1, 1).num_views == 1
+    assert comb_dataset(2, 2, 2, leak=0.5, noise=0.5).num_views == 8
+    assert jitter_dataset(1, 1, bins_per_point=3, width=1).num_views == 3
+
+
+@pytest.mark.parametrize("observation", ["embedding", "mlp"])
+def test_seeded_observation_maps_repeat(observation):
+    first = comb_dataset(2, 2, 2, observation=observation, obs_dim=8, seed=4).obs
+    scramble_global_rngs()
+    np.testing.assert_array_equal(first, comb_dataset(2, 2, 2, observation=observation, obs_dim=8, seed=4).obs)
+    assert not np.array_equal(first, comb_dataset(2, 2, 2, observation=observation, obs_dim=8, seed=5).obs)

@@ -1,8 +1,10 @@
-"""PairSampler: empirical frequencies of anchors, positives and negatives against the exact law."""
+"""PairSampler: empirical frequencies of anchors, positives and negatives against the exact law;
+invalid arguments refused naming their range; seeded batches independent of global RNG state."""
 
 import numpy as np
 import pytest
 import torch
+from helpers import NONNEG_INT, ONE_OF, POSITIVE_INT, raises, scramble_global_rngs
 
 from clustertheory.data import PairSampler, comb_dataset
 
@@ -117,17 +119,42 @@ def test_same_seed_same_draws_and_different_seed_different_draws():
     assert not torch.equal(draws[0][0], draws[2][0])
 
 
+SMALL = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
+
+
 @pytest.mark.parametrize(
-    "kwargs,sample_kwargs,parameter",
+    "kwargs,name,allowed",
     [
-        ({"num_negatives": 0}, {"batch_size": 4}, "num_negatives"),
-        ({"negative_mode": "hard"}, {"batch_size": 4}, "negative_mode"),
-        ({}, {"batch_size": 0}, "batch_size"),
-        ({"negative_mode": "in-batch"}, {"batch_size": 1}, "batch_size"),
-        ({}, {"batch_size": 4, "groups": 0}, "groups"),
+        ({"num_negatives": 0}, "num_negatives", POSITIVE_INT),
+        ({"negative_mode": "hard"}, "negative_mode", ONE_OF),
+        ({"seed": -1}, "seed", NONNEG_INT),
+        ({"seed": 0.5}, "seed", NONNEG_INT),
     ],
 )
-def test_validation_names_the_parameter(kwargs, sample_kwargs, parameter):
-    data = comb_dataset(2, 2, 2)
-    with pytest.raises(ValueError, match=parameter):
-        PairSampler(data, device="cpu", **kwargs).sample(**sample_kwargs)
+def test_pair_sampler_rejects_invalid_arguments(kwargs, name, allowed):
+    with raises(name, allowed):
+        PairSampler(SMALL, **kwargs)
+
+
+def test_pair_sampler_rejects_invalid_batches():
+    with raises("batch_size", POSITIVE_INT):
+        PairSampler(SMALL, 2).sample(0)
+    with raises("groups", POSITIVE_INT):
+        PairSampler(SMALL, 2).sample(4, groups=0)
+    with pytest.raises(ValueError, match=r"batch_size must be >= 2 for in-batch negatives"):
+        PairSampler(SMALL, 2, negative_mode="in-batch").sample(1)
+
+
+DETERMINISM_DATA = comb_dataset(num_clusters=4, points_per_cluster=2, teeth=2)
+
+
+@pytest.mark.parametrize("negatives", ["iid", "in-batch"])
+def test_sampler_with_a_fixed_seed_repeats_its_batches(negatives):
+    def batches(seed: int) -> list[torch.Tensor]:
+        sampler = PairSampler(DETERMINISM_DATA, num_negatives=3, negative_mode=negatives, seed=seed)
+        scramble_global_rngs()
+        return [t for _ in range(3) for t in (*sampler.sample(8), *sampler.sample(5, groups=2))]
+
+    first, second, other = batches(7), batches(7), batches(8)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))

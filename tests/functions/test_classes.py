@@ -1,11 +1,22 @@
-"""Function classes: ensembles, capacity limits (Lipschitz, band limit) and the unrestricted lookup."""
+"""Function classes: ensembles, capacity limits (Lipschitz, band limit) and the unrestricted lookup;
+invalid arguments refused naming their range; seeded initialisation per member."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from helpers import (
+    NONNEG,
+    NONNEG_INT,
+    ONE_OF,
+    POSITIVE,
+    POSITIVE_INT,
+    raises,
+    scramble_global_rngs,
+)
 
 from clustertheory.data import comb_dataset
 from clustertheory.functions import (
@@ -208,3 +219,65 @@ def test_validation_names_the_parameter(kwargs, parameter, data):
     settings = {"name": "linear", "dim": 2, "seeds": [0], **kwargs}
     with pytest.raises(ValueError, match=parameter):
         make_function_class(settings.pop("name"), data, **settings)
+
+
+SMALL = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
+
+FUNCTION_CASES = [
+    ({"name": "transformer"}, "name", ONE_OF),
+    ({"dim": 0}, "dim", POSITIVE_INT),
+    ({"dim": -2}, "dim", POSITIVE_INT),
+    ({"dim": 2.0}, "dim", POSITIVE_INT),
+    ({"name": "mlp", "width": 0}, "width", POSITIVE_INT),
+    ({"name": "mlp", "depth": 0}, "depth", POSITIVE_INT),
+    ({"name": "mlp", "depth": 1.5}, "depth", POSITIVE_INT),
+    ({"name": "mlp", "lipschitz": 0.0}, "lipschitz", POSITIVE),
+    ({"name": "mlp", "lipschitz": -1.0}, "lipschitz", POSITIVE),
+    ({"name": "mlp", "lipschitz": math.nan}, "lipschitz", POSITIVE),
+    ({"name": "band-limited", "bandwidth": -1}, "bandwidth", NONNEG),
+    ({"name": "band-limited", "bandwidth": 1.5}, "bandwidth", NONNEG_INT),
+    ({"name": "random-features", "bandwidth": 0.0}, "bandwidth", POSITIVE),
+    ({"name": "random-features", "num_features": 0}, "num_features", POSITIVE_INT),
+    ({"init_scale": 0.0}, "init_scale", POSITIVE),
+    ({"init_scale": -0.1}, "init_scale", POSITIVE),
+    ({"init_scale": math.nan}, "init_scale", POSITIVE),
+    ({"seeds": -1}, "seeds", NONNEG_INT),
+    ({"seeds": [0, 1.5]}, "seeds", NONNEG_INT),
+    ({"seeds": []}, "seeds", r"at least one ensemble member"),
+    # a capacity argument the chosen class ignores is still checked
+    ({"name": "lookup", "width": 0}, "width", POSITIVE_INT),
+    ({"name": "linear", "lipschitz": -2.0}, "lipschitz", POSITIVE),
+]
+
+
+@pytest.mark.parametrize("change,name,allowed", FUNCTION_CASES, ids=[repr(c) for c, _, _ in FUNCTION_CASES])
+def test_make_function_class_rejects_invalid_arguments(change, name, allowed):
+    with raises(name, allowed):
+        make_function_class(**{"name": "lookup", "data": SMALL, "dim": 2, **change})
+
+
+def test_make_function_class_accepts_numpy_integer_seeds():
+    model = make_function_class("lookup", SMALL, 2, seeds=np.int64(3))
+    assert model.ensemble == 1
+    assert make_function_class("lookup", SMALL, 2, seeds=np.arange(3)).ensemble == 3
+
+
+def test_band_limited_needs_a_circle_style():
+    finite = comb_dataset(2, 2, 2, style_space="finite")
+    with pytest.raises(ValueError, match="style_space='circle'"):
+        make_function_class("band-limited", finite, 2)
+
+
+@pytest.mark.parametrize("name", ["band-limited", "linear", "mlp", "lookup"])
+def test_model_initialisation_is_seeded_per_member(name):
+    data = comb_dataset(4, 2, 2, observation="embedding", obs_dim=8)
+    ensemble = make_function_class(name, data, 2, seeds=[5, 6])
+    scramble_global_rngs()
+    again = make_function_class(name, data, 2, seeds=[5, 6])
+    alone = make_function_class(name, data, 2, seeds=[6])
+    for a, b in zip(ensemble.parameters(), again.parameters()):
+        assert torch.equal(a, b)
+    with torch.no_grad():
+        scores = ensemble.scores()
+        torch.testing.assert_close(scores[1:], alone.scores(), rtol=0, atol=0)  # member 1 = seed 6 alone
+        assert not torch.equal(scores[0], scores[1])

@@ -80,6 +80,20 @@ def hypercube(codes, positive_codes, negative_codes, beta) -> list[float]:
     ]
 
 
+def hypercube_batched(codes, positive_codes, negative_codes, beta_of, active_of=None) -> np.ndarray:
+    """Per-anchor loss over any batch shape S: loops over every index s of S.
+
+    beta_of(s) gives beta for batch index s (a tuple); active_of(s, i) whether negative i
+    counts (every negative when None)."""
+    z, zp, zn = as_array(codes), as_array(positive_codes), as_array(negative_codes)
+    out = np.zeros(z.shape[:-1])
+    for s in np.ndindex(*z.shape[:-1]):
+        beta = beta_of(s)
+        terms = [math.exp(beta * dot(z[s], zi - zp[s])) for i, zi in enumerate(zn[s]) if active_of is None or active_of(s, i)]
+        out[s] = math.log(1 + sum(terms))
+    return out
+
+
 def supcon(embeddings, labels, temperature, normalize=True) -> list[float]:
     """Per-anchor L_out; None for anchors without a positive."""
     z = _rows(embeddings, normalize)

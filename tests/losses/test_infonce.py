@@ -3,6 +3,7 @@ closed forms, symmetries and gradcheck."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -99,6 +100,40 @@ def test_in_batch_equals_explicit_with_other_positives_as_negatives():
     torch.testing.assert_close(infonce(a, p, others, reduction="none"), infonce(a, p, reduction="none"))
 
 
+@pytest.mark.parametrize("same_view", [False, True])
+def test_in_batch_gradients_equal_explicit_with_other_positives_as_negatives(same_view):
+    """The in-batch path leaves the non-candidates (the positive p_i, the anchor a_i itself) out of
+    the logit matrix in place; the gradients must be those of the explicit form without them."""
+    a, p = draw(5, 3, seed=12).requires_grad_(True), draw(5, 3, seed=13).requires_grad_(True)
+    infonce(a, p, temperature=0.3, same_view_negatives=same_view, reduction="sum").backward()
+    in_batch = (a.grad.clone(), p.grad.clone())
+    a.grad, p.grad = None, None
+    others = [[p[j] for j in range(5) if j != i] + ([a[j] for j in range(5) if j != i] if same_view else []) for i in range(5)]
+    negatives = torch.stack([torch.stack(row) for row in others])
+    infonce(a, p, negatives, temperature=0.3, reduction="sum").backward()
+    torch.testing.assert_close(in_batch, (a.grad, p.grad), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", ["explicit", "in-batch", "nt-xent", "decoupled"])
+def test_tiny_infonce_losses_keep_relative_precision(call):
+    """Orthonormal clean embeddings at temperature 0.01: every negative has cosine 0 and the
+    positive cosine 1, so l_b = log(1 + n exp(-100)) (n candidates besides the positive), about
+    1e-43, far below float64 eps; the decoupled loss is log(n) - 100."""
+    B = 4
+    a = torch.eye(B, dtype=torch.float64)
+    others = torch.stack([a[[j for j in range(B) if j != i]] for i in range(B)])
+    got = {
+        "explicit": lambda: infonce(a, a, others, temperature=0.01, reduction="none"),
+        "in-batch": lambda: infonce(a, a, temperature=0.01, reduction="none"),
+        "nt-xent": lambda: infonce(a, a.clone(), temperature=0.01, symmetric=True, same_view_negatives=True, reduction="none"),
+        "decoupled": lambda: decoupled(a, a.clone(), temperature=0.01, symmetric=False, same_view_negatives=False, reduction="none"),
+    }[call]()
+    # nt-xent: the same-view a_j (cosine 0) are candidates too, the other view's copy of a_i is the positive
+    n = 2 * (B - 1) if call == "nt-xent" else B - 1
+    expected = math.log(n) - 100.0 if call == "decoupled" else math.log1p(n * math.exp(-100.0))
+    assert got.tolist() == pytest.approx([expected] * B, rel=1e-12)
+
+
 # --- hypercube_infonce ---------------------------------------------------------------
 
 
@@ -141,6 +176,52 @@ def test_tiny_hypercube_losses_keep_relative_precision():
     assert got.tolist() == pytest.approx([expected, expected], rel=1e-12)
     low_precision = hypercube_infonce(z.float(), z.float(), far.float(), beta=1.0, reduction="none")
     assert low_precision.tolist() == pytest.approx([math.log1p(3 * math.exp(-8.0))] * 2, rel=1e-6)
+
+
+def test_hypercube_with_one_beta_per_member_and_per_anchor_matches_reference():
+    """Batch shape (E, B): beta per member (E,) and per anchor (E, B), against the float64 loop."""
+    E, B, l, d = 3, 4, 5, 6
+    z, zp, zn = draw(E, B, d, seed=1), draw(E, B, d, seed=2), draw(E, B, l, d, seed=3)
+    per_member = torch.tensor([0.0, 0.7, 3.0], dtype=torch.float64)
+    got = hypercube_infonce(z, zp, zn, per_member, reduction="none")
+    assert got.shape == (E, B)
+    np.testing.assert_allclose(got.numpy(), ref.hypercube_batched(z, zp, zn, lambda s: float(per_member[s[0]])), rtol=1e-12, atol=1e-14)
+    per_anchor = torch.rand(E, B, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 4
+    got = hypercube_infonce(z, zp, zn, per_anchor, reduction="none")
+    np.testing.assert_allclose(got.numpy(), ref.hypercube_batched(z, zp, zn, lambda s: float(per_anchor[s])), rtol=1e-12, atol=1e-14)
+    # a float32 beta tensor on float64 codes is used at the codes' precision
+    assert hypercube_infonce(z, zp, zn, per_member.float(), reduction="none").dtype == torch.float64
+
+
+def test_hypercube_active_negatives_match_reference_and_member_by_member_calls():
+    """Member e with l_e negatives: the first l_e of a shared draw of l, the rest masked."""
+    E, B, l, d = 3, 5, 6, 4
+    z, zp, zn = draw(E, B, d, seed=5), draw(E, B, d, seed=6), draw(E, B, l, d, seed=7)
+    beta = torch.tensor([0.5, 2.0, 4.0], dtype=torch.float64)
+    counts = [1, 6, 3]
+    active = torch.arange(l)[None, :] < torch.tensor(counts)[:, None]
+    got = hypercube_infonce(z, zp, zn, beta, reduction="none", active=active)
+    expected = ref.hypercube_batched(z, zp, zn, lambda s: float(beta[s[0]]), lambda s, i: i < counts[s[0]])
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
+    for e in range(E):
+        alone = hypercube_infonce(z[e], zp[e], zn[e, :, : counts[e]], float(beta[e]), reduction="none")
+        torch.testing.assert_close(got[e], alone, rtol=1e-12, atol=1e-12)
+    # a per-anchor mask (E, B, l); a row with no active negative has loss exactly 0
+    per_anchor = torch.rand(E, B, l, generator=torch.Generator().manual_seed(8)) < 0.5
+    per_anchor[0, 0] = False
+    got = hypercube_infonce(z, zp, zn, 1.5, reduction="none", active=per_anchor)
+    expected = ref.hypercube_batched(z, zp, zn, lambda s: 1.5, lambda s, i: bool(per_anchor[s][i]))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
+    assert got[0, 0].item() == 0.0
+
+
+def test_hypercube_uniform_beta_tensor_equals_the_number():
+    z, zp, zn = draw(2, 3, 4, seed=9), draw(2, 3, 4, seed=10), draw(2, 3, 5, 4, seed=11)
+    as_number = hypercube_infonce(z, zp, zn, 2.0, reduction="none")
+    torch.testing.assert_close(hypercube_infonce(z, zp, zn, torch.full((2,), 2.0, dtype=torch.float64), reduction="none"), as_number)
+    flat = hypercube_infonce(z.reshape(6, 4), zp.reshape(6, 4), zn.reshape(6, 5, 4), 2.0, reduction="none")
+    torch.testing.assert_close(flat.view(2, 3), as_number, rtol=0, atol=0)
+    assert hypercube_infonce(z, zp, zn, 2.0).item() == pytest.approx(as_number.mean().item(), rel=1e-15)
 
 
 # --- supcon_out ------------------------------------------------------------------------
@@ -238,12 +319,17 @@ def test_gradcheck_infonce_and_decoupled():
     assert torch.autograd.gradcheck(
         lambda x, y: infonce(x, y, temperature=0.5, symmetric=True, same_view_negatives=True), (a, p)
     )
+    assert torch.autograd.gradcheck(lambda x, y: infonce(x, y, temperature=0.5, symmetric=True), (a, p))
+    assert torch.autograd.gradcheck(lambda x, y: infonce(x, y, temperature=0.5, same_view_negatives=True), (a, p))
     assert torch.autograd.gradcheck(lambda x, y: decoupled(x, y, temperature=0.5), (a, p))
+    assert torch.autograd.gradcheck(lambda x, y: decoupled(x, y, temperature=0.5, same_view_negatives=False), (a, p))
 
 
 def test_gradcheck_hypercube_and_supcon():
     z, zp, zn = leaf(3, 4, seed=4), leaf(3, 4, seed=5), leaf(3, 2, 4, seed=6)
     assert torch.autograd.gradcheck(lambda x, y, w: hypercube_infonce(x, y, w, beta=0.7), (z, zp, zn))
+    members, active = torch.tensor([0.3, 1.1, 2.0], dtype=torch.float64), torch.tensor([[True, False], [True, True], [False, True]])
+    assert torch.autograd.gradcheck(lambda x, y, w: hypercube_infonce(x, y, w, beta=members, active=active), (z, zp, zn))
     labels = torch.tensor([0, 1, 0, 1, 2])
     emb = leaf(5, 3, seed=7)
     assert torch.autograd.gradcheck(lambda x: supcon_out(x, labels, temperature=0.5), (emb,))

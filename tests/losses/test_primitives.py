@@ -28,6 +28,28 @@ def test_no_mask_equals_torch_logsumexp():
     torch.testing.assert_close(masked_logsumexp(logits), torch.logsumexp(logits, dim=1))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(7, 33), (64, 1100)], ids=["small: torch's backward", "large: the lean backward"])
+def test_value_and_gradient_are_torch_logsumexp_bit_for_bit(dtype, shape):
+    """The lean backward must not move a training run by one bit: same value, same gradient."""
+    gen = torch.Generator().manual_seed(3)
+    logits = (5 * torch.randn(*shape, generator=gen)).to(dtype)
+    upstream = torch.randn(shape[0], generator=gen).to(dtype)
+    ours, theirs = logits.clone().requires_grad_(True), logits.clone().requires_grad_(True)
+    value = masked_logsumexp(ours)
+    value.backward(upstream)
+    expected = torch.logsumexp(theirs, dim=1)
+    expected.backward(upstream)
+    assert torch.equal(value, expected) and torch.equal(ours.grad, theirs.grad)
+
+
+def test_second_derivative_is_refused_not_wrong():
+    logits = torch.randn(64, 1100, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(masked_logsumexp(logits).sum(), logits, create_graph=True)
+    with pytest.raises(RuntimeError):
+        grad.sum().backward()
+
+
 def test_fully_masked_row_is_finite_with_zero_gradient():
     logits = torch.randn(3, 4, dtype=torch.float32, requires_grad=True)
     mask = torch.ones(3, 4, dtype=torch.bool)

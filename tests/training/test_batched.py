@@ -14,10 +14,11 @@ import pytest
 import torch
 from scipy.stats import ks_2samp
 
-from clustertheory.data import MemberPairSampler, comb_dataset
+from clustertheory.data import MemberPairSampler, PairSampler, comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.losses import hypercube_infonce
-from clustertheory.training import TrainConfig, train
+from clustertheory.utils import seed_everything
+from clustertheory.training import TrainConfig, relax, train
 from clustertheory.training.batched import (
     ConcatenatedScores,
     Member,
@@ -25,13 +26,10 @@ from clustertheory.training.batched import (
     MemberLinearScore,
     MemberSGD,
     build_member_model,
-    member_infonce,
     stack_models,
     train_batched,
     train_members,
 )
-
-torch.set_num_threads(1)
 
 # Two datasets with the same view count V = 32 but different laws (N = 16 vs 8, leak).
 DATA_A = comb_dataset(4, 4, 2)
@@ -55,6 +53,36 @@ def test_uniform_batch_is_bitwise_train(options, seeds):
     assert torch.equal(alone.weight, batched.weight)
     assert np.array_equal(expected.codes, got.codes)
     assert expected.history == got.history
+
+
+def plain_loop(model, data, config: TrainConfig, seed: int) -> np.ndarray:
+    """The training step written out once for E members with one config: seeded sampler,
+    relaxed codes, mean hypercube loss per member summed over members, torch optimiser."""
+    seed_everything(seed)
+    sampler = PairSampler(data, config.num_negatives, config.negative_mode, seed=seed)
+    optimiser_class = torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD
+    optimiser = optimiser_class(list(model.parameters()), lr=config.lr)
+    E = model.ensemble
+    for step in range(1, config.steps + 1):
+        anchor, positive, negatives = sampler.sample(config.batch_size, groups=E)
+        B, K = negatives.shape[1:]
+        z = relax(model(torch.cat([anchor, positive, negatives.reshape(E, B * K)], dim=1)), config.sharpness(step), config.relaxation)
+        z_anchor, z_positive, z_negative = z[:, :B], z[:, B : 2 * B], z[:, 2 * B :].reshape(E, B, K, -1)
+        loss = hypercube_infonce(z_anchor, z_positive, z_negative, config.beta, reduction="none").mean(dim=1).sum()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    return model.codes().numpy().astype(np.int8)
+
+
+@pytest.mark.parametrize("options", [{}, {"negative_mode": "in-batch", "optimizer": "sgd", "lr": 0.5, "relaxation": "ste"}])
+def test_train_is_bitwise_the_plain_training_loop(options):
+    config = TrainConfig(steps=30, batch_size=16, log_every=10, **options)
+    alone = make_function_class("band-limited", DATA_A, 2, seeds=[7, 8], bandwidth=1)
+    reference = make_function_class("band-limited", DATA_A, 2, seeds=[7, 8], bandwidth=1)
+    result = train(alone, DATA_A, config, seed=3)
+    assert np.array_equal(result.codes, plain_loop(reference, DATA_A, config, seed=3))
+    assert torch.equal(alone.weight, reference.weight)
 
 
 def test_train_members_of_one_member_is_bitwise_train():
@@ -93,20 +121,6 @@ def test_stacking_refuses_models_that_cannot_share_a_pass():
     other_embedding = comb_dataset(4, 4, 2, observation="embedding", obs_dim=8, seed=2)  # same shapes, other observations
     with pytest.raises(ValueError, match="fixed inputs"):
         stack_models([make_function_class("mlp", DATA_EMBEDDED, 2, width=4), make_function_class("mlp", other_embedding, 2, width=4)])
-
-
-def test_member_infonce_equals_hypercube_infonce_member_by_member():
-    gen = torch.Generator().manual_seed(0)
-    E, B, K, d = 3, 5, 6, 4
-    z, zp, zn = (torch.randn(*s, generator=gen, dtype=torch.float64) for s in [(E, B, d), (E, B, d), (E, B, K, d)])
-    beta = torch.tensor([0.5, 2.0, 4.0], dtype=torch.float64)
-    counts = [1, 6, 3]
-    active = torch.arange(K)[None, :] < torch.tensor(counts)[:, None]
-    got = member_infonce(z, zp, zn, beta, active)
-    for e in range(E):
-        expected = hypercube_infonce(z[e], zp[e], zn[e, :, : counts[e]], float(beta[e]), reduction="none")
-        torch.testing.assert_close(got[e], expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(member_infonce(z, zp, zn, 2.0), member_infonce(z, zp, zn, torch.full((E,), 2.0, dtype=torch.float64)))
 
 
 @pytest.mark.parametrize("kind", ["adam", "sgd"])

@@ -12,7 +12,7 @@ def test_fit_reaches_the_least_squares_solution_and_records_checkpoints():
     target = x @ torch.tensor([1.0, -2.0, 0.5])
     w = torch.zeros(3, requires_grad=True)
     rows = fit([w], lambda step: ((x @ w - target) ** 2).mean(), FitConfig(steps=400, lr=0.05),
-               checkpoints=(0, 200, 400), on_checkpoint=lambda step: {"w0": float(w[0])})
+               checkpoints=(0, 200, 400), on_checkpoint=lambda step: {"w0": float(w[0].detach())})
     assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0, 0.5]), atol=1e-3)
     assert [r["step"] for r in rows] == [0, 200, 400]
     assert rows[0]["w0"] == 0.0 and rows[0]["train_loss"] != rows[0]["train_loss"]  # nan before any step

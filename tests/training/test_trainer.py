@@ -1,51 +1,95 @@
-"""The InfoNCE trainer: validation, the relaxation, seeded determinism, and what training reaches."""
+"""The InfoNCE trainer: validation, the relaxation, seeded determinism, stability at extreme
+settings, and what training reaches."""
+
+import dataclasses
+import math
 
 import numpy as np
 import pytest
 import torch
+from helpers import (
+    NONNEG_INT,
+    ONE_OF,
+    POSITIVE,
+    POSITIVE_INT,
+    raises,
+    scramble_global_rngs,
+)
 
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.metrics import (
-    preserves_clusters,
     natural_vertex_law,
+    preserves_clusters,
     uniformity,
 )
 from clustertheory.data import comb_dataset
 from clustertheory.functions import hard_codes, make_function_class
 from clustertheory.training import TrainConfig, relax, train
 
+TRAIN_CONFIG_CASES = [
+    ("steps", 0, POSITIVE_INT),
+    ("steps", 2.5, POSITIVE_INT),
+    ("steps", True, POSITIVE_INT),
+    ("batch_size", 0, POSITIVE_INT),
+    ("num_negatives", 0, POSITIVE_INT),
+    ("num_negatives", -3, POSITIVE_INT),
+    ("beta", 0.0, POSITIVE),
+    ("beta", -1.0, POSITIVE),
+    ("beta", math.inf, POSITIVE),
+    ("beta", math.nan, POSITIVE),
+    ("beta", "2", POSITIVE),
+    ("lr", 0.0, POSITIVE),
+    ("lr", -0.1, POSITIVE),
+    ("optimizer", "lbfgs", ONE_OF),
+    ("optimizer", "rmsprop", ONE_OF),
+    ("relaxation", "sigmoid", ONE_OF),
+    ("relaxation", "gumbel", ONE_OF),
+    ("anneal_start", 0.0, POSITIVE),
+    ("anneal_end", -30.0, POSITIVE),
+    ("anneal_end", -2.0, POSITIVE),
+    ("anneal_end", math.inf, POSITIVE),
+    ("negative_mode", "hard", ONE_OF),
+    ("log_every", 0, POSITIVE_INT),
+]
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one thread avoids oversubscribing a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+@pytest.mark.parametrize("field,value,allowed", TRAIN_CONFIG_CASES, ids=[f"{f}={v!r}" for f, v, _ in TRAIN_CONFIG_CASES])
+def test_train_config_rejects_invalid_values(field, value, allowed):
+    with raises(field, allowed):
+        TrainConfig(**{field: value})
+
+
+def test_train_config_is_frozen_and_checks_consistency():
+    config = TrainConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.beta = 3.0
+    with pytest.raises(ValueError, match=r"batch_size must be >= 2 for in-batch negatives"):
+        TrainConfig(negative_mode="in-batch", batch_size=1)
+    assert TrainConfig(negative_mode="in-batch", batch_size=2).batch_size == 2
+
+
+def _parameters(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+SMALL = comb_dataset(num_clusters=2, points_per_cluster=2, teeth=2)
 
 
 @pytest.mark.parametrize(
-    "kwargs,parameter",
+    "kwargs,match",
     [
-        ({"steps": 0}, "steps"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"num_negatives": 0}, "num_negatives"),
-        ({"beta": -1.0}, "beta"),
-        ({"beta": 0.0}, "beta"),
-        ({"lr": 0.0}, "lr"),
-        ({"optimizer": "rmsprop"}, "optimizer"),
-        ({"relaxation": "gumbel"}, "relaxation"),
-        ({"anneal_start": 0.0}, "anneal_start"),
-        ({"anneal_end": -2.0}, "anneal_end"),
-        ({"negative_mode": "hard"}, "negative_mode"),
-        ({"negative_mode": "in-batch", "batch_size": 1}, "batch_size"),
-        ({"log_every": 0}, "log_every"),
-        ({"steps": 2.5}, "steps"),
+        ({"seed": -1}, rf"seed must be a {NONNEG_INT}"),
+        ({"seed": 1.5}, rf"seed must be a {NONNEG_INT}"),
+        ({"data": comb_dataset(3, 2, 2)}, r"model must score the 12 views of data, got a model over 8 views"),
     ],
 )
-def test_train_config_validation_names_the_parameter(kwargs, parameter):
-    with pytest.raises(ValueError, match=parameter):
-        TrainConfig(**kwargs)
+def test_train_rejects_bad_seed_and_mismatched_model_before_any_step(kwargs, match):
+    model = make_function_class("lookup", SMALL, 2)
+    before = _parameters(model)
+    args = {"data": SMALL, "config": TrainConfig(steps=2, batch_size=4, num_negatives=2), "seed": 0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        train(model, **args)
+    assert all(torch.equal(a, b) for a, b in zip(before, _parameters(model)))  # nothing was trained
 
 
 def test_sharpness_is_geometric_from_start_to_end():
@@ -122,3 +166,82 @@ def test_training_on_a_tiny_comb_reaches_uniform_cluster_preserving_minimisers(n
     assert good >= 7
     initial_good = sum(preserves_clusters(c, data) and uniformity(natural_vertex_law(c, data))["tv"] < 1e-9 for c in start)
     assert initial_good < good  # training, not the initialisation, did it
+
+
+# ----------------------------------------------------------------------------- determinism
+
+DETERMINISM_DATA = comb_dataset(num_clusters=4, points_per_cluster=2, teeth=2)
+DETERMINISM_CONFIG = TrainConfig(steps=30, batch_size=16, num_negatives=4, log_every=10)
+
+
+def trained(seed: int, config: TrainConfig = DETERMINISM_CONFIG):
+    model = make_function_class("band-limited", DETERMINISM_DATA, 2, seeds=[3, 4], bandwidth=2)
+    scramble_global_rngs()
+    return train(model, DETERMINISM_DATA, config, seed=seed), model
+
+
+@pytest.mark.parametrize(
+    "config",
+    [DETERMINISM_CONFIG, dataclasses.replace(DETERMINISM_CONFIG, negative_mode="in-batch", relaxation="ste", optimizer="sgd")],
+    ids=["iid-tanh-adam", "in-batch-ste-sgd"],
+)
+def test_training_twice_gives_identical_codes_history_and_weights(config):
+    """A fixed seed gives identical results on CPU, run to run, whatever the global RNG state."""
+    first, model_a = trained(0, config)
+    second, model_b = trained(0, config)
+    np.testing.assert_array_equal(first.codes, second.codes)
+    assert first.history == second.history  # exact float equality, row by row
+    for a, b in zip(model_a.parameters(), model_b.parameters()):
+        assert torch.equal(a, b)
+    other, _ = trained(1, config)
+    assert other.history != first.history  # the seed matters: the check above can fail
+
+
+# ----------------------------------------------------------------------------- stability at extreme settings
+
+
+@pytest.mark.parametrize("relaxation", ["tanh", "ste"])
+@pytest.mark.parametrize("beta,negatives", [(50.0, "iid"), (100.0, "iid"), (50.0, "in-batch")])
+def test_trainer_at_large_beta_and_hard_annealing_stays_finite(relaxation, beta, negatives):
+    """beta = 50 / 100 (temperature 0.02 / 0.01), sharpness annealed to 1e4: every logged loss,
+    gradient and parameter finite; codes are valid vertices; metrics in range."""
+    data = DETERMINISM_DATA
+    d, K = 2, 8
+    model = make_function_class("band-limited", data, d, seeds=[0, 1], bandwidth=2)
+    config = TrainConfig(
+        steps=40, batch_size=16, num_negatives=K, beta=beta, anneal_end=1e4, relaxation=relaxation, negative_mode=negatives, log_every=10
+    )
+    gradients_finite = []
+
+    def check_gradients(step, model, sharpness):
+        gradients_finite.append(all(bool(torch.isfinite(p.grad).all()) for p in model.parameters()))
+
+    result = train(model, data, config, seed=0, on_log=check_gradients)
+    assert gradients_finite == [True] * 4
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    assert result.codes.dtype == np.int8 and result.codes.shape == (2, data.num_views, d)
+    assert set(np.unique(result.codes)) <= {-1, 1}
+    candidates = K if negatives == "iid" else config.batch_size - 1
+    # ||z||^2 = d for every relaxed code, so |z.(z_i - z+)| <= 2d and 0 < loss <= log(1 + K) + 2 beta d
+    upper = math.log1p(candidates) + 2 * beta * d
+    assert len(result.history) == 8
+    for row in result.history:
+        assert math.isfinite(row["train_loss"]) and 0.0 <= row["train_loss"] <= upper
+        assert 0.0 <= row["alignment_error"] <= 1.0
+        assert 0.0 < row["min_purity"] <= 1.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("relaxation", ["tanh", "ste"])
+def test_relaxation_is_finite_for_zero_tiny_and_huge_scores(dtype, relaxation):
+    """The relaxed code and its gradient stay finite for sharpness up to 1e6 and scores from 0 to 1e30."""
+    d = 3
+    scores = torch.tensor([[0.0, 0.0, 0.0], [1e-30, -1e-30, 0.0], [1e-3, -2e-3, 5e-4], [1e30, -1e30, 1.0]], dtype=torch.float64)
+    for sharpness in (1.0, 1e4, 1e6):
+        leaf = scores.to(dtype).requires_grad_(True)
+        z = relax(leaf, sharpness, relaxation)
+        (z * torch.arange(1.0, d + 1, dtype=dtype)).sum().backward()
+        assert torch.isfinite(z).all() and torch.isfinite(leaf.grad).all(), (sharpness, z, leaf.grad)
+        norms = z[2:].double().norm(dim=-1)
+        # scores that are not vanishingly small give codes on the sphere of radius sqrt(d)
+        torch.testing.assert_close(norms, torch.full_like(norms, math.sqrt(d)), rtol=2e-2, atol=0.0)
