@@ -38,7 +38,7 @@ from clustertheory.analysis.embedding import (
 )
 from clustertheory.config import Integer, OneOf, Real, TupleOf
 from clustertheory.data import PairSampler, base_components, comb_dataset
-from clustertheory.data.negatives import negatives_excluding_anchor
+from clustertheory.data.sampling import negatives_excluding_anchor
 from clustertheory.functions import EnsembleMLP
 from clustertheory.losses import debiased_from_similarities
 from clustertheory.losses.hard_negatives import (

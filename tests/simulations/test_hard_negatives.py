@@ -7,7 +7,7 @@ import torch
 
 import simulations.hard_negatives as hn
 from clustertheory.data import comb_dataset
-from clustertheory.data.negatives import negatives_excluding_anchor
+from clustertheory.data.sampling import negatives_excluding_anchor
 from clustertheory.losses.hard_negatives import select_negatives
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
