@@ -52,7 +52,8 @@ verdicts:
 exit status:
   0  every simulation ran (and, with --strict, every package check passed); the status of a
      claim never changes the exit status
-  1  --strict and a package check FAILED, or a simulation stopped with an error
+  1  --strict and a package check FAILED, a simulation stopped with an error, or the
+     results page could not be written
   2  bad command line or config value (nothing was run)
 """
 
@@ -228,9 +229,13 @@ def _reproduce(args) -> int:
         page=False,
     )
     print("\nsummary:\n" + summary_table(summaries), flush=True)
-    if not args.no_page:
-        print(f"results page: {write_report(args.results_dir, args.figures_dir)}", flush=True)
     crashed = any(s.error for s in summaries)
+    if not args.no_page:
+        try:
+            print(f"results page: {write_report(args.results_dir, args.figures_dir)}", flush=True)
+        except Exception as error:  # every result is written already: say what failed, keep them
+            print(f"clustertheory: error: results page not written: {error!r}", file=sys.stderr)
+            crashed = True
     failed = any(not s.package_passed for s in summaries)
     return 1 if crashed or (args.strict and failed) else 0
 

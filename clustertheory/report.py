@@ -12,8 +12,8 @@ Per run: the figure; the package verdict with every check (measured, required, P
 every claim with its status, effect and units, interval (level, method, n), what the status
 needed (null, minimal effect, direction), the detectable effect, its preconditions and note;
 wall and CPU time, device, threads, date and versions; the full config; and links to the
-CSV and JSON. Results files of the older layout (``verdict: {passed, checks}``) are shown
-with their checks and no claims.
+CSV and JSON. Results files of the older layout (``verdict: {passed, checks}``, each check
+with ``predicted`` for its requirement) are shown with their checks and no claims.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _checks_table(checks: list[dict]) -> str:
         return '<p class="missing">no package checks recorded</p>'
     rows = "".join(
         f'<tr class="check" data-check="{_e(c.get("name", ""))}"><td>{_badge(bool(c.get("passed")))}</td><td>{_e(c.get("name", ""))}</td>'
-        f'<td>{_e(_num(c.get("measured")))}</td><td>{_e(c.get("requirement", ""))}</td></tr>'
+        f'<td>{_e(_num(c.get("measured")))}</td><td>{_e(c.get("requirement", c.get("predicted", "")))}</td></tr>'
         for c in checks
     )
     return f"<table><tr><th></th><th>package check</th><th>measured</th><th>required</th></tr>{rows}</table>"

@@ -42,7 +42,7 @@ FIXTURES = {
                               [_claim("delta-predicts-preservation", "not-reproduced", 0.02, -0.01, 0.05)]),
 }
 OLD_LAYOUT = {"simulation": "blurring", "run": "blurring", "scale": "default", "config": {"d": 3},
-              "verdict": {"passed": True, "checks": [{"name": "kernel rows sum to one", "measured": 1.0, "requirement": "== 1", "passed": True}]},
+              "verdict": {"passed": True, "checks": [{"name": "kernel rows sum to one", "measured": 1.0, "predicted": "== 1 (old key)", "passed": True}]},
               "elapsed_s": 3.0, "device": "cpu", "versions": {}, "date": ""}
 
 
@@ -110,6 +110,7 @@ def test_page_shows_every_run_check_and_claim(results):
         for claim in summary["verdict"]["claims"]:
             assert f"[{claim['ci'][0]:.4g}, {claim['ci'][1]:.4g}]" in text  # the interval
             assert claim["statement"] in text
+    assert "== 1 (old key)" in text  # the older layout's requirement
     assert "NOT MET: lookup table fits" in text  # the failed precondition of the not-testable claim
     assert "a <wide> interval & more" in text  # notes are escaped, not markup
     assert "12 s wall, 11 s CPU" in text  # run time
