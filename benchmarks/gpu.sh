@@ -104,4 +104,5 @@ part infonce $(( budget * 20 / 100 ))
 part reproduce $(( budget * 50 / 100 ))
 "$python" benchmarks/gpu_run.py summary --out "$out" >> "$log" 2>&1
 rm -rf "$out/site"
+if [ -f "$out/reproduce.tar.gz" ]; then rm -rf "$out/reproduce"; fi  # it is all in the archive: OUT stays at 7 files
 say "finished in $(( $(date +%s) - start )) s; summary in $out/GPU_SUMMARY.md"

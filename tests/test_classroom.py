@@ -53,6 +53,8 @@ def test_notebook_runs_in_a_kernel_and_shows_its_point(tmp_path, monkeypatch):
     for name in ("augmentation_graph.png", "bounded_vs_unrestricted.png", "training_animation.gif"):
         assert (tmp_path / name).stat().st_size > 1000
     assert Image.open(tmp_path / "training_animation.gif").n_frames > 5
+    shown = {key for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs for key in output.get("data", {})}
+    assert {"image/png", "image/gif"} <= shown  # the figures show in the notebook, not only in files
     printed = _printed(notebook)
     # the walkthrough's message: the unrestricted table splits clusters, the bounded class mostly not
     free, bounded = map(int, re.search(r"lookup table (\d+)/8, band-limited (\d+)/8", printed).groups())
