@@ -38,7 +38,9 @@ from clustertheory.plotting import animate_relaxed_codes
 from clustertheory.training import TrainConfig, train
 
 if IN_NOTEBOOK:  # clustertheory.plotting chose the file-only backend: show figures in the notebook again
-    plt.switch_backend("module://matplotlib_inline.backend_inline")
+    from IPython import get_ipython
+
+    get_ipython().run_line_magic("matplotlib", "inline")
     warnings.filterwarnings("ignore", message="IProgress not found")  # plain text progress is fine here
 
 QUICK = os.environ.get("CLASSROOM_QUICK") == "1"  # the test suite runs a shortened version
