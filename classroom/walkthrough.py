@@ -1,9 +1,9 @@
 # %% [markdown]
 # # Why contrastive learning works - a walkthrough with `clustertheory`
 #
-# Run as a script (`python classroom/walkthrough.py`) or open it as a notebook (the `# %%`
-# cells are understood by VS Code, Spyder and Jupytext). It takes a minute or two on a laptop
-# CPU and writes its pictures to `classroom/output/`.
+# Open `classroom/walkthrough.ipynb` in Jupyter (it is this script, cell for cell, with its
+# outputs), or run the script (`python classroom/walkthrough.py`). It takes a few minutes on a
+# laptop CPU and writes its pictures to `classroom/output/`. Section 4 has exercises.
 #
 # The story, after Parulekar et al. (COLT 2023):
 # 1. Images are content (the cluster) plus style. Augmentations change style, keep content.
@@ -18,11 +18,15 @@
 
 # %%
 import os
+import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # a script only writes its pictures
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
@@ -33,9 +37,24 @@ from clustertheory.functions import make_function_class
 from clustertheory.plotting import animate_relaxed_codes
 from clustertheory.training import TrainConfig, train
 
+if IN_NOTEBOOK:  # clustertheory.plotting chose the file-only backend: show figures in the notebook again
+    from IPython import get_ipython
+
+    get_ipython().run_line_magic("matplotlib", "inline")
+    warnings.filterwarnings("ignore", message="IProgress not found")  # plain text progress is fine here
+
 QUICK = os.environ.get("CLASSROOM_QUICK") == "1"  # the test suite runs a shortened version
-OUT = Path(os.environ.get("CLASSROOM_OUT", Path(__file__).parent / "output"))
+OUT = Path(os.environ.get("CLASSROOM_OUT", Path("output") if IN_NOTEBOOK else Path(__file__).parent / "output"))
 OUT.mkdir(parents=True, exist_ok=True)
+
+
+def show(fig, name: str) -> None:
+    """Save the picture to OUT/name; in a notebook also show it below the cell."""
+    fig.savefig(OUT / name, dpi=90, bbox_inches="tight")
+    if IN_NOTEBOOK:
+        plt.show()
+    else:
+        plt.close(fig)
 
 # %% [markdown]
 # ## 1. Data with a known augmentation graph
@@ -64,8 +83,7 @@ nx.draw_networkx_nodes(sub, pos, nodelist=views, node_color="0.4", node_size=25,
 ax.set_title("one cluster's augmentation graph: 3 natural images (top), 12 views in style order (bottom)\n"
              "disjoint sets whose teeth interleave around the style circle (T = 4)")
 ax.set_axis_off()
-fig.savefig(OUT / "augmentation_graph.png", dpi=90, bbox_inches="tight")
-plt.close(fig)
+show(fig, "augmentation_graph.png")
 
 # %% [markdown]
 # ## 2. Train InfoNCE over a bounded class, and watch the codes
@@ -91,6 +109,10 @@ law = natural_vertex_law(codes, data)
 print("bounded class: purity per cluster", cluster_purity(codes, data), "| alignment error", alignment_error(codes, data))
 print("vertex law", np.round(law, 3), "| uniformity", {k: round(v, 4) for k, v in uniformity(law).items()})
 print("cluster-preserving:", preserves_clusters(codes, data))
+if IN_NOTEBOOK:
+    from IPython.display import Image, display
+
+    display(Image(filename=str(gif)))
 
 # %% [markdown]
 # ## 3. What goes wrong with an unrestricted class
@@ -114,6 +136,52 @@ for ax, trained, name in ((axes[0], bounded_many, "band-limited B=2"), (axes[1],
     ax.set_ylim(0, 1.05)
 axes[0].set_ylabel("smallest cluster purity")
 fig.suptitle("InfoNCE keeps clusters whole only when the class cannot cut along augmentation sets", y=1.04)
-fig.savefig(OUT / "bounded_vs_unrestricted.png", dpi=90, bbox_inches="tight")
-plt.close(fig)
+show(fig, "bounded_vs_unrestricted.png")
 print("pictures written to", OUT)
+
+# %% [markdown]
+# ## 4. Exercises: change one thing, predict, then look
+# `exercise(...)` trains 8 seeds of the band-limited class on a comb (4 clusters, 3 natural
+# images each) and reports how many seeds keep every cluster whole, how far the vertex law is
+# from uniform (total variation, 0 = every vertex used equally), and the final training loss.
+# Change one argument at a time and predict the outcome before you look at the table below.
+#
+# 1. **Bandwidth** `bandwidth` (B, default 2, with T = 4 teeth). Raise it to 4 or 6. Now the
+#    class can resolve the teeth: it contains a function that cuts every cluster along its
+#    augmentation sets, and that split costs InfoNCE nothing (delta-regularity drops to 0).
+#    *You should see* the cluster-preserving seeds fall from all to none, as with the lookup
+#    table, while the final loss is no higher (here even a little lower): the loss does not
+#    prefer the cluster-preserving code.
+# 2. **Teeth** `teeth` (T, default 4, with B = 2). Lower it to 2: wide teeth are within the
+#    class's reach (T <= B), and clusters split again. Raise it to 8: the augmentation sets
+#    intertwine more finely than the class can follow. *You should see* no seed preserve at
+#    T = 2 and every seed preserve at T = 8. What decides is whether B reaches T.
+# 3. **Number of negatives** `num_negatives` (l, default 16). Try 1 and 64. The minimum of the
+#    loss grows with l (each negative adds a term to log(1 + sum of exp)), but Theorem 4.5
+#    holds for every l >= 1: the minimiser stays uniform and cluster-preserving. *You should
+#    see* the final loss change more than tenfold (about 0.2 at l = 1, 2.9 at l = 64) while
+#    every seed still keeps its clusters whole on distinct, equally used vertices (TV 0). In
+#    the shortened run (CLASSROOM_QUICK=1) a few seeds may not have finished sorting yet.
+
+# %%
+def exercise(bandwidth: int = 2, teeth: int = 4, num_negatives: int = 16, seeds: int = 8) -> dict:
+    """Train ``seeds`` band-limited models on a comb; summarise what they learned."""
+    comb = comb_dataset(num_clusters=4, points_per_cluster=3, teeth=teeth, seed=0)
+    model = make_function_class("band-limited", comb, dim=2, seeds=list(range(seeds)), bandwidth=bandwidth)
+    settings = TrainConfig(steps=config.steps, num_negatives=num_negatives, log_every=config.steps)
+    trained = train(model, comb, settings, seed=0)
+    last = max(row["step"] for row in trained.history)
+    return {
+        "preserving seeds": f"{sum(preserves_clusters(c, comb) for c in trained.codes)}/{seeds}",
+        "TV from uniform": round(float(np.mean([uniformity(natural_vertex_law(c, comb))["tv"] for c in trained.codes])), 3),
+        "final loss": round(float(np.mean([row["train_loss"] for row in trained.history if row["step"] == last])), 3),
+    }
+
+
+exercise_seeds = 4 if QUICK else 8
+changes = [{}, {"bandwidth": 4}, {"bandwidth": 6}, {"teeth": 2}, {"teeth": 8}, {"num_negatives": 1}, {"num_negatives": 64}]
+print(f"{'change':<22} {'preserving seeds':>16} {'TV from uniform':>16} {'final loss':>11}")
+for change in changes:
+    outcome = exercise(**change, seeds=exercise_seeds)
+    label = ", ".join(f"{k}={v}" for k, v in change.items()) or "none (B=2, T=4, l=16)"
+    print(f"{label:<22} {outcome['preserving seeds']:>16} {outcome['TV from uniform']:>16} {outcome['final loss']:>11}")

@@ -96,6 +96,13 @@ class RunContext:
         """CPU, no progress bars, nothing written to disk."""
         return cls(device=torch.device("cpu"), show_progress=False, store=SweepStore(None), base_seed=seed)
 
+    def __getstate__(self) -> dict:
+        """The context a sweep batch sees when it is pickled for a Ray task or a Slurm job:
+        device, seeds, limits, but not the driver's store (the driver stores what the batch
+        returns), executor (sweeps nested in the batch run there, unstored) or progress display.
+        (``copy.copy`` of a context gives the same light copy.)"""
+        return {**self.__dict__, "store": SweepStore(None), "executor": LocalExecutor(), "show_progress": False, "on_progress": None}
+
     def progress(self, iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = False):
         """Wrap ``iterable`` in a progress bar when progress is shown (or report it to
         ``on_progress``)."""

@@ -7,7 +7,7 @@ run, one measurement). The runner
    pass, e.g. one ensemble of E models) and cuts each group into batches of at most
    ``max_batch`` units of near-equal size (the same batches on every run),
 2. skips every batch whose units are all in the store (an interrupted sweep resumes),
-3. hands the batches to an executor (this process, or a Ray cluster: ``executors``),
+3. hands the batches to an executor (this process, a Ray cluster or Slurm jobs: ``executors``),
 4. as each batch finishes, appends its units' rows to the store in one fsynced write, and
 5. returns all rows in unit order, each merged with its unit's parameters.
 
@@ -112,6 +112,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+    os.chmod(handle.name, 0o644)  # a temporary file is private (0600); results are for everyone to read
     os.replace(handle.name, path)
 
 
@@ -192,8 +193,9 @@ def run_sweep(
     bar = progress(range(len(distinct)), desc=desc, total=len(distinct)) if progress else None
     if bar is not None:
         bar.update(done)
+    stream = executor.map_unordered(batch_fn, batches)
     try:
-        for index, results in executor.map_unordered(batch_fn, batches):
+        for index, results in stream:
             batch = batches[index]
             if not isinstance(results, list) or len(results) != len(batch):
                 raise ValueError(f"batch_fn must return a list with one result per unit ({len(batch)}), got {type(results).__name__}")
@@ -202,6 +204,9 @@ def run_sweep(
             if bar is not None:
                 bar.update(len(batch))
     finally:
+        close = getattr(stream, "close", None)
+        if close is not None:  # stop the executor now (cancel what is in flight), not when collected
+            close()
         if bar is not None:
             bar.close()
     return [row for unit in units for row in store.get(unit)]

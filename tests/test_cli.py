@@ -28,5 +28,14 @@ def test_help_explains_every_option(capsys):
     with pytest.raises(SystemExit):
         cli.main(["run", "--help"])
     out = capsys.readouterr().out
-    for option in ("--scale", "--set", "--device", "--results-dir", "--figures-dir", "--no-progress", "--strict"):
+    for option in ("--scale", "--set", "--device", "--results-dir", "--figures-dir", "--no-progress", "--strict",
+                   "--executor", "--max-batch", "--max-in-flight", "--cpus-per-task", "--gpus-per-task", "--ray-address",
+                   "--slurm-partition", "--slurm-cluster", "--slurm-option"):
         assert option in out
+    assert "executors (where the batches" in out
+
+
+def test_report_help_and_empty_results_folder(tmp_path, capsys):
+    assert cli.main(["report", "--results-dir", str(tmp_path), "--figures-dir", str(tmp_path)]) == 0
+    page = tmp_path / "index.html"
+    assert str(page) in capsys.readouterr().out and "0 runs" in page.read_text()

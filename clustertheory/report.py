@@ -1,0 +1,295 @@
+"""The results page: one static HTML file with every run's figure, verdict, claims, time and config.
+
+    clustertheory report              ->  results/index.html (figures linked: ../figures/<run>.png)
+    clustertheory report --embed      ->  the same page with every figure inside it (one file to mail)
+
+``clustertheory reproduce`` writes it at the end. The page is built from the results files
+alone (``results/<run>.json`` and the figure next to it), so it shows what the last runs
+wrote, whichever machine ran them. It needs no network: no fonts, scripts or styles from
+elsewhere (the style sheet is inline), and the figures are relative links or embedded.
+
+Per run: the figure; the package verdict with every check (measured, required, PASS/FAIL);
+every claim with its status, effect and units, interval (level, method, n), what the status
+needed (null, minimal effect, direction), the detectable effect, its preconditions and note;
+wall and CPU time, device, threads, date and versions; the full config; and links to the
+CSV and JSON. Results files of the older layout (``verdict: {passed, checks}``, each check
+with ``predicted`` for its requirement) are shown with their checks and no claims.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .sweep import atomic_write_text
+from .verdict import STATUSES
+
+STATUS_COLOURS = {"reproduced": "#1a7f37", "not-reproduced": "#b3261e", "inconclusive": "#9a6700", "not-testable": "#6e7781"}
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0 auto;
+       max-width: 1180px; padding: 1.2em 1.6em 4em; color: #1f2328; line-height: 1.45; }
+h1 { margin-bottom: 0.1em; } h2 { margin: 0; } h3 { margin: 1.1em 0 0.4em; font-size: 1.02em; }
+.lead { color: #57606a; margin-top: 0.2em; }
+section.simulation { border-top: 2px solid #d0d7de; margin-top: 2.2em; padding-top: 1em; }
+.meta { color: #57606a; font-size: 0.9em; margin: 0.3em 0 0.8em; }
+.meta a { margin-right: 0.8em; }
+table { border-collapse: collapse; width: 100%; font-size: 0.88em; margin: 0.3em 0 0.6em; }
+th, td { border-bottom: 1px solid #d8dee4; padding: 0.28em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.badge { display: inline-block; padding: 0.05em 0.55em; border-radius: 1em; color: white; font-size: 0.85em;
+         font-weight: 600; white-space: nowrap; }
+.pass { background: #1a7f37; } .fail { background: #b3261e; }
+img.figure { max-width: 100%; height: auto; border: 1px solid #d8dee4; margin: 0.4em 0; }
+details > summary { cursor: pointer; color: #0969da; margin: 0.3em 0; }
+pre { background: #f6f8fa; padding: 0.7em; overflow-x: auto; font-size: 0.85em; }
+.statement { color: #57606a; font-size: 0.95em; }
+.pre-fail { color: #b3261e; } .pre-met { color: #57606a; }
+.missing { color: #b3261e; font-style: italic; }
+"""
+
+
+# ----------------------------------------------------------------------------- reading results
+
+
+def load_results(results_dir: str | Path) -> list[dict]:
+    """Every run summary in ``results_dir`` (``<run>.json`` with a simulation and a verdict),
+    sorted by simulation, each simulation's default run first."""
+    found = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary, dict) and "simulation" in summary and "verdict" in summary:
+            found.append({**summary, "run": summary.get("run", path.stem), "_path": path})
+    return sorted(found, key=lambda s: (s["simulation"], s["run"] != s["simulation"], s["run"]))
+
+
+def verdict_parts(summary: Mapping) -> tuple[bool, list[dict], list[dict]]:
+    """(package passed, package checks, claims) of a run summary, old layout included."""
+    verdict = summary["verdict"]
+    if "package" in verdict:
+        package = verdict["package"]
+        return bool(package.get("passed")), list(package.get("checks", [])), list(verdict.get("claims", []))
+    return bool(verdict.get("passed")), list(verdict.get("checks", [])), []
+
+
+def status_counts(claims: list[dict]) -> dict[str, int]:
+    counts = {s: 0 for s in STATUSES}
+    for claim in claims:
+        counts[claim.get("status", "inconclusive")] = counts.get(claim.get("status", "inconclusive"), 0) + 1
+    return counts
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any) -> str:
+    """4 significant digits for reals, as is for the rest (nan, inf and text kept)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "?"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _badge(passed: bool) -> str:
+    return f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
+
+
+def _status_badge(status: str) -> str:
+    colour = STATUS_COLOURS.get(status, "#6e7781")
+    return f'<span class="badge status" data-status="{_e(status)}" style="background:{colour}">{_e(status)}</span>'
+
+
+def _anchor(run: str) -> str:
+    return "run-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in run)
+
+
+def _link(target: Path, page: Path) -> str:
+    return Path(os.path.relpath(target, page.parent)).as_posix()
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def _figure(summary: dict, figures_dir: Path, page: Path, embed: bool) -> str:
+    path = figures_dir / f"{summary['run']}.png"
+    if not path.exists():
+        return f'<p class="missing">no figure at {_e(path)}</p>'
+    source = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if embed else _e(_link(path, page))
+    return f'<img class="figure" src="{source}" alt="figure of {_e(summary["run"])}" loading="lazy">'
+
+
+def _checks_table(checks: list[dict]) -> str:
+    if not checks:
+        return '<p class="missing">no package checks recorded</p>'
+    rows = "".join(
+        f'<tr class="check" data-check="{_e(c.get("name", ""))}"><td>{_badge(bool(c.get("passed")))}</td><td>{_e(c.get("name", ""))}</td>'
+        f'<td>{_e(_num(c.get("measured")))}</td><td>{_e(c.get("requirement", c.get("predicted", "")))}</td></tr>'
+        for c in checks
+    )
+    return f"<table><tr><th></th><th>package check</th><th>measured</th><th>required</th></tr>{rows}</table>"
+
+
+def _preconditions(claim: dict) -> str:
+    items = claim.get("preconditions") or []
+    if not items:
+        return "none"
+    return "<br>".join(
+        f'<span class="{"pre-met" if p.get("met") else "pre-fail"}">{"met" if p.get("met") else "NOT MET"}: {_e(p.get("name", ""))} '
+        f'({_e(_num(p.get("measured")))}, required {_e(p.get("requirement", ""))})</span>'
+        for p in items
+    )
+
+
+def _claims_table(claims: list[dict]) -> str:
+    if not claims:
+        return '<p class="missing">no claims recorded (results file of the older layout, or a simulation without claims)</p>'
+    rows = []
+    for c in claims:
+        low, high = (c.get("ci") or [None, None])[:2]
+        side = "above" if c.get("direction", "greater") == "greater" else "below"
+        rows.append(
+            f'<tr class="claim" data-claim="{_e(c.get("name", ""))}" data-status="{_e(c.get("status", ""))}">'
+            f'<td>{_status_badge(c.get("status", ""))}</td>'
+            f'<td><b>{_e(c.get("name", ""))}</b><div class="statement">{_e(c.get("statement", ""))} <i>({_e(c.get("source", ""))})</i></div>'
+            + (f'<div class="statement">{_e(c["note"])}</div>' if c.get("note") else "")
+            + "</td>"
+            f'<td class="num">{_e(_num(c.get("effect")))} {_e(c.get("units", ""))}</td>'
+            f'<td class="num">[{_e(_num(low))}, {_e(_num(high))}]<br><small>{_e(_num(c.get("level")))} {_e(c.get("method", ""))}, n={_e(c.get("n", ""))}</small></td>'
+            f'<td class="num">{side} {_e(_num(c.get("minimal_effect")))}<br><small>null {_e(_num(c.get("null")))}</small></td>'
+            f'<td class="num">{_e(_num(c.get("detectable")))}</td>'
+            f"<td><small>{_preconditions(c)}</small></td></tr>"
+        )
+    head = "<tr><th>status</th><th>claim</th><th>effect</th><th>interval</th><th>needed</th><th>detectable</th><th>preconditions</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _section(summary: dict, figures_dir: Path, page: Path, embed: bool, description: str) -> str:
+    passed, checks, claims = verdict_parts(summary)
+    run, name = summary["run"], summary["simulation"]
+    json_path = summary["_path"]
+    csv_path = json_path.with_suffix(".csv")
+    links = [f'<a href="{_e(_link(json_path, page))}">JSON</a>']
+    if csv_path.exists():
+        links.insert(0, f'<a href="{_e(_link(csv_path, page))}">CSV</a>')
+    figure_path = figures_dir / f"{run}.png"
+    if figure_path.exists():
+        links.append(f'<a href="{_e(_link(figure_path, page))}">figure</a>')
+    versions = summary.get("versions") or {}
+    meta = (
+        f"scale <b>{_e(summary.get('scale', '?'))}</b> &middot; {_duration(summary.get('elapsed_s'))} wall, "
+        f"{_duration(summary.get('cpu_s'))} CPU &middot; device {_e(summary.get('device', '?'))}, "
+        f"threads {_e(summary.get('threads', '?'))} &middot; {_e(summary.get('date', ''))} &middot; "
+        f"torch {_e(versions.get('torch', '?'))}, python {_e(versions.get('python', '?'))}"
+    )
+    counts = ", ".join(f"{n} {s}" for s, n in status_counts(claims).items() if n) or "no claims"
+    config = json.dumps(summary.get("config", {}), indent=2, sort_keys=True)
+    title = _e(name) + (f' <small>({_e(run)})</small>' if run != name else "")
+    return (
+        f'<section class="simulation" id="{_anchor(run)}" data-simulation="{_e(name)}" data-run="{_e(run)}">'
+        f"<h2>{title}</h2>"
+        + (f'<p class="lead">{_e(description)}</p>' if description else "")
+        + f'<div class="meta">{meta}<br>{" ".join(links)}</div>'
+        + _figure(summary, figures_dir, page, embed)
+        + f"<h3>package verdict {_badge(passed)} <small>({len(checks)} checks)</small></h3>"
+        + _checks_table(checks)
+        + f"<h3>claims <small>({_e(counts)})</small></h3>"
+        + _claims_table(claims)
+        + f"<details><summary>config</summary><pre>{_e(config)}</pre></details>"
+        + "</section>"
+    )
+
+
+def _overview(results: list[dict]) -> str:
+    head = "<tr><th>simulation</th><th>package</th>" + "".join(f"<th>{s}</th>" for s in STATUSES) + "<th>wall</th><th>CPU</th><th>scale</th></tr>"
+    rows = []
+    for summary in results:
+        passed, _, claims = verdict_parts(summary)
+        counts = status_counts(claims)
+        run = summary["run"]
+        rows.append(
+            f'<tr class="overview" data-run="{_e(run)}"><td><a href="#{_anchor(run)}">{_e(run)}</a></td><td>{_badge(passed)}</td>'
+            + "".join(f'<td class="num">{counts[s] or ""}</td>' for s in STATUSES)
+            + f'<td class="num">{_duration(summary.get("elapsed_s"))}</td><td class="num">{_duration(summary.get("cpu_s"))}</td>'
+            f"<td>{_e(summary.get('scale', '?'))}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def render(results: list[dict], figures_dir: Path, page: Path, embed: bool = False, descriptions: Mapping[str, str] | None = None) -> str:
+    """The page's HTML for ``results`` (from :func:`load_results`), to be written at ``page``."""
+    descriptions = descriptions or {}
+    parts = [verdict_parts(s) for s in results]
+    passed = sum(p for p, _, _ in parts)
+    claims = [c for _, _, cs in parts for c in cs]
+    counts = ", ".join(f"{n} {s}" for s, n in status_counts(claims).items() if n) or "no claims"
+    sections = "".join(_section(s, figures_dir, page, embed, descriptions.get(s["simulation"], "")) for s in results)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>clustertheory results</title><style>{STYLE}</style></head><body>"
+        "<h1>clustertheory results</h1>"
+        f'<p class="lead">{len(results)} runs &middot; package checks: {passed} PASS, {len(results) - passed} FAIL &middot; '
+        f"claims: {_e(counts)} &middot; page written {_e(time.strftime('%Y-%m-%d %H:%M:%S %Z'))}</p>"
+        '<p class="lead">Package checks test the package itself (PASS/FAIL). Claims hold a paper\'s statement against a '
+        "measured effect with a 95% interval: <i>reproduced</i> when the interval lies beyond the minimal effect on the "
+        "paper's side, <i>not-reproduced</i> when it lies on the null side of it, <i>inconclusive</i> otherwise, and "
+        "<i>not-testable</i> when a precondition failed (the run was not in the claim's regime).</p>"
+        + _overview(results)
+        + sections
+        + "</body></html>\n"
+    )
+
+
+def simulation_descriptions() -> dict[str, str]:
+    """Each simulation's one-line SUMMARY by NAME ({} when the simulations cannot be imported)."""
+    try:
+        from .simulation import discover
+
+        return {name: module.SUMMARY for name, module in discover().items()}
+    except Exception:  # the page must not depend on every simulation importing cleanly
+        return {}
+
+
+def write_report(
+    results_dir: str | Path = "results",
+    figures_dir: str | Path = "figures",
+    output: str | Path | None = None,
+    embed: bool = False,
+    descriptions: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the results page (default ``<results_dir>/index.html``) and return its path.
+
+    ``embed``: put the figures inside the page (base64) instead of linking them.
+    ``descriptions``: NAME -> one line shown under each title (default: the simulations' SUMMARY).
+    """
+    results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+    page = Path(output) if output is not None else results_dir / "index.html"
+    results = load_results(results_dir)
+    if descriptions is None:
+        descriptions = simulation_descriptions()
+    atomic_write_text(page, render(results, figures_dir, page, embed=embed, descriptions=descriptions))
+    return page
