@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .executors import EXECUTORS, SLURM_CLUSTERS, make_executor
+from .plotting import use_file_backend
 from .reproduce import reproduce, summary_table
 from .report import write_report
 from .simulation import build_config, discover, get_simulation, parse_overrides, run_simulation
@@ -242,6 +243,7 @@ def _reproduce(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    use_file_backend()  # the command line only writes figures to files
     try:
         if args.command == "list":
             return _list(args.long)

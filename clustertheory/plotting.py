@@ -1,8 +1,10 @@
 """Shared figure conventions and the training animation.
 
-Simulations build their own figures from result rows; what they share lives here: a
-headless backend, cluster colours, the annotated heatmap of a grid of cells, and the
-animation of relaxed codes moving to vertices.
+Simulations build their own figures from result rows; what they share lives here: cluster
+colours, the annotated heatmap of a grid of cells, and the animation of relaxed codes moving
+to vertices. Importing this module leaves matplotlib's backend alone (a notebook keeps its
+inline figures); the command line and reproduce's workers, which only write files, choose
+the headless "Agg" backend themselves (:func:`use_file_backend`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # figures are written to files; no display is assumed
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation, PillowWriter
+
+
+def use_file_backend() -> None:
+    """Draw without a display ("Agg"): for processes that only write figures to files."""
+    matplotlib.use("Agg")
 
 
 def cluster_colours(num_clusters: int) -> np.ndarray:

@@ -100,6 +100,9 @@ _QUEUE: Any = None
 def _init_worker(progress_queue) -> None:
     global _QUEUE
     _QUEUE = progress_queue
+    from .plotting import use_file_backend
+
+    use_file_backend()  # a worker only writes figures
 
 
 def _run_one(target: str | ModuleType, options: dict) -> SimulationSummary:

@@ -26,12 +26,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib
+import io
 import json
 import os
 import pkgutil
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -360,13 +360,12 @@ def write_rows_csv(path: Path, rows: list[dict], config: SimulationConfig) -> No
     for row in rows:
         columns.extend(k for k in row if k not in columns)
     columns.extend(k for k in cfg if k not in columns)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**cfg, **{k: _jsonable(v) for k, v in row.items()}})
-    os.replace(handle.name, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**cfg, **{k: _jsonable(v) for k, v in row.items()}})
+    atomic_write_text(path, text.getvalue())
 
 
 def save_figure(figure, path: Path, dpi: int = 110) -> None:
