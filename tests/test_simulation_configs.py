@@ -11,9 +11,7 @@ from helpers import NONNEG_INT, raises
 from clustertheory.simulation import SimulationConfig, discover
 
 # Fields that legitimately take negative values: {(simulation NAME, field): why}.
-ACCEPTS_NEGATIVE = {
-    ("class-collapse", "subclass_mean"): "the mean mu of the subclass feature; any real",
-}
+ACCEPTS_NEGATIVE: dict[tuple[str, str], str] = {}
 
 
 def _simulations() -> dict:

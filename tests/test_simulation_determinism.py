@@ -12,7 +12,11 @@ import matplotlib.pyplot as plt
 import pytest
 from helpers import scramble_global_rngs
 
+from clustertheory.analysis.min_norm import DescentConfig
+from clustertheory.data import CollapseConfig
+from clustertheory.functions.ensemble import EncoderSettings
 from clustertheory.simulation import run_simulation
+from clustertheory.training.fitting import FitConfig
 from simulations import blurring, class_collapse
 
 TINY = {
@@ -38,17 +42,17 @@ TINY = {
     ),
     "class-collapse": class_collapse.Config(
         seed=5,
-        dim=20,
-        num_originals=40,
-        embedding_sizes=(3,),
-        steps=10,
-        record_steps=(0, 10),
-        snapshot_steps=(10,),
-        snapshot_points=8,
-        probe_train=20,
-        probe_val=20,
-        probe_test=20,
-        seeds=1,
+        many_views=CollapseConfig(dim=10, num_originals=40, num_augmentations=2),
+        many_dims=CollapseConfig(dim=60, num_originals=10, num_augmentations=2),
+        descent=DescentConfig(steps=10),
+        record_steps=(0, 5, 10),
+        probe_examples=40,
+        seeds=2,
+        class_strengths=(1.0, 2.0),
+        mlp_data=CollapseConfig(dim=10, num_originals=40, num_augmentations=2),
+        mlp_encoder=EncoderSettings(out_dim=2, width=4),
+        mlp_fit=FitConfig(steps=4, batch_size=8),
+        mlp_checkpoints=(0, 2, 4),
     ),
 }
 MODULES = {"blurring": blurring, "class-collapse": class_collapse}
@@ -100,8 +104,8 @@ def test_run_simulation_twice_writes_identical_rows_with_seed_and_config(name, t
     assert len(first) == len(outcome.rows) > 0
     assert without_timing(first) == without_timing(second)
     assert summary_a["config"] == summary_b["config"] and summary_a["verdict"] == summary_b["verdict"]
-    # every row carries the seed and every config field, as the config has them
-    expected = {f"cfg_{key}": _as_csv_text(value) for key, value in config.as_dict().items()}
+    # every row carries the seed and every config field (nested settings dotted), as the config has them
+    expected = {f"cfg_{key}": _as_csv_text(value) for key, value in config.flat_dict().items()}
     assert expected["cfg_seed"] == "5"
     for row in first:
         assert {k: row[k] for k in expected} == expected

@@ -7,6 +7,7 @@ Shapes: embeddings z (N, d); cluster labels (N,) integers.
 from __future__ import annotations
 
 import numpy as np
+import sklearn
 import torch
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
@@ -370,13 +371,16 @@ def probe_split(n: int, fractions=(0.5, 0.25, 0.25), seed: int = 0) -> tuple[np.
     return order[: cuts[0]], order[cuts[0] : cuts[1]], order[cuts[1] :]
 
 
-def linear_probe_accuracy(z, labels, split, cs=PROBE_CS) -> dict[str, float]:
+def linear_probe_accuracy(z, labels, split, cs=PROBE_CS, standardize: bool = True) -> dict[str, float]:
     """Linear probe: standardise, multinomial logistic regression for each inverse
     regularisation C in ``cs`` fitted on the train indices; the C with the best validation
     accuracy is kept and its test accuracy reported (nothing is chosen on the test split).
 
     z (N, d), labels (N,), split = (train, validation, test) index arrays
     (:func:`probe_split`). Returns {"accuracy": test accuracy, "val_accuracy", "c"}.
+    ``standardize=False`` fits on z as it is: the L2 penalty then sees the embedding's scale,
+    so a feature carried at a tiny scale (e.g. a small initialisation) is not read, where the
+    standardised probe is scale-free and reads it.
     """
     z = _array("z", z, 2)
     labels = _labels("labels", labels, len(z))
@@ -388,14 +392,19 @@ def linear_probe_accuracy(z, labels, split, cs=PROBE_CS) -> dict[str, float]:
     if not cs:
         raise ValueError("cs must hold at least one C > 0")
     best = (-1.0, None, None)
-    for c in cs:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=float(c), max_iter=1000))
-        model.fit(z[train], labels[train])
-        score = float(model.score(z[val], labels[val]))
-        if score > best[0]:
-            best = (score, model, float(c))
-    score, model, c = best
-    return {"accuracy": float(model.score(z[test], labels[test])), "val_accuracy": score, "c": c}
+    # z is checked finite above; skipping scikit-learn's own validation halves the cost of
+    # these small fits (a simulation runs hundreds of them)
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        for c in cs:
+            logistic = LogisticRegression(C=float(c), max_iter=1000)
+            model = make_pipeline(StandardScaler(), logistic) if standardize else logistic
+            model.fit(z[train], labels[train])
+            score = float(np.mean(model.predict(z[val]) == labels[val]))
+            if score > best[0]:
+                best = (score, model, float(c))
+        score, model, c = best
+        accuracy = float(np.mean(model.predict(z[test]) == labels[test]))
+    return {"accuracy": accuracy, "val_accuracy": score, "c": c}
 
 
 def linear_regression_probe(z, targets, split, alphas=(1e-3, 1e-2, 1e-1, 1.0, 10.0)) -> dict[str, float]:
@@ -431,3 +440,50 @@ def linear_regression_probe(z, targets, split, alphas=(1e-3, 1e-2, 1e-1, 1.0, 10
     fits = [(r2(w, val), float(a), w) for a in alphas for w in [np.linalg.solve(gram + a * len(train) * np.eye(len(gram)), cross)]]
     best_val, best_alpha, weights = max(fits, key=lambda f: f[0])
     return {"r2": r2(weights, test), "val_r2": best_val, "alpha": best_alpha}
+
+
+def _between(z: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(within, between) sums of squares of z (N, d) around its label means and the overall mean."""
+    classes, index = np.unique(labels, return_inverse=True)
+    counts = np.bincount(index).astype(np.float64)
+    means = np.zeros((len(classes), z.shape[1]))
+    np.add.at(means, index, z)
+    means /= counts[:, None]
+    within = float(np.square(z - means[index]).sum())
+    return within, float((counts * np.square(means - z.mean(axis=0)).sum(axis=1)).sum())
+
+
+def within_between_ratio(z, labels) -> float:
+    """Class collapse on a set of embeddings: within-class over between-class sum of squares,
+
+        ratio = sum_i ||z_i - mean(z | c_i)||^2  /  sum_c n_c ||mean(z | c) - mean(z)||^2
+
+    z (N, d), labels (N,) with >= 2 classes. 0 when every class sits on one point; inf when
+    the class means coincide.
+    """
+    z = _array("z", z, 2)
+    labels = _labels("labels", labels, len(z))
+    if len(np.unique(labels)) < 2:
+        raise ValueError("labels must hold at least 2 classes")
+    within, between = _between(z, labels)
+    return within / between if between > 0 else float("inf")
+
+
+def subclass_separation(z, labels, sublabels) -> float:
+    """How far the subclasses of each class sit apart, against the classes:
+
+        sum_c sum_s n_cs ||mean(z | c, s) - mean(z | c)||^2  /  sum_c n_c ||mean(z | c) - mean(z)||^2
+
+    z (N, d), labels (N,) classes (>= 2), sublabels (N,) subclasses. 0 under class collapse
+    (each class on one point, or its subclasses with one mean), whatever the spread around it.
+    """
+    z = _array("z", z, 2)
+    labels = _labels("labels", labels, len(z))
+    sublabels = _labels("sublabels", sublabels, len(z))
+    if len(np.unique(labels)) < 2:
+        raise ValueError("labels must hold at least 2 classes")
+    _, classes = _between(z, labels)
+    groups = np.unique(np.stack([labels, sublabels], axis=1), axis=0, return_inverse=True)[1].ravel()
+    _, groups_between = _between(z, groups)
+    # the between-group sum of squares is the between-class one plus the subclass part
+    return (groups_between - classes) / classes if classes > 0 else float("inf")

@@ -7,41 +7,66 @@ every spectral loss of ``clustertheory.losses.spectral`` is
     L(Wt) = -2 tr(Wt M Wt^T) + ||Wt S Wt^T||_F^2,      S = E[xt xt^T] >= 0,  M = M^T,
 
 with range(M) inside range(S) (M is built from the same training points). Let P project on
-range(S) and ``S^{+1/2}`` be the pseudo-inverse square root. The loss sees Wt only through
-``Z = Wt S^{1/2}`` (Wt P = Z S^{+1/2}), and with the whitened positive-pair moment
+range(S), S = U D U^T on it, and ``S^{+1/2}`` be the pseudo-inverse square root. The loss sees
+Wt only through ``Z = Wt S^{1/2}`` (Wt P = Z S^{+1/2}), and with the whitened positive-pair moment
 
-    T = S^{+1/2} M S^{+1/2}
+    T = S^{+1/2} M S^{+1/2} = sum_i lambda_i e_i e_i^T        (descending)
 
 it reads ``L = ||Z^T Z - T||_F^2 - ||T||_F^2``. ``Z^T Z`` ranges over positive semi-definite
 matrices of rank <= p on range(S), so (Eckart-Young-Mirsky with the PSD constraint; by the
 Hoffman-Wielandt inequality ``||X - T||^2 >= sum_i (lambda_i(X) - lambda_i(T))^2``) the
-minimum is attained exactly at
+minimum value is ``-sum_{i <= p} max(lambda_i, 0)^2``, attained exactly at
 
-    Z^T Z = sum_{i <= p} max(lambda_i, 0) e_i e_i^T,      T = sum_i lambda_i e_i e_i^T (descending),
+    Z^T Z = sum_{i <= p} max(lambda_i, 0) e_i e_i^T
 
-and the minimum value is ``-sum_{i <= p} max(lambda_i, 0)^2``. This is unique unless
-``lambda_p = lambda_{p+1} > 0`` (a tie across the cut). The minimisers are therefore
+for every orthonormal eigenbasis e_i of T. When ``lambda_p = lambda_{p+1} > 0`` (a tie across
+the cut) the choice of the e_i inside that eigenspace is free: the minimisers then form a
+continuous family of Gram matrices, not one. In every case the minimisers are
 ``Wt = Q Lambda_p^{1/2} E_p^T S^{+1/2} + N`` with Q orthogonal and N any matrix whose rows are
-orthogonal to range(S) (directions no training view reaches). Since ``||Wt||_F^2 = ||Wt P||_F^2 +
-||N||_F^2`` and the first term does not depend on Q, the minimum-norm minimiser is
+orthogonal to range(S) (directions no training view reaches), and
 
-    Wt* = Lambda_p^{1/2} E_p^T S^{+1/2}       (unique up to Wt -> Q Wt),
-    A* = Wt*^T Wt* = S^{+1/2} E_p Lambda_p E_p^T S^{+1/2},
+    ||Wt||_F^2 = sum_{i <= p} lambda_i e_i^T D^{-1} e_i + ||N||_F^2          (e_i in the U basis).
 
-and ``||Wt* v|| = ||Lambda_p^{1/2} E_p^T S^{+1/2} v||`` for any direction v (Q-invariant).
-The norm is that of ``[W b]``, bias included.
+So the minimum-norm minimiser has N = 0 and, inside a tied eigenspace with orthonormal basis F
+(r, g) of which ``k`` directions are taken, the k directions ``F G`` that minimise
+``tr(G^T F^T D^{-1} F G)``: the eigenvectors of ``F^T D^{-1} F`` with the k smallest eigenvalues
+(directions of largest variance). It is unique up to Wt -> Q Wt unless that selection is itself
+tied; ``||Wt* v||`` is Q-invariant. The norm is that of ``[W b]``, bias included.
 
-Consequences for the data model of ``clustertheory.data.collapse`` (population moments below):
-with mu = 0 and noise variance s = sigma^2/dim per coordinate, S and M_UCL are diagonal and
-T_UCL has eigenvalues ``a / (a + s)`` with a in (1 [bias], phi_1^2, phi_2^2, phi_k^2/(K-2), ...):
-the ranking is that of the variances, and ``Wt* v_1 = 0`` exactly when phi_1^2 is not among the
-p largest. M_SCL = sum_c pi_c xbar_c xbar_c^T has no v_2 component once S^{+1/2} is applied
-(the subclass mean is absorbed by the bias), so ``Wt* v_2 = 0``: class collapse.
+Two regimes of a training set of n originals with m views each, lifted into D' = dim + 1:
+
+* n m > dim + 1 ("many-views"): S has full rank and T is generically untied: the minimiser is
+  unique up to Q and "minimum-norm" adds nothing. As n -> infinity at fixed dim, T tends to
+  the population T of :func:`population_moments` with ``limit="many-views"``.
+* n m <= dim + 1 ("many-dims"): every view is linearly independent of the others, and in the
+  view basis T has the eigenvalues of the positive-pair matrix B of the views (M = X^T B X / N):
+  for L_UCL, 1 on every function constant on each original (n-fold tie) and -1/(m-1) on the
+  rest. The minimum-norm member is then the content. With perfect augmentation, as
+  dim / (n m) -> infinity (the noise Gram tends to sigma^2 I, the cross terms to 0) and then
+  n -> infinity, the min-norm member tends to the min-norm minimiser for the moments of the
+  *noiseless* originals (the noise only memorises views; its weight vanishes): that is
+  ``limit="many-dims"`` of :func:`population_moments`.
+
+Consequences for the data model of ``clustertheory.data.collapse`` (all means 0, zero-mean
+noise of variance s = sigma^2/dim per coordinate, jitter tau): in the many-views limit S and
+M_UCL are diagonal in (v_1, ..., v_K, bias) and T_UCL has the eigenvalues
+
+    bias: 1 exactly (the bias carries no noise),   v_1: phi_1^2/(phi_1^2 + tau^2 + s),
+    v_2: phi_2^2/(phi_2^2 + tau^2 + s),   v_k (K - 2 of them): a/(a + s), a = phi_k^2/(K-2),
+
+so the bias always takes the first slot and v_1 needs to be among the p - 1 largest of the
+features. In the many-dims limit (tau = 0) T_UCL is the identity on span(v_1..v_K, bias) (a
+full tie) and the least-norm selection ranks the directions by their variance: v_1 is kept
+exactly when phi_1^2 is among the p largest of (1 [bias], phi_1^2, phi_2^2, a, ..., a). The two
+rules differ when phi_1^2 > 1 (:func:`outranking_directions`). M_SCL = sum_c pi_c xbar_c xbar_c^T
+has no v_2 component once S^{+1/2} is applied (the subclass mean is absorbed by the bias), so
+``Wt* v_2 = 0`` in both limits: class collapse.
 
 Gradient descent from small initialisation does not go straight there: while Wt is small,
 ``dWt/dt ~ 4 Wt M`` grows fastest along the top eigenvectors of M (not of T), which is how
 it can learn the subclass first (M_SCL has eigenvalue 1 + mu^2 along v_2 + bias) and unlearn
-it later. ``spectral_gradient_descent`` runs it exactly, in the eigenbasis of S.
+it later, and which member of a tied family it ends near. :func:`spectral_gradient_descent`
+runs it exactly, in the eigenbasis of S, for many problems at once.
 """
 
 from __future__ import annotations
@@ -51,34 +76,63 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
-from clustertheory.utils import one_thread_below
-from clustertheory.config import check_in, check_nonneg, check_positive, check_positive_int, check_probability
-from clustertheory.data.collapse import CollapseConfig
+from clustertheory.config import (
+    Integer,
+    Real,
+    Settings,
+    check_in,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
+from clustertheory.data.collapse import REGIMES, CollapseConfig
+from clustertheory.verdict import Check
 
 LOSSES = ("ucl", "scl", "joint")
-# The eigen-decompositions below run on one BLAS thread: on a busy 2-core machine a threaded
-# LAPACK call stalls (measured: eigh of a 203 x 203 matrix 5.8 s on two threads against 0.1 s
-# on one; 2001 x 2001: 7.9 s against 2.7 s), and one thread costs little when the CPU is idle.
+_BLAS: list[ThreadpoolController] = []
+
+
+def _one_blas_thread():
+    """A context running numpy's BLAS / LAPACK on one thread.
+
+    The eigen-decompositions here run on one thread: on a busy 2-core machine a threaded
+    LAPACK call stalls (measured: eigh of a 203 x 203 matrix 5.8 s on two threads against 0.1 s
+    on one; 2001 x 2001: 7.9 s against 2.7 s), and one thread costs little when the CPU is idle.
+    The controller is built once: building it scans the loaded libraries (about 14 ms a time).
+    """
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
 class MinNormSolution:
     """The minimum-norm minimiser of a spectral loss.
 
-    weights:     (p, D') Wt* (rows past ``kept`` are zero); any Q Wt* with Q orthogonal is equivalent
-    eigenvalues: (r,) eigenvalues of T = S^{+1/2} M S^{+1/2} on range(S), descending
-    kept:        number of eigen-directions with positive weight, min(p, #{lambda_i > 0})
-    tie:         True when lambda_p = lambda_{p+1} > 0 (relative 1e-9): the minimiser is then not unique
-    loss:        the minimum value -sum_{i <= p} max(lambda_i, 0)^2
+    weights:       (p, D') Wt* (rows past ``kept`` are zero); any Q Wt* with Q orthogonal is equivalent
+    eigenvalues:   (r,) eigenvalues of T = S^{+1/2} M S^{+1/2} on range(S), descending
+    kept:          number of eigen-directions with positive weight, min(p, #{lambda_i > 0})
+    tie_size:      dimension of the eigenspace of lambda_p when it reaches past the cut
+                   (lambda_p = lambda_{p+1} > 0: the minimisers form a family and Wt* is its
+                   least-norm member); 0 when there is no tie
+    selection_gap: relative gap between the last chosen and the first unchosen norm cost within
+                   the tie (0: even the least-norm member is not unique); nan without a tie
+    loss:          the minimum value -sum_{i <= p} max(lambda_i, 0)^2
     """
 
     weights: np.ndarray
     eigenvalues: np.ndarray
     kept: int
-    tie: bool
+    tie_size: int
+    selection_gap: float
     loss: float
+
+    @property
+    def tie(self) -> bool:
+        """Whether the cut splits a tied eigenspace (the set of minimisers is then not a single orbit)."""
+        return self.tie_size > 0
 
     @property
     def gram(self) -> np.ndarray:
@@ -100,7 +154,7 @@ def range_basis(S: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndar
     S = np.asarray(S, dtype=np.float64)
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise ValueError(f"S must be a square matrix, got shape {S.shape}")
-    with threadpool_limits(1, user_api="blas"):  # see the note under LOSSES
+    with _one_blas_thread():
         lam, U = np.linalg.eigh((S + S.T) / 2)
     keep = lam > rtol * max(lam.max(), 0.0)
     return lam[keep], U[:, keep]
@@ -118,58 +172,128 @@ def _checked_basis(S, M, basis) -> tuple[np.ndarray, np.ndarray]:
     return lam, U
 
 
-def spectral_min_norm(S: np.ndarray, M: np.ndarray, p: int, basis: tuple[np.ndarray, np.ndarray] | None = None) -> MinNormSolution:
+def spectral_min_norm(
+    S: np.ndarray, M: np.ndarray, p: int, basis: tuple[np.ndarray, np.ndarray] | None = None, tie_tol: float = 1e-8
+) -> MinNormSolution:
     """Minimum-norm minimiser of L(Wt) = -2 tr(Wt M Wt^T) + ||Wt S Wt^T||_F^2 over Wt (p, D').
 
     S (D', D') symmetric PSD, M (D', D') symmetric with range inside range(S). Returns
-    ``Wt* = Lambda_p^{1/2} E_p^T S^{+1/2}`` (module docstring for the derivation).
+    ``Wt* = Lambda_p^{1/2} E_p^T S^{+1/2}`` with E_p chosen within a tie at the cut to
+    minimise the norm (module docstring for the derivation).
     ``basis``: ``range_basis(S)`` if already computed (else it is computed here).
+    ``tie_tol``: eigenvalues of T within ``tie_tol * max|lambda|`` of lambda_p count as tied.
     """
     check_positive_int("p", p)
+    check_positive("tie_tol", tie_tol)
     lam, U = _checked_basis(S, M, basis)
     M = np.asarray(M, dtype=np.float64)
     inv_sqrt = U / np.sqrt(lam)  # (D', r): S^{+1/2} = inv_sqrt @ U^T
-    with threadpool_limits(1, user_api="blas"):
+    with _one_blas_thread():
         T = inv_sqrt.T @ M @ inv_sqrt  # T in the eigenbasis of S, (r, r)
         t, E = np.linalg.eigh((T + T.T) / 2)
-    t, E = t[::-1], E[:, ::-1]
-    scale = max(np.abs(t).max(), 1e-300)
-    t = np.where(np.abs(t) > 1e-12 * scale, t, 0.0)  # rounding-level eigenvalues are exact zeros
-    kept = int(min(p, (t > 0).sum()))
-    weights = np.zeros((p, S.shape[0]))
-    weights[:kept] = (np.sqrt(t[:kept])[:, None] * E[:, :kept].T) @ inv_sqrt.T
-    tie = bool(len(t) > p and t[p - 1] > 0 and abs(t[p - 1] - t[p]) <= 1e-9 * scale)
+        t, E = t[::-1].copy(), E[:, ::-1]
+        scale = max(np.abs(t).max(), 1e-300)
+        t = np.where(np.abs(t) > 1e-12 * scale, t, 0.0)  # rounding-level eigenvalues are exact zeros
+        kept = int(min(p, (t > 0).sum()))
+        directions, values = E[:, :kept].copy(), t[:kept].copy()
+        tie_size, gap = 0, float("nan")
+        if kept == p and len(t) > p:
+            tied = np.flatnonzero(np.abs(t - t[p - 1]) <= tie_tol * scale)
+            if tied.max() >= p:  # the cut splits a tied eigenspace: choose its least-norm directions
+                first, slots = int(tied.min()), p - int(tied.min())
+                F = E[:, tied]  # (r, g) orthonormal basis of the tied eigenspace
+                cost, G = np.linalg.eigh(F.T @ (F / lam[:, None]))  # ||.||^2 of unit directions: F^T diag(1/lam) F
+                directions[:, first:p] = F @ G[:, :slots]
+                values[first:p] = t[tied].mean()
+                tie_size = len(tied)
+                gap = float((cost[slots] - cost[slots - 1]) / max(abs(cost[slots]), 1e-300))
+        weights = np.zeros((p, S.shape[0]))
+        weights[:kept] = (np.sqrt(values)[:, None] * directions.T) @ inv_sqrt.T
     loss = float(-(t[:kept] ** 2).sum())
-    return MinNormSolution(weights=weights, eigenvalues=t, kept=kept, tie=tie, loss=loss)
+    return MinNormSolution(weights=weights, eigenvalues=t, kept=kept, tie_size=tie_size, selection_gap=gap, loss=loss)
 
 
-def outranking_directions(config: CollapseConfig) -> int:
-    """How many directions outrank the class feature v_1 in the exact L_UCL minimiser (all means 0).
-
-    With zero means and zero-mean noise, S and M_UCL are diagonal in (v_1, ..., v_K, bias) and
-    T = S^{-1/2} M S^{-1/2} has the eigenvalues (s = sigma^2/dim, tau = augmentation_noise,
-    a = phi_k^2/(K-2))
-
-        bias: 1,   v_1: phi_1^2/(phi_1^2 + tau^2 + s),   v_2: phi_2^2/(phi_2^2 + tau^2 + s),
-        v_k (K - 2 of them): a/(a + s),   everything else: 0.
-
-    The minimum-norm minimiser has ``Wt* v_1 = 0`` exactly when p <= the returned count (ties
-    with v_1 are not counted; they make the minimiser non-unique). With tau = 0, x/(x + s) is
-    increasing, so this is the variance rule: phi_1^2 is not among the p largest of
-    (1, phi_1^2, phi_2^2, phi_3^2/(K-2), ..., phi_K^2/(K-2)). With tau > 0 an irrelevant feature
-    outranks v_1 as soon as a > phi_1^2 s / tau^2, which is tiny when s = sigma^2/dim is small.
-    """
+def _zero_mean_model(config: CollapseConfig, what: str) -> None:
     c = config
     if c.class_mean or c.subclass_mean or c.irrelevant_mean or c.noise_kind == "basis":
-        raise ValueError("outranking_directions needs class_mean = subclass_mean = irrelevant_mean = 0 and zero-mean noise (noise_kind != 'basis')")
+        raise ValueError(f"{what} needs class_mean = subclass_mean = irrelevant_mean = 0 and zero-mean noise (noise_kind != 'basis')")
+
+
+def _many_dims_model(config: CollapseConfig, what: str) -> None:
+    if config.augmentation_noise:
+        raise ValueError(f"{what} with limit='many-dims' needs augmentation_noise = 0 (perfect augmentation), got {config.augmentation_noise}")
+
+
+def _whitened_features(config: CollapseConfig, limit: str) -> tuple[float, list[float], float]:
+    """(t_1, [t_2, t_3, ..., t_K], t_bias): the diagonal of T_UCL for a zero-mean model.
+
+    many-views: t = x / (x + extra) with extra = tau^2 + s on v_1, v_2 and s on v_3..v_K;
+    many-dims: T_UCL is the identity and the least-norm choice ranks by variance, so the
+    variances themselves stand in (a monotone ranking key, not eigenvalues).
+    """
+    c = config
+    if limit == "many-dims":
+        return c.class_strength**2, [c.subclass_strength**2] + [c.irrelevant_variance] * (c.num_features - 2), 1.0
     s, tau2 = c.noise**2 / c.dim, c.augmentation_noise**2
 
     def ratio(x: float, extra: float) -> float:
         return x / (x + extra) if x + extra > 0 else 0.0
 
-    target = ratio(c.class_strength**2, tau2 + s)
-    others = [1.0, ratio(c.subclass_strength**2, tau2 + s)] + [ratio(c.irrelevant_variance, s)] * (c.num_features - 2)
-    return int(sum(value > target for value in others))
+    others = [ratio(c.subclass_strength**2, tau2 + s)] + [ratio(c.irrelevant_variance, s)] * (c.num_features - 2)
+    return ratio(c.class_strength**2, tau2 + s), others, 1.0
+
+
+def outranking_directions(config: CollapseConfig, limit: str = "many-views") -> int:
+    """How many directions outrank the class feature v_1 in the min-norm L_UCL minimiser (all means 0).
+
+    many-views (n m > dim): the eigenvalues of T_UCL (module docstring); the bias has T = 1
+    exactly and outranks v_1 whatever phi_1 is. many-dims (dim > n m, tau = 0): the least-norm
+    selection within the full tie ranks by variance, with the bias as a variance-1 entry:
+    the count of (1, phi_2^2, a, ..., a) above phi_1^2 (the rule as Xue et al. state it).
+
+    ``Wt* v_1 = 0`` exactly when p <= the returned count (entries equal to v_1's are not
+    counted: they tie with it). The two limits differ exactly when phi_1^2 > 1.
+    """
+    check_in("limit", limit, REGIMES)
+    _zero_mean_model(config, "outranking_directions")
+    if limit == "many-dims":
+        _many_dims_model(config, "outranking_directions")
+    target, others, bias = _whitened_features(config, limit)
+    return int(sum(value > target for value in [bias] + others))
+
+
+def joint_threshold(config: CollapseConfig, p: int, limit: str = "many-views") -> float:
+    """The SCL weight w* above which the min-norm minimiser of L_joint keeps v_1 (all means 0, p >= 2).
+
+    With T_joint = w T_SCL + (1 - w) T_UCL: in the many-views limit T_SCL and T_UCL share the
+    bias (1) and v_1 entry t_1 = phi_1^2/(phi_1^2 + tau^2 + s), and T_SCL is 0 on every other
+    direction, so the others are scaled by (1 - w). v_1 is kept iff it is among the p - 1
+    largest after the bias: ``w* = max(0, 1 - t_1 / t_(p-1))`` with t_(p-1) the (p-1)-th largest
+    of the other features' t (0 when there are fewer than p - 1 of them). In the many-dims
+    limit the class span (v_1, bias) has eigenvalue 1 for every w > 0 and the rest (1 - w), so
+    v_1 is kept for every w > 0: w* = 0.
+    """
+    check_positive_int("p", p)
+    if p < 2:
+        raise ValueError(f"p must be >= 2 (with p = 1 the bias takes the only slot), got {p}")
+    check_in("limit", limit, REGIMES)
+    _zero_mean_model(config, "joint_threshold")
+    if limit == "many-dims":
+        _many_dims_model(config, "joint_threshold")
+        return 0.0
+    t1, others, _ = _whitened_features(config, limit)
+    if len(others) < p - 1:
+        return 0.0
+    rival = sorted(others, reverse=True)[p - 2]
+    return max(0.0, 1.0 - t1 / rival) if rival > 0 else 0.0
+
+
+def regime_check(config: CollapseConfig, regime: str) -> Check:
+    """A precondition: ``config`` is a training set of the ``regime`` a claim is about
+    (n m > dim + 1 for "many-views", n m <= dim + 1 for "many-dims")."""
+    check_in("regime", regime, REGIMES)
+    requirement = "n m > dim + 1" if regime == "many-views" else "n m <= dim + 1"
+    return Check.holds(f"setting is in the {regime} regime", config.regime == regime, f"n m = {config.num_views}, dim + 1 = {config.dim + 1}", requirement)
 
 
 def basis_names(config: CollapseConfig, bias: bool = True) -> list[str]:
@@ -180,7 +304,9 @@ def basis_names(config: CollapseConfig, bias: bool = True) -> list[str]:
     return names + (["bias"] if bias else [])
 
 
-def population_moments(config: CollapseConfig, loss: str = "ucl", beta: float = 0.5, bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def population_moments(
+    config: CollapseConfig, loss: str = "ucl", scl_weight: float = 0.5, bias: bool = True, limit: str = "many-views"
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact population (S, M) of the data model, in the reduced basis of :func:`basis_names`.
 
     Basis: v_1..v_K, then w = (v_{K+1} + ... + v_dim)/sqrt(dim - K) (present when dim > K), then
@@ -188,8 +314,9 @@ def population_moments(config: CollapseConfig, loss: str = "ucl", beta: float = 
     M = 0 (positive pairs have independent noise), hence T = 0 there and the minimum-norm
     minimiser vanishes there: the reduced problem is exact, not an approximation.
 
-    With u the noiseless part, nu = E[xi] (sigma/dim on every coordinate for "basis" noise,
-    0 for "signed-basis" and "gaussian"), J = tau^2 on the class and subclass coordinates, and s = sigma^2/dim:
+    ``limit="many-views"`` (n m -> infinity at fixed dim). With u the noiseless part,
+    nu = E[xi] (sigma/dim on every coordinate for "basis" noise, 0 for "signed-basis" and
+    "gaussian"), J = tau^2 on the class and subclass coordinates, and s = sigma^2/dim:
 
         S     = [[E uu^T + J + ubar nu^T + nu ubar^T + s I,  ubar + nu], [., 1]]
         M_UCL = [[E uu^T + ubar nu^T + nu ubar^T + nu nu^T,  ubar + nu], [., 1]]
@@ -198,10 +325,18 @@ def population_moments(config: CollapseConfig, loss: str = "ucl", beta: float = 
     where ubar = (mu_1, mu_2, mu_k/(K-2), ...) and E uu^T has diagonal (phi_1^2 + mu_1^2,
     phi_2^2 + mu_2^2, (phi_k^2 + mu_k^2)/(K-2), ...) and off-diagonal products of means
     (the features are independent; two irrelevant coordinates are never active together).
+
+    ``limit="many-dims"`` (dim / (n m) -> infinity, then n -> infinity; needs tau = 0): the
+    same with s = 0 and nu = 0, i.e. the moments of the noiseless originals (module docstring);
+    then M_UCL = S and only the least-norm selection decides.
+    M_joint = scl_weight M_SCL + (1 - scl_weight) M_UCL.
     """
     check_in("loss", loss, LOSSES)
-    check_probability("beta", beta)
+    check_probability("scl_weight", scl_weight)
+    check_in("limit", limit, REGIMES)
     c = config
+    if limit == "many-dims":
+        _many_dims_model(c, "population_moments")
     K, d = c.num_features, c.dim
     extra = 1 if d > K else 0
     size = K + extra
@@ -217,11 +352,11 @@ def population_moments(config: CollapseConfig, loss: str = "ucl", beta: float = 
     uu[idx, idx] = (c.irrelevant_strength**2 + c.irrelevant_mean**2) * share
 
     nu = np.zeros(size)  # E[xi]: zero except for the spec's literal "basis" noise
-    if c.noise_kind == "basis":
+    s = c.noise**2 / d if limit == "many-views" else 0.0
+    if c.noise_kind == "basis" and limit == "many-views":
         nu[:K] = c.noise / d
         if extra:
             nu[K] = c.noise / d * np.sqrt(d - K)
-    s = c.noise**2 / d
     jitter = np.zeros(size)
     jitter[:2] = c.augmentation_noise**2
 
@@ -238,81 +373,111 @@ def population_moments(config: CollapseConfig, loss: str = "ucl", beta: float = 
         mean[0] += y * c.class_strength
         vec = np.append(mean, 1.0)
         M_scl += 0.5 * np.outer(vec, vec)
-    M = {"ucl": M_ucl, "scl": M_scl, "joint": beta * M_scl + (1 - beta) * M_ucl}[loss]
+    M = {"ucl": M_ucl, "scl": M_scl, "joint": scl_weight * M_scl + (1 - scl_weight) * M_ucl}[loss]
     if not bias:
         S, M = S[:-1, :-1], M[:-1, :-1]
     return S, M
 
 
+# ----------------------------------------------------------------------------- gradient descent
+
+
+@dataclass(frozen=True)
+class DescentConfig(Settings):
+    """Full-batch gradient descent on a spectral loss from a small initialisation.
+
+    steps       updates
+    lr          step size
+    init_scale  std of the i.i.d. Gaussian entries of Wt_0 = [W_0 b_0] ("small initialisation")
+    """
+
+    steps: int = 200
+    lr: float = 0.05
+    init_scale: float = 0.001
+
+    constraints = {"steps": Integer(1), "lr": Real(0, open_lo=True), "init_scale": Real(0)}
+
+
 def spectral_gradient_descent(
-    S: np.ndarray,
-    M: np.ndarray,
+    problems: Sequence[tuple[np.ndarray, np.ndarray]],
     p: int,
+    descent: DescentConfig,
     *,
-    steps: int,
-    lr: float,
-    init_scale: float,
-    seed: int,
+    seeds: Sequence[int],
     record_at: Sequence[int],
-    basis: tuple[np.ndarray, np.ndarray] | None = None,
+    bases: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float64,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Full-batch gradient descent on L(Wt) = -2 tr(Wt M Wt^T) + ||Wt S Wt^T||_F^2.
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """Full-batch gradient descent on L(Wt) = -2 tr(Wt M Wt^T) + ||Wt S Wt^T||_F^2, for many
+    problems (S_e, M_e) at once (one member per problem; one member is the single run).
 
-    Wt_0 has i.i.d. N(0, init_scale^2) entries (p, D'); each step is
-    ``Wt <- Wt - lr (-4 Wt M + 4 (Wt S Wt^T) Wt S)``. Yields ``(t, Wt_t)`` (numpy float64) for
-    every t in ``record_at`` (0 <= t <= steps).
+    Member e starts from Wt_0 with i.i.d. N(0, init_scale^2) entries (p, D'_e) drawn from
+    ``np.random.default_rng(seeds[e])`` (the same start whatever else runs with it), and each
+    step is ``Wt <- Wt - lr (-4 Wt M + 4 (Wt S Wt^T) Wt S)``. Yields ``(t, [Wt_e])`` (numpy
+    float64) for every t in ``record_at`` (0 <= t <= steps).
 
     Exact, but run in the eigenbasis of S: with S = U diag(lambda) U^T on its range, V = Wt U
     follows ``V <- V - lr (-4 V (U^T M U) + 4 (V diag(lambda) V^T) V diag(lambda))`` (cost
-    O(p r q + p^2 r) per step, q = rank(M), instead of O(p D'^2)), and the component of Wt
-    orthogonal to range(S) has zero gradient, so it keeps its initial value.
-    ``basis``: ``range_basis(S)`` if already computed.
+    O(p r^2) per step instead of O(p D'^2)), and the component of Wt orthogonal to range(S)
+    has zero gradient, so it keeps its initial value. Members of different rank r_e are
+    padded with lambda = 0 and M = 0, where V stays exactly 0. ``bases``: ``range_basis(S_e)``
+    if already computed.
     """
     check_positive_int("p", p)
-    check_positive_int("steps", steps)
-    check_positive("lr", lr)
-    check_nonneg("init_scale", init_scale)
+    if not problems or len(seeds) != len(problems):
+        raise ValueError(f"seeds must give one seed per problem ({len(problems)}), got {len(seeds)}")
+    steps, lr = descent.steps, descent.lr
     record = sorted({int(t) for t in record_at})
     if not record or record[0] < 0 or record[-1] > steps:
         raise ValueError(f"record_at must hold steps in [0, {steps}], got {list(record_at)}")
-    lam, U = _checked_basis(S, M, basis)
-    rng = np.random.default_rng(seed)
-    W0 = init_scale * rng.standard_normal((p, U.shape[0]))
-    null_part = W0 - (W0 @ U) @ U.T
+    bases = [None] * len(problems) if bases is None else list(bases)
+    if len(bases) != len(problems):
+        raise ValueError(f"bases must give one basis per problem ({len(problems)}), got {len(bases)}")
+    checked = [_checked_basis(S, M, basis) for (S, M), basis in zip(problems, bases)]
+    r = max(len(lam) for lam, _ in checked)
+    lam_pad = np.zeros((len(problems), r))
+    M_pad = np.zeros((len(problems), r, r))
+    V0 = np.zeros((len(problems), p, r))
+    null_parts, Us = [], []
+    with _one_blas_thread():
+        for e, ((S, M), (lam, U)) in enumerate(zip(problems, checked)):
+            W0 = descent.init_scale * np.random.default_rng(seeds[e]).standard_normal((p, U.shape[0]))
+            k = len(lam)
+            lam_pad[e, :k] = lam
+            M_pad[e, :k, :k] = U.T @ np.asarray(M, dtype=np.float64) @ U
+            V0[e, :, :k] = W0 @ U
+            null_parts.append(W0 - (W0 @ U) @ U.T)
+            Us.append(U)
 
     device = torch.device(device)
-    with threadpool_limits(1, user_api="blas"):
-        M_r = U.T @ np.asarray(M, dtype=np.float64) @ U
-        g, F = np.linalg.eigh(M_r)
-    keep = np.abs(g) > 1e-12 * max(np.abs(g).max(), 1e-300)
-    if keep.sum() < len(g) // 2:  # low rank (SCL: q <= 3): multiply by the factor F diag(g) F^T
-        F_t = torch.as_tensor(F[:, keep], dtype=dtype, device=device)
-        g_t = torch.as_tensor(g[keep], dtype=dtype, device=device)
+    lam_t = torch.as_tensor(lam_pad, dtype=dtype, device=device)[:, None, :]
+    M_t = torch.as_tensor(M_pad, dtype=dtype, device=device)
+    V = torch.as_tensor(V0, dtype=dtype, device=device)
 
-        def times_M(V: torch.Tensor) -> torch.Tensor:
-            return ((V @ F_t) * g_t) @ F_t.T
-
-    else:
-        M_t = torch.as_tensor(M_r, dtype=dtype, device=device)
-
-        def times_M(V: torch.Tensor) -> torch.Tensor:
-            return V @ M_t
-
-    lam_t = torch.as_tensor(lam, dtype=dtype, device=device)
-    V = torch.as_tensor(W0 @ U, dtype=dtype, device=device)
-
-    def current() -> np.ndarray:
-        return V.double().cpu().numpy() @ U.T + null_part
+    def current() -> list[np.ndarray]:
+        values = V.double().cpu().numpy()
+        return [values[e, :, : U.shape[1]] @ U.T + null for e, (U, null) in enumerate(zip(Us, null_parts))]
 
     done = 0
     for target in record:
-        # Small problems run on one intra-op thread (threads only stall them on a busy CPU);
-        # the setting is restored before yielding so it never leaks into the caller.
-        with one_thread_below(V.numel() * V.shape[0]):
-            for _ in range(target - done):
-                VL = V * lam_t
-                V = V - lr * (-4 * times_M(V) + 4 * (VL @ V.T) @ VL)
+        for _ in range(target - done):
+            VL = V * lam_t
+            V = V - lr * (-4 * (V @ M_t) + 4 * (VL @ V.transpose(1, 2)) @ VL)
         done = target
         yield target, current()
+
+
+def gram_gap(weights: np.ndarray, reference: np.ndarray, coords: Sequence[int]) -> float:
+    """Relative distance of two solutions on a block of coordinates, Q-invariant:
+
+        ||A[c, c] - A_ref[c, c]||_F / ||A_ref[c, c]||_F,     A = Wt^T Wt,  A_ref = Wt_ref^T Wt_ref
+
+    weights, reference (p, D') and (p', D'); coords: the coordinates c (e.g. the features and the bias).
+    """
+    block = np.ix_(list(coords), list(coords))
+    A, A_ref = (weights.T @ weights)[block], (reference.T @ reference)[block]
+    scale = np.linalg.norm(A_ref)
+    if scale == 0:
+        raise ValueError("reference must be non-zero on coords")
+    return float(np.linalg.norm(A - A_ref) / scale)

@@ -33,14 +33,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..config import check_in, check_nonneg, check_positive_int
+from ..config import Integer, OneOf, Real, Settings, check_positive_int
 from ..utils import resolve_device, torch_generator
 
 NOISE_KINDS = ("gaussian", "signed-basis", "basis")
 
 
+REGIMES = ("many-views", "many-dims")
+
+
 @dataclass(frozen=True)
-class CollapseConfig:
+class CollapseConfig(Settings):
     """Parameters of the class / subclass / irrelevant-feature model (paper notation in brackets).
 
     dim [d]:                  ambient dimension, >= num_features
@@ -51,6 +54,8 @@ class CollapseConfig:
     class_mean [mu_1], subclass_mean [mu_2 = mu], irrelevant_mean [mu_k, k >= 3]
     noise [sigma]:            noise scale; noise_kind in NOISE_KINDS (module docstring)
     augmentation_noise [tau]: jitter of the class and subclass coordinates of augmentations
+
+    A nested settings block: a simulation holds one per regime (``--set many_views.dim=300``).
     """
 
     dim: int = 2000
@@ -67,27 +72,43 @@ class CollapseConfig:
     noise_kind: str = "gaussian"
     augmentation_noise: float = 0.0
 
-    def __post_init__(self) -> None:
-        check_positive_int("num_features", self.num_features)
-        if self.num_features < 3:
-            raise ValueError(f"num_features must be >= 3 (one irrelevant feature at least), got {self.num_features}")
-        check_positive_int("dim", self.dim)
+    constraints = {
+        "dim": Integer(1),
+        "num_features": Integer(3),
+        "num_originals": Integer(1),
+        "num_augmentations": Integer(1),
+        "class_strength": Real(0),
+        "subclass_strength": Real(0),
+        "irrelevant_strength": Real(0),
+        "class_mean": Real(),
+        "subclass_mean": Real(),
+        "irrelevant_mean": Real(),
+        "noise": Real(0),
+        "noise_kind": OneOf(*NOISE_KINDS),
+        "augmentation_noise": Real(0),
+    }
+
+    def validate(self) -> None:
         if self.dim < self.num_features:
             raise ValueError(f"dim must be >= num_features = {self.num_features}, got {self.dim}")
-        check_positive_int("num_originals", self.num_originals)
-        check_positive_int("num_augmentations", self.num_augmentations)
-        for name in ("class_strength", "subclass_strength", "irrelevant_strength", "noise", "augmentation_noise"):
-            check_nonneg(name, getattr(self, name))
-        for name in ("class_mean", "subclass_mean", "irrelevant_mean"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        check_in("noise_kind", self.noise_kind, NOISE_KINDS)
 
     @property
     def irrelevant_variance(self) -> float:
         """Variance phi_k^2 / (K - 2) of one irrelevant coordinate (each is active w.p. 1/(K-2))."""
         return self.irrelevant_strength**2 / (self.num_features - 2)
+
+    @property
+    def num_views(self) -> int:
+        """n m, the training views."""
+        return self.num_originals * self.num_augmentations
+
+    @property
+    def regime(self) -> str:
+        """"many-views" when the n m lifted views (x, 1) can span R^{dim+1} (n m > dim + 1: the
+        minimiser of a spectral loss is generically unique), else "many-dims" (n m <= dim + 1: every
+        view can be told apart through the noise, the top eigenvalue of T is tied and the
+        minimum-norm member of the family of minimisers is the content)."""
+        return "many-views" if self.num_views > self.dim + 1 else "many-dims"
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +148,7 @@ class CollapseData:
         n, m = self.views.shape[:2]
         return np.repeat(np.arange(n), m)
 
-    def pair_sampler(self, num_negatives: int = 1, supervised: bool = False, device=None, seed: int = 0) -> "CollapsePairSampler":
+    def pair_sampler(self, num_negatives: int = 1, supervised: bool = False, device=None, seed: int = 0) -> CollapsePairSampler:
         """A sampler of (anchor, positive, negatives) flat-view indices; see CollapsePairSampler."""
         return CollapsePairSampler(self, num_negatives=num_negatives, supervised=supervised, device=device, seed=seed)
 
@@ -214,3 +235,30 @@ class CollapsePairSampler:
             positive = original * self.m + (slot + shift) % self.m
         negatives = torch.randint(self.num_views, (B, self.num_negatives), generator=gen, device=dev)
         return anchor, positive, negatives
+
+
+def stack_training_sets(datasets: list[CollapseData], device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The views and class labels of E training sets of one shape, for an ensemble of encoders:
+    views (E, n, m, dim) float32 and y (E, n) int64."""
+    if not datasets or len({d.views.shape for d in datasets}) != 1:
+        raise ValueError("datasets must be a non-empty list of training sets of one shape")
+    device = resolve_device(device)
+    views = torch.tensor(np.stack([d.views for d in datasets]), dtype=torch.float32, device=device)
+    return views, torch.tensor(np.stack([d.y for d in datasets]), device=device)
+
+
+def draw_view_pairs(views: torch.Tensor, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each of E training sets, B originals (uniform, with replacement) and two distinct
+    augmentations of each: views (E, n, m, D), m >= 2 -> (first (E, B, D), second (E, B, D),
+    originals (E, B)). The positive pairs of InfoNCE; the 2B views with their classes are
+    SupCon's batch."""
+    if views.dim() != 4 or views.shape[2] < 2:
+        raise ValueError(f"views must have shape (E, n, m, D) with m >= 2, got {tuple(views.shape)}")
+    E, n, m, D = views.shape
+    B = check_positive_int("batch_size", batch_size)
+    dev = views.device
+    originals = torch.randint(n, (E, B), generator=generator, device=generator.device).to(dev)
+    first = torch.randint(m, (E, B), generator=generator, device=generator.device).to(dev)
+    second = (first + torch.randint(1, m, (E, B), generator=generator, device=generator.device).to(dev)) % m
+    members = torch.arange(E, device=dev)[:, None]
+    return views[members, originals, first], views[members, originals, second], originals

@@ -4,7 +4,7 @@ For embeddings ``f(x)`` and independent draws ``x, x-`` from the training views:
 
     L_UCL   = -2 E_{x, x+ two distinct augmentations of one original}[f(x).f(x+)] + E_{x, x-}[(f(x).f(x-))^2]
     L_SCL   = -2 E_{x, x+ independent views of one class}[f(x).f(x+)]           + E_{x, x-}[(f(x).f(x-))^2]
-    L_joint = beta L_SCL + (1 - beta) L_UCL
+    L_joint = w L_SCL + (1 - w) L_UCL          (w = scl_weight in [0, 1])
 
 Every expectation is the exact average over the finite training set (no sampling): the
 negative term averages over all ordered pairs of views, the pair of a view with itself
@@ -16,8 +16,8 @@ Each loss is then a quadratic form in ``A = Wt^T Wt`` with two second moments of
 
     L(Wt) = -2 tr(Wt M Wt^T) + ||Wt S Wt^T||_F^2 ,   S = E[xt xt^T],  M = E[xt xt+^T] (symmetric),
 
-which is what ``*_moments`` compute (the joint loss has the same S and M = beta M_SCL +
-(1 - beta) M_UCL). ``clustertheory.analysis.min_norm`` minimises it exactly.
+which is what ``*_moments`` compute (the joint loss has the same S and M = w M_SCL +
+(1 - w) M_UCL). ``clustertheory.analysis.min_norm`` minimises it exactly.
 """
 
 from __future__ import annotations
@@ -88,12 +88,12 @@ def scl_moments(views: np.ndarray, labels: np.ndarray, bias: bool = True) -> tup
     return S, M
 
 
-def joint_moments(views: np.ndarray, labels: np.ndarray, beta: float, bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(S, beta M_SCL + (1 - beta) M_UCL): both losses share the negative term."""
-    check_probability("beta", beta)
+def joint_moments(views: np.ndarray, labels: np.ndarray, scl_weight: float, bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(S, w M_SCL + (1 - w) M_UCL) with w = scl_weight: both losses share the negative term."""
+    check_probability("scl_weight", scl_weight)
     S, M_ucl = ucl_moments(views, bias)
     _, M_scl = scl_moments(views, labels, bias)
-    return S, beta * M_scl + (1 - beta) * M_ucl
+    return S, scl_weight * M_scl + (1 - scl_weight) * M_ucl
 
 
 def spectral_loss_from_moments(weights, S, M):
@@ -146,11 +146,11 @@ def spectral_scl(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return -2 * positive + _negative_term(z)
 
 
-def spectral_joint(z: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
-    """beta L_SCL + (1 - beta) L_UCL for z (n, m, p) and labels (n,) of the originals."""
-    check_probability("beta", beta)
+def spectral_joint(z: torch.Tensor, labels: torch.Tensor, scl_weight: float) -> torch.Tensor:
+    """w L_SCL + (1 - w) L_UCL (w = scl_weight) for z (n, m, p) and labels (n,) of the originals."""
+    check_probability("scl_weight", scl_weight)
     n, m, p = z.shape
-    return beta * spectral_scl(z.reshape(n * m, p), labels.repeat_interleave(m)) + (1 - beta) * spectral_ucl(z)
+    return scl_weight * spectral_scl(z.reshape(n * m, p), labels.repeat_interleave(m)) + (1 - scl_weight) * spectral_ucl(z)
 
 
 def spectral_contrastive(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,8 @@ from clustertheory.analysis.embedding import (
     linear_probe_accuracy,
     nearest_cluster,
     probe_split,
+    subclass_separation,
+    within_between_ratio,
 )
 
 
@@ -252,3 +254,35 @@ def test_linear_regression_probe_reads_linear_latents_and_not_noise():
     assert linear_regression_probe(rng.standard_normal((400, 6)), latent, split)["r2"] < 0.05
     with pytest.raises(ValueError, match="targets"):
         linear_regression_probe(z, latent[:10], split)
+
+
+def test_unstandardised_probe_does_not_read_a_feature_carried_at_a_tiny_scale():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 900)
+    z = np.stack([1e-4 * (2 * labels - 1) + 1e-5 * rng.standard_normal(900), rng.standard_normal(900)], axis=1)
+    split = probe_split(900, seed=0)
+    assert linear_probe_accuracy(z, labels, split, cs=(1.0,))["accuracy"] > 0.95
+    assert linear_probe_accuracy(z, labels, split, cs=(1.0,), standardize=False)["accuracy"] < 0.65
+    assert linear_probe_accuracy(1e4 * z, labels, split, cs=(1.0,), standardize=False)["accuracy"] > 0.95
+
+
+def _naive_sums(z, groups):
+    mean = z.mean(axis=0)
+    within = sum(((z[groups == g] - z[groups == g].mean(axis=0)) ** 2).sum() for g in np.unique(groups))
+    between = sum((groups == g).sum() * ((z[groups == g].mean(axis=0) - mean) ** 2).sum() for g in np.unique(groups))
+    return within, between
+
+
+def test_within_between_ratio_and_subclass_separation_match_naive_sums():
+    rng = np.random.default_rng(1)
+    y, sub = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+    z = np.stack([3.0 * y, 0.7 * sub, rng.standard_normal(400)], axis=1) + 0.2 * rng.standard_normal((400, 3))
+    within, between = _naive_sums(z, y)
+    assert within_between_ratio(z, y) == pytest.approx(within / between, rel=1e-10)
+    sub_part = sum((((y == c) & (sub == s)).sum() * ((z[(y == c) & (sub == s)].mean(axis=0) - z[y == c].mean(axis=0)) ** 2).sum())
+                   for c in (0, 1) for s in (0, 1))
+    assert subclass_separation(z, y, sub) == pytest.approx(sub_part / between, rel=1e-10)
+    collapsed = np.stack([3.0 * y, np.zeros(400)], axis=1) + 0.1 * rng.standard_normal((400, 2))
+    assert subclass_separation(collapsed, y, sub) < 1e-3 and within_between_ratio(np.outer(y, [1.0, 2.0]), y) == 0.0
+    with pytest.raises(ValueError, match="2 classes"):
+        within_between_ratio(z, np.zeros(400, dtype=int))

@@ -5,7 +5,11 @@ import pytest
 import torch
 
 from clustertheory.data import CollapseConfig, collapse_dataset
-from clustertheory.data.collapse import NOISE_KINDS
+from clustertheory.data.collapse import (
+    NOISE_KINDS,
+    draw_view_pairs,
+    stack_training_sets,
+)
 
 SMALL = CollapseConfig(dim=40, num_features=6, num_originals=300, num_augmentations=3)
 
@@ -92,3 +96,36 @@ def test_unsupervised_sampler_needs_two_views():
         data.pair_sampler()
     with pytest.raises(ValueError, match="batch_size"):
         collapse_dataset(SMALL).pair_sampler(device="cpu").sample(0)
+
+
+def test_regime_compares_views_with_lifted_dimension():
+    assert CollapseConfig(dim=100, num_originals=500, num_augmentations=2).regime == "many-views"
+    assert CollapseConfig(dim=400, num_originals=100, num_augmentations=2).regime == "many-dims"
+    assert CollapseConfig(dim=199, num_originals=100, num_augmentations=2).regime == "many-dims"  # n m = dim + 1: every view independent
+    assert CollapseConfig(dim=400, num_originals=100, num_augmentations=2).num_views == 200
+
+
+def test_settings_block_replaces_and_checks_fields():
+    config = CollapseConfig(dim=40, num_features=6).replace(noise=1.5)
+    assert config.noise == 1.5 and config.dim == 40
+    with pytest.raises(ValueError, match="noise"):
+        config.replace(noise=-1.0)
+
+
+def test_view_pairs_are_two_distinct_augmentations_of_one_original():
+    datasets = [collapse_dataset(SMALL, seed=s) for s in range(3)]
+    views, y = stack_training_sets(datasets, device="cpu")
+    assert views.shape == (3, 300, 3, 40) and views.dtype == torch.float32 and y.shape == (3, 300)
+    first, second, originals = draw_view_pairs(views, 64, torch.Generator().manual_seed(0))
+    assert first.shape == second.shape == (3, 64, 40) and originals.shape == (3, 64)
+    for e in range(3):
+        for b in range(64):
+            own = views[e, originals[e, b]]
+            slot_a = int((own == first[e, b]).all(dim=1).nonzero())
+            slot_b = int((own == second[e, b]).all(dim=1).nonzero())
+            assert slot_a != slot_b
+    assert torch.equal(y[1], torch.tensor(datasets[1].y))
+    with pytest.raises(ValueError, match="views"):
+        draw_view_pairs(views[:, :, :1], 4, torch.Generator())
+    with pytest.raises(ValueError, match="datasets"):
+        stack_training_sets([datasets[0], collapse_dataset(CollapseConfig(dim=8, num_features=3, num_originals=10, num_augmentations=2))])

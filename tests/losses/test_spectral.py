@@ -64,14 +64,14 @@ def test_scl_matches_naive_loops_and_moment_form(tiny):
     assert spectral_loss_from_moments(Wt, *scl_moments(data.views, data.y)) == pytest.approx(naive, rel=1e-10)
 
 
-@pytest.mark.parametrize("beta", [0.0, 0.3, 1.0])
-def test_joint_is_the_convex_combination(tiny, beta):
+@pytest.mark.parametrize("scl_weight", [0.0, 0.3, 1.0])
+def test_joint_is_the_convex_combination(tiny, scl_weight):
     data, Wt = tiny
     z = _embed(data.views, Wt)
     labels = torch.tensor(data.y)
-    expected = beta * spectral_scl(z.reshape(-1, 3), labels.repeat_interleave(3)) + (1 - beta) * spectral_ucl(z)
-    assert spectral_joint(z, labels, beta).item() == pytest.approx(expected.item(), rel=1e-12)
-    assert spectral_loss_from_moments(Wt, *joint_moments(data.views, data.y, beta)) == pytest.approx(expected.item(), rel=1e-10)
+    expected = scl_weight * spectral_scl(z.reshape(-1, 3), labels.repeat_interleave(3)) + (1 - scl_weight) * spectral_ucl(z)
+    assert spectral_joint(z, labels, scl_weight).item() == pytest.approx(expected.item(), rel=1e-12)
+    assert spectral_loss_from_moments(Wt, *joint_moments(data.views, data.y, scl_weight)) == pytest.approx(expected.item(), rel=1e-10)
 
 
 def test_without_bias_matches_a_zero_bias_column(tiny):
@@ -131,7 +131,7 @@ def test_invalid_inputs_name_the_parameter():
         spectral_ucl(torch.zeros(4, 1, 2))
     with pytest.raises(ValueError, match="labels"):
         spectral_scl(torch.zeros(4, 2), torch.zeros(3))
-    with pytest.raises(ValueError, match="beta"):
+    with pytest.raises(ValueError, match="scl_weight"):
         spectral_joint(torch.zeros(4, 2, 2), torch.zeros(4), 1.5)
     with pytest.raises(ValueError, match="negatives"):
         spectral_contrastive(torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4, 3))
