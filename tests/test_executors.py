@@ -228,7 +228,7 @@ def test_phase_diagram_gives_the_same_results_under_every_executor(ray_instance,
         tables[kind] = table.read_text()
     assert tables["ray"] == tables["local"]
     assert tables["slurm"] == tables["local"]
-    assert len(tables["local"].splitlines()) == 1 + 4  # header and 4 cells
+    assert len(tables["local"].splitlines()) == 1 + 4 * 2  # header, then 4 cells x 2 seeds (one row per trained seed)
 
 
 def test_cli_rejects_options_of_another_executor(capsys):
