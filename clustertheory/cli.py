@@ -11,7 +11,7 @@ from pathlib import Path
 from .executors import EXECUTORS, SLURM_CLUSTERS, make_executor
 from .plotting import use_file_backend
 from .reproduce import reproduce, summary_table
-from .report import write_report
+from .report import write_claims_index, write_report
 from .simulation import build_config, discover, get_simulation, parse_overrides, run_simulation
 
 EPILOG = """examples:
@@ -109,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     p_page.add_argument("--figures-dir", default="figures", help="where the figures are (default: %(default)s)")
     p_page.add_argument("--output", default=None, metavar="FILE", help="page to write (default: <results-dir>/index.html)")
     p_page.add_argument("--embed", action="store_true", help="put the figures inside the page (one self-contained file) instead of linking them")
+    p_page.add_argument("--claims-index", action="store_true", help="also rewrite the claims tables of paper_notes/README.md and README.md (between their markers) from the default-scale results")
     return parser
 
 
@@ -253,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             return _reproduce(args)
         if args.command == "report":
             print(write_report(args.results_dir, args.figures_dir, output=args.output, embed=args.embed))
+            if args.claims_index:
+                for path in write_claims_index(args.results_dir):
+                    print(path)
             return 0
     except ValueError as error:
         print(f"clustertheory: error: {error}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
     clustertheory report              ->  results/index.html (figures linked: ../figures/<run>.png)
     clustertheory report --embed      ->  the same page with every figure inside it (one file to mail)
+    clustertheory report --claims-index  ->  also the claims tables of paper_notes/README.md and README.md
+
 
 ``clustertheory reproduce`` writes it at the end. The page is built from the results files
 alone (``results/<run>.json`` and the figure next to it), so it shows what the last runs
@@ -293,3 +295,94 @@ def write_report(
         descriptions = simulation_descriptions()
     atomic_write_text(page, render(results, figures_dir, page, embed=embed, descriptions=descriptions))
     return page
+
+
+# ----------------------------------------------------------------------------- markdown claims index
+
+INDEX_START = "<!-- claims-table:start (written by clustertheory report --claims-index) -->"
+INDEX_END = "<!-- claims-table:end -->"
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def note_for(simulation: str, notes_dir: Path) -> Path | None:
+    """The note of ``simulation`` in ``notes_dir``: ``theorem-4.5`` -> ``theorem_4_5*.md``."""
+    stem = simulation.replace("-", "_").replace(".", "_")
+    found = sorted(p for p in Path(notes_dir).glob(f"{stem}*.md") if p.name != "README.md")
+    return found[0] if found else None
+
+
+def _effect_text(claim: Mapping) -> str:
+    ci = claim.get("ci") or [None, None]
+    level = claim.get("level")
+    level_text = f"{100 * level:.0f}% " if isinstance(level, (int, float)) and not math.isnan(level) else ""
+    return f"{_num(claim.get('effect'))} [{_num(ci[0])}, {_num(ci[1])}] ({level_text}{claim.get('method', '?')}, n={claim.get('n', '?')})"
+
+
+def claims_markdown(results: list[dict], notes_dir: str | Path, link_from: str | Path) -> str:
+    """One markdown table of every claim of every default-scale run in ``results``: simulation,
+    claim, source, status, effect with its interval, units, preconditions met, and the note
+    (linked relative to the folder ``link_from``)."""
+    notes_dir, link_from = Path(notes_dir), Path(link_from)
+    lines = ["| simulation | package | claim | source | status | effect [interval] | units | preconditions |",
+             "|---|---|---|---|---|---|---|---|"]
+    for summary in results:
+        if summary["run"] != summary["simulation"]:
+            continue  # runs with non-default settings are on the results page, not in the index
+        passed, _, claims = verdict_parts(summary)
+        note = note_for(summary["simulation"], notes_dir)
+        name = summary["simulation"]
+        if note is not None:
+            name = f"[{name}]({os.path.relpath(note, link_from)})"
+        for claim in claims:
+            pre = claim.get("preconditions", [])
+            met = sum(bool(p.get("met")) for p in pre)
+            lines.append(
+                f"| {name} | {'PASS' if passed else 'FAIL'} | {_md(claim.get('name', '?'))} | {_md(claim.get('source', ''))} "
+                f"| **{claim.get('status', '?')}** | {_md(_effect_text(claim))} | {_md(claim.get('units', ''))} | {met}/{len(pre)} |"
+            )
+    return "\n".join(lines)
+
+
+def claims_summary_markdown(results: list[dict], notes_dir: str | Path, link_from: str | Path) -> str:
+    """A shorter table, one row per default-scale run: package verdict and its claims by status."""
+    notes_dir, link_from = Path(notes_dir), Path(link_from)
+    lines = ["| simulation | package | claims by status |", "|---|---|---|"]
+    for summary in results:
+        if summary["run"] != summary["simulation"]:
+            continue
+        passed, _, claims = verdict_parts(summary)
+        note = note_for(summary["simulation"], notes_dir)
+        name = summary["simulation"] if note is None else f"[{summary['simulation']}]({os.path.relpath(note, link_from)})"
+        by_status = "; ".join(
+            f"{status}: " + ", ".join(c.get("name", "?") for c in claims if c.get("status") == status)
+            for status in STATUSES if any(c.get("status") == status for c in claims)
+        )
+        lines.append(f"| {name} | {'PASS' if passed else 'FAIL'} | {_md(by_status) or 'no claims'} |")
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with what lies between the claims-table markers replaced by ``block``."""
+    start, end = text.find(INDEX_START), text.find(INDEX_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no claims-table markers ({INDEX_START!r} ... {INDEX_END!r}) to write between")
+    return text[: start + len(INDEX_START)] + "\n" + block + "\n" + text[end:]
+
+
+def write_claims_index(results_dir: str | Path = "results", notes_index: str | Path = "paper_notes/README.md",
+                       readme: str | Path | None = "README.md") -> list[Path]:
+    """Rewrite the claims tables between the markers of ``notes_index`` (every claim) and
+    ``readme`` (one row per simulation) from the results files; return the files written."""
+    results = load_results(results_dir)
+    notes_index = Path(notes_index)
+    written = []
+    atomic_write_text(notes_index, replace_block(notes_index.read_text(), claims_markdown(results, notes_index.parent, notes_index.parent)))
+    written.append(notes_index)
+    if readme is not None:
+        readme = Path(readme)
+        atomic_write_text(readme, replace_block(readme.read_text(), claims_summary_markdown(results, notes_index.parent, readme.parent)))
+        written.append(readme)
+    return written

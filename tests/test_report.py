@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from clustertheory import cli
-from clustertheory.report import load_results, verdict_parts, write_report
+from clustertheory.report import (
+    INDEX_END,
+    INDEX_START,
+    claims_markdown,
+    claims_summary_markdown,
+    load_results,
+    verdict_parts,
+    write_claims_index,
+    write_report,
+)
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c6360f8cf000000030101" "00c9fe92ef0000000049454e44ae426082"
@@ -147,3 +156,47 @@ def test_results_of_both_layouts_are_read(results):
     assert verdict_parts(loaded["blurring"]) == (True, OLD_LAYOUT["verdict"]["checks"], [])
     passed, checks, claims = verdict_parts(loaded["theorem-4.5_seeds-20"])
     assert not passed and len(checks) == 1 and claims[0]["status"] == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- the markdown claims index
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_claims_index_lists_every_default_claim_with_its_note(results, tmp_path):
+    results_dir, _ = results
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "theorem_4_5.md").write_text("# note\n")
+    table = claims_markdown(load_results(results_dir), notes, notes)
+    rows = [line for line in table.splitlines()[2:]]
+    # default runs only: theorem-4.5 (2 claims) and phase-diagram (1); the seeds-20 run and the old layout add none
+    assert len(rows) == 3
+    assert "[theorem-4.5](theorem_4_5.md)" in rows[-2] or "[theorem-4.5](theorem_4_5.md)" in rows[-1]
+    assert any("**not-testable**" in r and "0/1" in r for r in rows)
+    assert any(r.startswith("| phase-diagram |") and "**not-reproduced**" in r for r in rows)  # no note: no link
+
+
+def test_claims_index_rewrites_only_between_markers(results, tmp_path):
+    results_dir, _ = results
+    index, readme = tmp_path / "notes" / "README.md", tmp_path / "README.md"
+    index.parent.mkdir()
+    index.write_text(f"intro\n{INDEX_START}\nstale\n{INDEX_END}\noutro\n")
+    readme.write_text(f"top\n{INDEX_START}\n{INDEX_END}\n")
+    write_claims_index(results_dir, index, readme)
+    text = index.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text and "bounded-preserves" in text
+    assert "reproduced: bounded-preserves; not-testable: free-splits" in readme.read_text()
+    (tmp_path / "bare.md").write_text("no markers\n")
+    with pytest.raises(ValueError, match="markers"):
+        write_claims_index(results_dir, tmp_path / "bare.md", None)
+
+
+def test_committed_claims_tables_match_the_committed_results():
+    """paper_notes/README.md and README.md show what results/*.json say (rerun
+    ``clustertheory report --claims-index`` after ``reproduce``)."""
+    found = load_results(ROOT / "results")
+    for path, render_table in ((ROOT / "paper_notes" / "README.md", claims_markdown), (ROOT / "README.md", claims_summary_markdown)):
+        text = path.read_text()
+        block = text[text.index(INDEX_START) + len(INDEX_START): text.index(INDEX_END)].strip()
+        assert block == render_table(found, ROOT / "paper_notes", path.parent), f"{path} is out of date"
