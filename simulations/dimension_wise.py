@@ -34,9 +34,9 @@ from clustertheory.analysis.embedding import (
     linear_regression_probe,
     probe_split,
 )
-from clustertheory.config import Boolean, Integer, Real, TupleOf
+from clustertheory.config import Integer, Real, TupleOf
 from clustertheory.data import SentenceSettings
-from clustertheory.functions import EnsembleMLP, dropout_pair, embed
+from clustertheory.functions import EncoderSettings, dropout_pair, embed
 from clustertheory.losses import (
     barlow_decorrelation,
     cross_correlation,
@@ -56,7 +56,7 @@ BARLOW_REFERENCE = (5e-3, 8192)  # Barlow Twins' off-diagonal weight and the emb
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """Latent sentences of latent dimension content_dim + style_dim = embed_dim, the encoder, the
+    """Latent sentences of latent dimension content_dim + style_dim = encoder.out_dim, the encoder, the
     fitting settings and the claims' thresholds.
 
     ``train`` is the run at the largest batch size; every batch size B sees the same number of
@@ -73,11 +73,7 @@ class Config(SimulationConfig):
     """
 
     data: SentenceSettings = SentenceSettings(content_dim=16, style_dim=16, obs_dim=64, hidden=128)
-    width: int = 64
-    depth: int = 2
-    embed_dim: int = 32
-    dropout: float = 0.1
-    layer_norm: bool = True
+    encoder: EncoderSettings = EncoderSettings(out_dim=32, width=64, depth=2, dropout=0.1, layer_norm=True)
     temperature: float = 0.05
     temperature_d: float = 5.0
     gradient_share: float = 1 / 3
@@ -90,11 +86,6 @@ class Config(SimulationConfig):
     minimal_r2: float = 0.01
 
     constraints = {
-        "width": Integer(1),
-        "depth": Integer(1),
-        "embed_dim": Integer(2),
-        "dropout": Real(0, 1, open_lo=True, open_hi=True),
-        "layer_norm": Boolean(),
         "temperature": Real(0, open_lo=True),
         "temperature_d": Real(0, open_lo=True),
         "gradient_share": Real(0, 1, open_lo=True, open_hi=True),
@@ -107,28 +98,30 @@ class Config(SimulationConfig):
     }
 
     def validate(self) -> None:
-        if self.data.content_dim + self.data.style_dim < self.embed_dim:
-            raise ValueError(f"the latent dimension data.content_dim + data.style_dim must reach embed_dim = {self.embed_dim} (the rank bottleneck needs it)")
+        if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
+            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+        if self.data.content_dim + self.data.style_dim < self.encoder.out_dim:
+            raise ValueError(f"the latent dimension data.content_dim + data.style_dim must reach encoder.out_dim = {self.encoder.out_dim} (the rank bottleneck needs it)")
         if self.train.batch_size != self.batch_sizes[-1]:
             raise ValueError(f"train.batch_size must be the largest of batch_sizes = {self.batch_sizes}, got {self.train.batch_size}")
         samples = self.train.steps * self.train.batch_size
         if any(samples % b for b in self.batch_sizes) or self.batch_sizes[0] > self.data.probe_sentences:
             raise ValueError(f"every batch size must divide the samples seen (train.steps x train.batch_size = {samples}) and fit in data.probe_sentences")
-        if not self.batch_sizes[0] < self.embed_dim < self.batch_sizes[-1]:
-            raise ValueError(f"batch_sizes must hold one size below and one above embed_dim = {self.embed_dim}, got {self.batch_sizes}")
+        if not self.batch_sizes[0] < self.encoder.out_dim < self.batch_sizes[-1]:
+            raise ValueError(f"batch_sizes must hold one size below and one above encoder.out_dim = {self.encoder.out_dim}, got {self.batch_sizes}")
 
     @property
     def barlow_offdiag(self) -> float:
         """Barlow Twins' off-diagonal weight scaled to d: lambda_ref (d_ref - 1) / (d - 1), which keeps
         the total weight of the d (d - 1) off-diagonal terms against the d diagonal ones."""
         weight, reference = BARLOW_REFERENCE
-        return weight * (reference - 1) / (self.embed_dim - 1)
+        return weight * (reference - 1) / (self.encoder.out_dim - 1)
 
 
 SCALES = {
     "default": Config(),
     "paper": Config(data=SentenceSettings(content_dim=32, style_dim=32, obs_dim=64, hidden=128, train_sentences=8192, probe_sentences=1024),
-                    width=128, embed_dim=64, batch_sizes=(16, 32, 256), train=FitConfig(steps=300, lr=1e-3, batch_size=256), seeds=20),
+                    encoder=EncoderSettings(out_dim=64, width=128, depth=2, dropout=0.1, layer_norm=True), batch_sizes=(16, 32, 256), train=FitConfig(steps=300, lr=1e-3, batch_size=256), seeds=20),
 }
 
 
@@ -158,8 +151,7 @@ def train_batch_size(config: Config, units: list[dict], ctx: RunContext) -> list
     drawn = {s: config.data.draw(ctx.seed_for(NAME, s)) for s in sorted(set(seeds))}
     train_x = torch.stack([torch.as_tensor(drawn[s][0].obs) for s in seeds]).to(ctx.device)
     probe_x = torch.stack([torch.as_tensor(drawn[s][1].obs) for s in seeds]).to(ctx.device)
-    encoder = EnsembleMLP(config.data.obs_dim, config.embed_dim, [ctx.seed_for(NAME, s) for s in seeds], width=config.width, depth=config.depth,
-                          dropout=config.dropout, layer_norm=config.layer_norm, mask_seed=ctx.seed_for(NAME, "masks", B), device=ctx.device)
+    encoder = config.encoder.build(config.data.obs_dim, [ctx.seed_for(NAME, s) for s in seeds], ctx.device, mask_seed=ctx.seed_for(NAME, "masks", B))
     rows_index = torch.arange(len(units), device=ctx.device)[:, None]
     batches = torch_generator(ctx.seed_for(NAME, "batches", B), ctx.device)
     groups = [(m, [i for i, u in enumerate(units) if u["method"] == m]) for m in METHODS]
@@ -201,8 +193,8 @@ def train_batch_size(config: Config, units: list[dict], ctx: RunContext) -> list
             "kind": "final", "weight": float(weight[i]), "start_share": start_share[i], "end_share": end_share[i],
             "effective_rank": effective_rank(z[i]),
             "latent_r2": linear_regression_probe(z[i], probe.latent, probe_split(len(z[i]), seed=unit["seed"]))["r2"],
-            "identity_gap": float(np.square(c[i] - np.eye(config.embed_dim)).sum()),
-            "identity_gap_bound": float(max(config.embed_dim - (B - 1), 0)),
+            "identity_gap": float(np.square(c[i] - np.eye(config.encoder.out_dim)).sum()),
+            "identity_gap_bound": float(max(config.encoder.out_dim - (B - 1), 0)),
         }
         rows.append([final] + [{"kind": "spectrum", "component": k + 1, "eigenvalue": float(v)} for k, v in enumerate(covariance_spectrum(z[i]))])
     return rows
@@ -252,7 +244,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 
     above, below = gains(finals, "effective_rank", "barlow", "infonce", large), gains(finals, "effective_rank", "barlow", "infonce", small)
     claims = [
-        claim("dimension-wise-raises-rank", f"below d, the dimension-wise term cures feature corruption: it raises the effective rank (B={small} < d={config.embed_dim})",
+        claim("dimension-wise-raises-rank", f"below d, the dimension-wise term cures feature corruption: it raises the effective rank (B={small} < d={config.encoder.out_dim})",
               "effective_rank", "dimension-wise", "infonce", f"effective rank, dimension-wise - InfoNCE at B={small}", config.minimal_rank_gain, [corrupted, acts("dimension-wise", small)]),
         Claim.from_mean("decorrelation-bottlenecked", SOURCE, "decorrelation (Barlow) is rank-bottlenecked below d: it helps less at B < d than at B > d",
                         [above[s] - below[s] for s in above if s in below], f"effective-rank gain of Barlow over InfoNCE, B={large} minus B={small}",
@@ -275,7 +267,7 @@ def plot(rows: list[dict], config: Config):
     import matplotlib.pyplot as plt
 
     finals, spectra = arms.select(rows, kind="final"), arms.select(rows, kind="spectrum")
-    sizes, d = config.batch_sizes, config.embed_dim
+    sizes, d = config.batch_sizes, config.encoder.out_dim
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
     for method in METHODS:
         for ax, key in ((axes[0], "effective_rank"), (axes[2], "latent_r2")):

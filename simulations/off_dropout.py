@@ -41,7 +41,7 @@ from clustertheory.analysis.embedding import (
 from clustertheory.config import Boolean, Integer, Real, TupleOf
 from clustertheory.data import SentenceSettings
 from clustertheory.data.dropout import anisotropic_targets
-from clustertheory.functions import EnsembleMLP, dropout_pair, embed
+from clustertheory.functions import EncoderSettings, EnsembleMLP, dropout_pair, embed
 from clustertheory.losses import dropout_infonce, negative_views
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig, fit
@@ -74,11 +74,7 @@ class Config(SimulationConfig):
     """
 
     data: SentenceSettings = SentenceSettings()
-    width: int = 64
-    depth: int = 2
-    embed_dim: int = 32
-    dropout: float = 0.1
-    layer_norm: bool = True
+    encoder: EncoderSettings = EncoderSettings(out_dim=32, width=64, depth=2, dropout=0.1, layer_norm=True)
     pretrained: bool = True
     anisotropy: float = 0.6
     pretrain: FitConfig = FitConfig(steps=200, lr=3e-3, batch_size=64)
@@ -96,11 +92,6 @@ class Config(SimulationConfig):
     max_mode_gap: float = 0.2
 
     constraints = {
-        "width": Integer(1),
-        "depth": Integer(1),
-        "embed_dim": Integer(2),
-        "dropout": Real(0, 1, open_lo=True, open_hi=True),
-        "layer_norm": Boolean(),
         "pretrained": Boolean(),
         "anisotropy": Real(0, 1, open_hi=True),
         "temperature": Real(0, open_lo=True),
@@ -117,6 +108,8 @@ class Config(SimulationConfig):
     }
 
     def validate(self) -> None:
+        if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
+            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
         if self.checkpoints[-1] > self.train.steps:
             raise ValueError(f"checkpoints must lie in [1, train.steps = {self.train.steps}], got {self.checkpoints}")
         if self.train.batch_size < 2 or self.train.batch_size > self.data.train_sentences:
@@ -127,7 +120,7 @@ class Config(SimulationConfig):
 
 SCALES = {
     "default": Config(),
-    "paper": Config(data=SentenceSettings(train_sentences=8192, probe_sentences=1024), width=256, embed_dim=64, seeds=20,
+    "paper": Config(data=SentenceSettings(train_sentences=8192, probe_sentences=1024), encoder=EncoderSettings(out_dim=64, width=256, depth=2, dropout=0.1, layer_norm=True), seeds=20,
                     train=FitConfig(steps=500, lr=1e-3, batch_size=64), checkpoints=(100, 250, 500), noise_draws=32),
 }
 
@@ -197,12 +190,11 @@ def downstream(encoder, probe_x, probe, config: Config) -> list[dict]:
 
 def pretrained_encoder(config: Config, train, seeds: list[int], ctx: RunContext) -> EnsembleMLP:
     """One member per seed: random, or regressed (dropout on) onto anisotropic latent targets."""
-    encoder = EnsembleMLP(config.data.obs_dim, config.embed_dim, seeds, width=config.width, depth=config.depth,
-                          dropout=config.dropout, layer_norm=config.layer_norm, device=ctx.device)
+    encoder = config.encoder.build(config.data.obs_dim, seeds, ctx.device)
     if not config.pretrained:
         return encoder
     x = torch.stack([torch.as_tensor(t.obs) for t in train]).to(ctx.device)
-    targets = torch.stack([torch.as_tensor(anisotropic_targets(t.latent, config.embed_dim, config.anisotropy, seed=s)) for t, s in zip(train, seeds)]).to(ctx.device)
+    targets = torch.stack([torch.as_tensor(anisotropic_targets(t.latent, config.encoder.out_dim, config.anisotropy, seed=s)) for t, s in zip(train, seeds)]).to(ctx.device)
     batches = torch_generator(seeds[0] + 7, ctx.device)
     rows = torch.arange(len(seeds), device=ctx.device)[:, None]
 
@@ -234,8 +226,7 @@ def train_arms(config: Config, units: list[dict], ctx: RunContext) -> list[list[
         members = [i for i, u in enumerate(units) if (u["loss"], u["positive_weight"]) == (loss, r)]
         if members:
             index = [seed_list.index(units[i]["seed"]) for i in members]
-            encoder = EnsembleMLP(config.data.obs_dim, config.embed_dim, [seed_values[i] for i in index], width=config.width, depth=config.depth,
-                                  dropout=config.dropout, layer_norm=config.layer_norm, mask_seed=seed_values[index[0]] + len(arms_), device=ctx.device)
+            encoder = config.encoder.build(config.data.obs_dim, [seed_values[i] for i in index], ctx.device, mask_seed=seed_values[index[0]] + len(arms_))
             encoder.load_state_dict({k: v[index] for k, v in start.state_dict().items()})
             arms_[(loss, r)] = (encoder, members, index)
     batches = torch_generator(seed_values[0] + 11, ctx.device)
@@ -368,6 +359,6 @@ def plot(rows: list[dict], config: Config):
         ax.set_xticks(range(len(names)), labels, fontsize=8)
         ax.set_title(title + " (lines: seeds; dashes: means)", fontsize=9)
     fig.suptitle(f"Off-dropout negatives (SimCSE++): {'pretrained (anisotropy ' + str(config.anisotropy) + ')' if config.pretrained else 'random'} layer-normalised encoder, "
-                 f"dropout {config.dropout}, t={config.temperature}, B={config.train.batch_size}, {config.train.steps} fine-tuning steps, {config.seeds} seeds", fontsize=10)
+                 f"dropout {config.encoder.dropout}, t={config.temperature}, B={config.train.batch_size}, {config.train.steps} fine-tuning steps, {config.seeds} seeds", fontsize=10)
     fig.tight_layout()
     return fig

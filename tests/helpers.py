@@ -3,6 +3,7 @@
 - How the package words a rejected argument (``clustertheory.config``'s checks), for tests
   that assert a ValueError names the parameter and then states the allowed range.
 - ``scramble_global_rngs``, for tests that a seeded result does not depend on global state.
+- ``doctored``, for tests that break one thing in a simulation's rows and watch its verdict.
 """
 
 import random
@@ -28,3 +29,13 @@ def scramble_global_rngs() -> None:
     random.random()
     np.random.rand(7)
     torch.rand(13)
+
+
+def doctored(rows: list[dict], change, **where) -> list[dict]:
+    """A copy of ``rows`` in which ``change(row)`` has been applied to every row whose fields
+    equal ``where`` (the originals are left alone)."""
+    out = [dict(r) for r in rows]
+    for r in out:
+        if all(r.get(k) == v for k, v in where.items()):
+            change(r)
+    return out

@@ -1,6 +1,7 @@
 """Function classes with a capacity dial (hypercube codes g = sign(score)) and real-valued encoders."""
 
 from .encoders import EnsembleMLP, MLPEncoder, SeededDropout, dropout_pair, embed
+from .ensemble import EncoderSettings
 from .classes import CLASS_NAMES, LinearScore, LookupScore, MLPScore, ScoreModel, hard_codes, make_function_class
 from .features import content_features, fourier_features, linear_features, random_features
 
@@ -17,6 +18,7 @@ __all__ = [
     "linear_features",
     "random_features",
     "EnsembleMLP",
+    "EncoderSettings",
     "MLPEncoder",
     "SeededDropout",
     "dropout_pair",

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import check_nonneg_int, check_positive_int, check_probability
+from ..config import check_nonneg_int, check_positive, check_positive_int, check_probability
 from ..utils import resolve_device, torch_generator
 
 
@@ -47,10 +47,12 @@ class EnsembleMLP(nn.Module):
         h_0 = drop(x),  h_l = drop(relu(N(h_{l-1} W_l^e + b_l^e)))  (l = 1..depth),
         f_e(x) = h_depth W_out^e + b_out^e
 
-    N is a layer norm with its own gain and bias per member (``layer_norm=True``; the
-    identity otherwise), and f_e(x)/||f_e(x)|| is returned when ``normalize``. Member e is
-    initialised from ``seeds[e]`` with PyTorch's default Linear law (weights and biases
-    ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))), so two members with equal seeds start equal and
+    ``depth = 0`` is the linear model f_e(x) = drop(x) W^e + b^e. N is a layer norm with its
+    own gain and bias per member (``layer_norm=True``; the identity otherwise), and
+    f_e(x)/||f_e(x)|| is returned when ``normalize``. Member e is initialised from ``seeds[e]``
+    with ``init_scale`` times PyTorch's default Linear law (weights and biases
+    ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); init_scale < 1 gives the "small initialisation" of
+    the simplicity-bias theory), so two members with equal seeds start equal and
     ``MLPEncoder(seed=s)`` is the member of seed s. Dropout masks come from one generator
     (``mask_generator``, seeded with ``mask_seed``; default ``seeds[0] + 1``), drawn
     independently for every member; in eval mode dropout is off.
@@ -71,14 +73,16 @@ class EnsembleMLP(nn.Module):
         layer_norm: bool = False,
         normalize: bool = False,
         mask_seed: int | None = None,
+        init_scale: float = 1.0,
         device=None,
     ):
         super().__init__()
         check_positive_int("in_dim", in_dim)
         check_positive_int("out_dim", out_dim)
         check_positive_int("width", width)
-        check_positive_int("depth", depth)
+        check_nonneg_int("depth", depth)
         check_probability("dropout", dropout, open_right=True)
+        check_positive("init_scale", init_scale)
         seeds = [check_nonneg_int("seed", s) for s in seeds]
         if not seeds:
             raise ValueError("seeds must name at least one member")
@@ -88,7 +92,7 @@ class EnsembleMLP(nn.Module):
         self.mask_generator = torch_generator(seeds[0] + 1 if mask_seed is None else check_nonneg_int("mask_seed", mask_seed), device)
         self.drop = SeededDropout(dropout, self.mask_generator)
         sizes = [in_dim] + [width] * depth + [out_dim]
-        weights, biases = zip(*(self._init_member(s, sizes) for s in seeds))
+        weights, biases = zip(*(self._init_member(s, sizes, init_scale) for s in seeds))
         self.weights = nn.ParameterList(nn.Parameter(torch.stack(w).to(device)) for w in zip(*weights))  # (E, fan_in, fan_out)
         self.biases = nn.ParameterList(nn.Parameter(torch.stack(b).to(device)) for b in zip(*biases))  # (E, 1, fan_out)
         if self.layer_norm:
@@ -96,11 +100,11 @@ class EnsembleMLP(nn.Module):
             self.norm_biases = nn.ParameterList(nn.Parameter(torch.zeros(self.members, 1, width, device=device)) for _ in range(depth))
 
     @staticmethod
-    def _init_member(seed: int, sizes: list[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def _init_member(seed: int, sizes: list[int], init_scale: float) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         generator = torch_generator(seed)
         weights, biases = [], []
         for fan_in, fan_out in zip(sizes, sizes[1:]):
-            bound = 1.0 / math.sqrt(fan_in)
+            bound = init_scale / math.sqrt(fan_in)
             weights.append((2 * torch.rand(fan_in, fan_out, generator=generator) - 1) * bound)
             biases.append((2 * torch.rand(1, fan_out, generator=generator) - 1) * bound)
         return weights, biases

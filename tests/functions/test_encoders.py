@@ -60,7 +60,7 @@ def test_sphere_encoder_outputs_unit_vectors():
 
 
 def test_encoder_validation():
-    for kwargs, match in (({"in_dim": 0}, "in_dim"), ({"dropout": -0.1}, "dropout"), ({"depth": 0}, "depth"), ({"seed": -2}, "seed")):
+    for kwargs, match in (({"in_dim": 0}, "in_dim"), ({"dropout": -0.1}, "dropout"), ({"depth": -1}, "depth"), ({"seed": -2}, "seed")):
         args = {"in_dim": 4, "out_dim": 2, **kwargs}
         with pytest.raises(ValueError, match=match):
             MLPEncoder(**args)

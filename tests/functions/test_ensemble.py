@@ -1,14 +1,14 @@
-"""EnsembleMLP: members are independent networks, each started from its own seed."""
+"""EnsembleMLP and EncoderSettings: members are independent networks, each started from its own seed."""
 
 import pytest
 import torch
 
-from clustertheory.functions.ensemble import EncoderSettings, EnsembleMLP
+from clustertheory.functions import EncoderSettings, EnsembleMLP
 
 
 def test_members_start_like_their_seed_alone_and_stay_independent():
-    both = EnsembleMLP(5, 3, seeds=[7, 8], width=4, depth=1)
-    alone = EnsembleMLP(5, 3, seeds=[8], width=4, depth=1)
+    both = EnsembleMLP(5, 3, seeds=[7, 8], width=4, depth=1, dropout=0.0)
+    alone = EnsembleMLP(5, 3, seeds=[8], width=4, depth=1, dropout=0.0)
     for w_both, w_alone in zip(both.parameters(), alone.parameters()):
         assert torch.equal(w_both[1], w_alone[0])
     x = torch.randn(2, 6, 5)
@@ -19,20 +19,32 @@ def test_members_start_like_their_seed_alone_and_stay_independent():
 
 
 def test_depth_zero_is_linear_and_init_scale_shrinks_the_start():
-    linear = EnsembleMLP(4, 2, seeds=[0], depth=0)
+    linear = EnsembleMLP(4, 2, seeds=[0], depth=0, dropout=0.0)
     x = torch.randn(5, 4)
     w, b = linear.weights[0][0], linear.biases[0][0]
     assert torch.allclose(linear(x)[0], x @ w + b)
-    small = EnsembleMLP(4, 2, seeds=[0], depth=0, init_scale=0.01)
+    small = EnsembleMLP(4, 2, seeds=[0], depth=0, dropout=0.0, init_scale=0.01)
     assert torch.allclose(small.weights[0], 0.01 * linear.weights[0])
     assert EncoderSettings(out_dim=2, depth=0).build(4, [0, 1])(x).shape == (2, 5, 2)
 
 
 def test_invalid_shapes_and_settings_name_the_parameter():
     net = EnsembleMLP(4, 2, seeds=[0, 1])
-    with pytest.raises(ValueError, match="x must"):
+    with pytest.raises(ValueError, match="inputs must"):
         net(torch.randn(3, 2, 4))
     with pytest.raises(ValueError, match="seeds"):
         EnsembleMLP(4, 2, seeds=[])
     with pytest.raises(ValueError, match="init_scale"):
         EncoderSettings(init_scale=0.0)
+
+
+def test_settings_build_the_dropout_and_layer_norm_network():
+    settings = EncoderSettings(out_dim=3, width=4, depth=2, dropout=0.2, layer_norm=True)
+    net = settings.build(5, [0, 1], mask_seed=9)
+    direct = EnsembleMLP(5, 3, [0, 1], width=4, depth=2, dropout=0.2, layer_norm=True, mask_seed=9)
+    x = torch.randn(6, 5)
+    assert torch.equal(net(x), direct(x))  # same weights, same masks
+    net.eval()
+    assert torch.equal(net(x), net(x))  # dropout off in eval mode
+    with pytest.raises(ValueError, match="dropout"):
+        EncoderSettings(dropout=1.0)

@@ -7,11 +7,14 @@ import torch
 
 import simulations.dimension_wise as dw
 from clustertheory.data import SentenceSettings
+from clustertheory.functions import EncoderSettings
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
+from helpers import doctored
 
 TINY = dw.Config(
-    data=SentenceSettings(content_dim=4, style_dim=4, train_sentences=128, probe_sentences=48), width=16, embed_dim=8,
+    data=SentenceSettings(content_dim=4, style_dim=4, train_sentences=128, probe_sentences=48),
+    encoder=EncoderSettings(out_dim=8, width=16, depth=2, dropout=0.1, layer_norm=True),
     batch_sizes=(4, 16), seeds=2, train=FitConfig(steps=6, lr=1e-3, batch_size=16),
 )
 
@@ -21,20 +24,12 @@ def rows():
     return dw.run(TINY, RunContext.for_tests())
 
 
-def doctored(rows, change, **where):
-    out = [dict(r) for r in rows]
-    for r in out:
-        if all(r.get(k) == v for k, v in where.items()):
-            change(r)
-    return out
-
-
 def test_tiny_run_passes_the_package_checks_and_has_every_row(rows):
     verdict = dw.verdict(rows, TINY)
     assert verdict.passed, verdict.report()
     finals = [r for r in rows if r["kind"] == "final"]
     assert len(finals) == len(TINY.batch_sizes) * len(dw.METHODS) * TINY.seeds
-    assert len([r for r in rows if r["kind"] == "spectrum"]) == len(finals) * TINY.embed_dim
+    assert len([r for r in rows if r["kind"] == "spectrum"]) == len(finals) * TINY.encoder.out_dim
     assert all(r["weight"] == 0 for r in finals if r["method"] == "infonce")
     assert all(r["weight"] > 0 and abs(r["start_share"] - TINY.gradient_share) < 1e-6 for r in finals if r["method"] != "infonce")
 
@@ -84,7 +79,8 @@ def test_plot_builds(rows):
 @pytest.mark.parametrize("change, match", [
     ({"batch_sizes": (8, 16)}, "batch_sizes"),
     ({"batch_sizes": (7, 64)}, "divide"),
-    ({"embed_dim": 64}, "latent dimension"),
+    ({"encoder": EncoderSettings(out_dim=64, depth=2, dropout=0.1)}, "latent dimension"),
+    ({"encoder": EncoderSettings(out_dim=32, depth=2, dropout=0.0)}, "dropout > 0"),
     ({"gradient_share": 1.0}, "gradient_share"),
     ({"train": FitConfig(steps=100, lr=1e-3, batch_size=32)}, "train.batch_size"),
 ])

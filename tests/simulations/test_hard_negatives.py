@@ -11,6 +11,7 @@ from clustertheory.data.sampling import negatives_excluding_anchor
 from clustertheory.losses.hard_negatives import select_negatives
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
+from helpers import doctored
 
 TINY = hn.Config(num_clusters=(2, 4), num_negatives=(4,), points_per_cluster=4, seeds=2, measure_batch=32,
                  train=FitConfig(steps=8, lr=3e-3, batch_size=32), checkpoints=(0, 4, 8))
@@ -19,14 +20,6 @@ TINY = hn.Config(num_clusters=(2, 4), num_negatives=(4,), points_per_cluster=4, 
 @pytest.fixture(scope="module")
 def rows():
     return hn.run(TINY, RunContext.for_tests())
-
-
-def doctored(rows, change, **where):
-    out = [dict(r) for r in rows]
-    for r in out:
-        if all(r.get(k) == v for k, v in where.items()):
-            change(r)
-    return out
 
 
 def test_tiny_run_passes_the_package_checks_and_has_every_row(rows):

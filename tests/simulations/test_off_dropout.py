@@ -7,12 +7,13 @@ import torch
 
 import simulations.off_dropout as od
 from clustertheory.data import SentenceSettings
-from clustertheory.functions import EnsembleMLP
+from clustertheory.functions import EncoderSettings, EnsembleMLP
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
+from helpers import doctored
 
 TINY = od.Config(
-    data=SentenceSettings(train_sentences=128, probe_sentences=48), width=16, embed_dim=8, seeds=2, noise_draws=4, sts_sentences=24,
+    data=SentenceSettings(train_sentences=128, probe_sentences=48), encoder=EncoderSettings(out_dim=8, width=16, depth=2, dropout=0.1, layer_norm=True), seeds=2, noise_draws=4, sts_sentences=24,
     pretrain=FitConfig(steps=15, lr=3e-3, batch_size=16), train=FitConfig(steps=6, lr=1e-3, batch_size=16), checkpoints=(3, 6),
 )
 
@@ -20,14 +21,6 @@ TINY = od.Config(
 @pytest.fixture(scope="module")
 def rows():
     return od.run(TINY, RunContext.for_tests())
-
-
-def doctored(rows, change, **where):
-    out = [dict(r) for r in rows]
-    for r in out:
-        if all(r.get(k) == v for k, v in where.items()):
-            change(r)
-    return out
 
 
 def check(verdict, start):
@@ -98,7 +91,7 @@ def test_plot_builds(rows):
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"dropout": 0.0}, "dropout"),
+    ({"encoder": EncoderSettings(out_dim=32, depth=2, dropout=0.0)}, "dropout > 0"),
     ({"checkpoints": (5, 400)}, "checkpoints"),
     ({"positive_weights": (1.0, 1.0)}, "positive_weights"),
     ({"sts_sentences": 5000}, "sts_sentences"),
