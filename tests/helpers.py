@@ -3,7 +3,8 @@
 - How the package words a rejected argument (``clustertheory.config``'s checks), for tests
   that assert a ValueError names the parameter and then states the allowed range.
 - ``scramble_global_rngs``, for tests that a seeded result does not depend on global state.
-- ``doctored``, for tests that break one thing in a simulation's rows and watch its verdict.
+- ``doctored``, ``failed`` and ``statuses``, for tests that break one thing in a simulation's
+  rows and watch its verdict.
 """
 
 import random
@@ -39,3 +40,13 @@ def doctored(rows: list[dict], change, **where) -> list[dict]:
         if all(r.get(k) == v for k, v in where.items()):
             change(r)
     return out
+
+
+def failed(verdict) -> list[str]:
+    """Names of the package checks of ``verdict`` that FAILed."""
+    return [c.name for c in verdict.checks if not c.passed]
+
+
+def statuses(verdict) -> dict[str, str]:
+    """Claim name -> status of ``verdict``."""
+    return {c.name: c.status for c in verdict.claims}

@@ -7,6 +7,7 @@ from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
 from clustertheory.verdict import STATUSES
 from simulations import finite_negatives as sim
+from helpers import failed
 
 TINY = sim.Config(
     d=2, negatives_grid=(1, 8), small_batch_negatives=(1,), betas=(1.0, 5.0), exact_negatives=(1, 8, 64), seeds=4,
@@ -17,10 +18,6 @@ TINY = sim.Config(
 @pytest.fixture(scope="module")
 def rows():
     return sim.run(TINY, RunContext.for_tests())
-
-
-def failed(verdict) -> list[str]:
-    return [c.name for c in verdict.checks if not c.passed]
 
 
 def status(rows, name, config=TINY) -> str:

@@ -11,6 +11,7 @@ from clustertheory.functions import make_function_class
 from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
 from simulations import theorem_4_5 as sim
+from helpers import failed, statuses
 
 TINY = sim.Config(
     dims=(2,), seeds=10, train=TrainConfig(steps=300, batch_size=128, num_negatives=16, beta=2.0, lr=0.05),
@@ -21,14 +22,6 @@ TINY = sim.Config(
 @pytest.fixture(scope="module")
 def rows():
     return sim.run(TINY, RunContext.for_tests())
-
-
-def failed(verdict) -> list[str]:
-    return [c.name for c in verdict.checks if not c.passed]
-
-
-def statuses(verdict) -> dict[str, str]:
-    return {c.name: c.status for c in verdict.claims}
 
 
 def row_of(codes, data, kind="split-cluster", index=99) -> dict:

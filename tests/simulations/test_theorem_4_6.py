@@ -8,6 +8,7 @@ import simulations.theorem_4_6 as sim
 from clustertheory.analysis.downstream import HeadConfig
 from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
+from helpers import failed
 
 TINY = sim.Config(dims=(2,), seeds=3, train=TrainConfig(steps=300, batch_size=128, num_negatives=16, beta=2.0, lr=0.05),
                   heads=HeadConfig("relu", restarts=4, steps=200), min_minimisers=2, minimal_share=0.3, null_share=0.1)
@@ -16,10 +17,6 @@ TINY = sim.Config(dims=(2,), seeds=3, train=TrainConfig(steps=300, batch_size=12
 @pytest.fixture(scope="module")
 def rows():
     return sim.run(TINY, RunContext.for_tests())
-
-
-def failed(verdict) -> list[str]:
-    return [c.name for c in verdict.checks if not c.passed]
 
 
 def status(rows, name) -> str:

@@ -10,6 +10,7 @@ from clustertheory.analysis.codes import RealizableComb, code_summaries, loss_cr
 from clustertheory.analysis.downstream import mixing_code, partner_split_code
 from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
+from helpers import failed, statuses
 
 TINY = sim.Config(dims=(2,), comb=RealizableComb(points_per_cluster=4), seeds=4, mc_samples=4000,
                   train=TrainConfig(steps=300, batch_size=128, num_negatives=16, beta=2.0, lr=0.05))
@@ -18,14 +19,6 @@ TINY = sim.Config(dims=(2,), comb=RealizableComb(points_per_cluster=4), seeds=4,
 @pytest.fixture(scope="module")
 def rows():
     return sim.run(TINY, RunContext.for_tests())
-
-
-def failed(verdict) -> list[str]:
-    return [c.name for c in verdict.checks if not c.passed]
-
-
-def statuses(verdict) -> dict[str, str]:
-    return {c.name: c.status for c in verdict.claims}
 
 
 def code_row(codes, representation: str) -> dict:
