@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .sweep import atomic_write_text
-from .verdict import STATUSES
+from .verdict import STATUSES, count_statuses, counts_text
 
 STATUS_COLOURS = {"reproduced": "#1a7f37", "not-reproduced": "#b3261e", "inconclusive": "#9a6700", "not-testable": "#6e7781"}
 
@@ -86,10 +86,8 @@ def verdict_parts(summary: Mapping) -> tuple[bool, list[dict], list[dict]]:
 
 
 def status_counts(claims: list[dict]) -> dict[str, int]:
-    counts = {s: 0 for s in STATUSES}
-    for claim in claims:
-        counts[claim.get("status", "inconclusive")] = counts.get(claim.get("status", "inconclusive"), 0) + 1
-    return counts
+    """Status -> number of ``claims`` (dicts of a results file) with it."""
+    return count_statuses(claim["status"] for claim in claims)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -207,7 +205,7 @@ def _section(summary: dict, figures_dir: Path, page: Path, embed: bool, descript
         f"threads {_e(summary.get('threads', '?'))} &middot; {_e(summary.get('date', ''))} &middot; "
         f"torch {_e(versions.get('torch', '?'))}, python {_e(versions.get('python', '?'))}"
     )
-    counts = ", ".join(f"{n} {s}" for s, n in status_counts(claims).items() if n) or "no claims"
+    counts = counts_text(status_counts(claims)) or "no claims"
     config = json.dumps(summary.get("config", {}), indent=2, sort_keys=True)
     title = _e(name) + (f' <small>({_e(run)})</small>' if run != name else "")
     return (
@@ -247,7 +245,7 @@ def render(results: list[dict], figures_dir: Path, page: Path, embed: bool = Fal
     parts = [verdict_parts(s) for s in results]
     passed = sum(p for p, _, _ in parts)
     claims = [c for _, _, cs in parts for c in cs]
-    counts = ", ".join(f"{n} {s}" for s, n in status_counts(claims).items() if n) or "no claims"
+    counts = counts_text(status_counts(claims)) or "no claims"
     sections = "".join(_section(s, figures_dir, page, embed, descriptions.get(s["simulation"], "")) for s in results)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -42,7 +42,7 @@ from typing import Any
 
 from .executors import is_local
 from .utils import available_cores
-from .verdict import STATUSES
+from .verdict import STATUSES, count_statuses, counts_text
 
 STATUS_EVERY_S = 15.0
 MODULE_PREFIX = "module:"  # a simulation given as a module (not in simulations/) travels as its import path
@@ -62,16 +62,13 @@ class SimulationSummary:
     error: str | None = None
 
     def status_counts(self) -> dict[str, int]:
-        counts = {s: 0 for s in STATUSES}
-        for claim in self.claims:
-            counts[claim["status"]] += 1
-        return counts
+        return count_statuses(claim["status"] for claim in self.claims)
 
     def line(self) -> str:
         """One line: package verdict, claim statuses, wall and CPU time."""
         if self.error:
             return f"{self.name}: ERROR ({self.error.strip().splitlines()[-1]})"
-        counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items() if n) or "no claims"
+        counts = counts_text(self.status_counts()) or "no claims"
         return f"{self.name}: package {'PASS' if self.package_passed else 'FAIL'}; claims: {counts} ({self.elapsed_s:.0f} s wall, {self.cpu_s:.0f} s CPU)"
 
 

@@ -74,10 +74,11 @@ def _samples(name: str, values) -> np.ndarray:
     return x
 
 
-def _check_level(level: float) -> float:
-    check_probability("level", level)
+def _check_level(level: float, name: str = "level") -> float:
+    """``level`` (a confidence level or a power) as a float strictly between 0 and 1."""
+    check_probability(name, level)
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+        raise ValueError(f"{name} must be in (0, 1), got {level!r}")
     return float(level)
 
 
@@ -171,7 +172,7 @@ def detectable_effect(sd: float, n: int, level: float = DEFAULT_LEVEL, power: fl
     if not (sd >= 0 and math.isfinite(sd)):
         raise ValueError(f"sd must be finite and >= 0, got {sd!r}")
     check_positive_int("n", n)
-    level, power = _check_level(level), _check_level(power)
+    level, power = _check_level(level), _check_level(power, "power")
     if n < 2:
         return float("nan")
     if sd == 0:
@@ -196,7 +197,7 @@ def detectable_proportion(p0: float, n: int, level: float = DEFAULT_LEVEL, power
     at p0 in {0, 1} the variance of the shifted proportion is used, solving for the shift)."""
     check_probability("p0", p0)
     check_positive_int("n", n)
-    level, power = _check_level(level), _check_level(power)
+    level, power = _check_level(level), _check_level(power, "power")
     z = stats.norm.ppf((1 + level) / 2) + stats.norm.ppf(power)
     if 0 < p0 < 1:
         return float(z * math.sqrt(p0 * (1 - p0) / n))

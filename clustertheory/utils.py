@@ -99,12 +99,31 @@ def limit_threads(threads: int | None) -> Iterator[None]:
 
 @contextmanager
 def one_thread_below(elements: int, limit: int = PARALLEL_ELEMENTS) -> Iterator[None]:
-    """Run the enclosed CPU work on one thread when it touches fewer than ``limit`` elements
-    per operation (:func:`limit_threads`; restored on exit).
+    """Run the enclosed torch CPU work on one intra-op thread when it touches fewer than
+    ``limit`` elements per operation (restored on exit).
 
     Small operations gain nothing from threads, and on a busy machine each parallel region
     can stall for milliseconds: measured 2 ms on one thread against 200 ms on two for one
-    Laplace evaluation of 80 laws on a loaded 2-core machine.
+    Laplace evaluation of 80 laws on a loaded 2-core machine. Only torch's pool is touched:
+    the loops that call this run thousands of times, and a threadpoolctl limit costs about
+    40 us a call against under 1 us for ``torch.set_num_threads``.
     """
-    with limit_threads(1 if elements < limit else None):
+    if elements >= limit:
         yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def one_blas_thread():
+    """A context running numpy / scipy's BLAS and LAPACK on one thread (threadpoolctl).
+
+    On a busy 2-core machine a threaded LAPACK call stalls (measured: eigh of a 203 x 203
+    matrix 5.8 s on two threads against 0.1 s on one; 2001 x 2001: 7.9 s against 2.7 s), and
+    one thread costs little when the CPU is idle.
+    """
+    return _threadpools().limit(limits=1, user_api="blas")

@@ -28,7 +28,7 @@ from samples (``Claim.from_paired``, ``Claim.from_mean``, ``Claim.from_proportio
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,21 @@ import numpy as np
 from . import statistics as st
 
 STATUSES = ("reproduced", "not-reproduced", "inconclusive", "not-testable")
+
+
+def count_statuses(statuses: Iterable[str]) -> dict[str, int]:
+    """Status -> how many of ``statuses`` have it, in the order of STATUSES (0 where none)."""
+    counts = {status: 0 for status in STATUSES}
+    for status in statuses:
+        if status not in counts:
+            raise ValueError(f"claim status must be one of {list(STATUSES)}, got {status!r}")
+        counts[status] += 1
+    return counts
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """"3 reproduced, 1 not-testable" ("" when every count is 0)."""
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 DIRECTIONS = ("greater", "less")
 
 
@@ -353,10 +368,7 @@ class Verdict:
         return "PASS" if self.passed else "FAIL"
 
     def status_counts(self) -> dict[str, int]:
-        counts = {s: 0 for s in STATUSES}
-        for claim in self.claims:
-            counts[claim.status] += 1
-        return counts
+        return count_statuses(claim.status for claim in self.claims)
 
     def claim(self, name: str) -> Claim:
         for claim in self.claims:
@@ -368,7 +380,7 @@ class Verdict:
         head = f"{name}: package {self.label}" if name else f"package {self.label}"
         lines = [head] + ["  " + c.line() for c in self.checks]
         if self.claims:
-            counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items() if n)
+            counts = counts_text(self.status_counts())
             lines.append(f"claims ({counts}):")
             lines += ["  " + c.line() for c in self.claims]
         return "\n".join(lines)

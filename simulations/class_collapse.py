@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.embedding import (
     linear_probe_accuracy,
     probe_split,
@@ -255,10 +256,6 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _select(rows, **where) -> list[dict]:
-    return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
-
-
 def _by_seed(rows) -> dict:
     """{seed: [rows sorted by step]}."""
     out: dict = {}
@@ -277,8 +274,8 @@ def regime_claims(rows: list[dict], config: Config, regime: str) -> tuple[list[C
     """Package checks and claims of one regime from its min-norm and trace rows."""
     tag = f"({regime})"
     data = config.data(regime)
-    best = sorted(_select(rows, kind="min_norm", regime=regime), key=lambda r: r["seed"])
-    traces = _by_seed(_select(rows, kind="trace", regime=regime, p=config.p))
+    best = sorted(select(rows, kind="min_norm", regime=regime), key=lambda r: r["seed"])
+    traces = _by_seed(select(rows, kind="trace", regime=regime, p=config.p))
     ends = [_peak_and_ends(traces[s], "norm_v2") for s in sorted(traces)]
     finals = [t[-1] for t in ends]
     gd_gap = max(max(abs(f["norm_v1"] - b["norm_v1"]), abs(f["norm_v2"] - b["norm_v2"])) for f, b in zip(finals, best))
@@ -315,7 +312,7 @@ def regime_claims(rows: list[dict], config: Config, regime: str) -> tuple[list[C
 def sweep_claims(rows: list[dict], config: Config) -> list[Claim]:
     """What the condition 1 + mu^2 > phi_1^2 decides: the order of learning, not whether."""
     mu2 = config.many_views.subclass_mean ** 2
-    cells = _select(rows, kind="sweep")
+    cells = select(rows, kind="sweep")
     predicted = [1 + mu2 > r["class_strength"] ** 2 for r in cells]
     first = [r["half_v2_step"] < r["half_v1_step"] for r in cells]
     below = {r["seed"]: [] for r in cells}
@@ -336,7 +333,7 @@ def sweep_claims(rows: list[dict], config: Config) -> list[Claim]:
 
 
 def mlp_claims(rows: list[dict], config: Config) -> tuple[list[Check], list[Claim]]:
-    traces = _by_seed(_select(rows, kind="mlp"))
+    traces = _by_seed(select(rows, kind="mlp"))
     ends = [_peak_and_ends(traces[s], "train_probe_subclass") for s in sorted(traces)]
     learned = Check.at_least("MLP + SupCon: final class probe (min over seeds)", min(t[2]["probe_class"] for t in ends), config.min_class_probe)
     trained = Check.below("MLP + SupCon: final / first training loss (max over seeds)", max(
@@ -378,8 +375,8 @@ def plot(rows: list[dict], config: Config):
     fig, axes = plt.subplots(2, 3, figsize=(14, 8))
     styles = {"many-views": "-", "many-dims": "--"}
     for regime in REGIMES:
-        tr = _select(rows, kind="trace", regime=regime, p=config.p)
-        best = _select(rows, kind="min_norm", regime=regime)
+        tr = select(rows, kind="trace", regime=regime, p=config.p)
+        best = select(rows, kind="min_norm", regime=regime)
         ls, label = styles[regime], f"{regime} (n m {'>' if regime == 'many-views' else '<='} dim+1)"
         for key, color, name in (("norm_v1", "tab:red", "||W v1|| class"), ("norm_v2", "tab:blue", "||W v2|| subclass")):
             steps, mean = _mean_trace(tr, key)
@@ -400,7 +397,7 @@ def plot(rows: list[dict], config: Config):
         ax.legend(fontsize=6)
 
     ax = axes[1, 0]
-    sweep = _select(rows, kind="sweep")
+    sweep = select(rows, kind="sweep")
     strengths = sorted({r["class_strength"] for r in sweep})
     for key, color, name in (("half_v1_step", "tab:red", "||W v1|| reaches half its final"), ("half_v2_step", "tab:blue", "||W v2|| reaches half its peak")):
         ax.plot(strengths, [np.mean([r[key] for r in sweep if r["class_strength"] == s]) for s in strengths], "-o", color=color, ms=4, label=name)
@@ -415,10 +412,10 @@ def plot(rows: list[dict], config: Config):
     ax.legend(fontsize=7)
 
     ax = axes[1, 2]
-    mlp = _select(rows, kind="mlp")
+    mlp = select(rows, kind="mlp")
     for key, color, name in (("probe_subclass", "tab:blue", "subclass probe"), ("probe_class", "tab:red", "class probe")):
         steps, mean = _mean_trace(mlp, key)
-        per_seed = [[r[key] for r in sorted(_select(mlp, seed=s), key=lambda r: r["step"])] for s in sorted({r["seed"] for r in mlp})]
+        per_seed = [[r[key] for r in sorted(select(mlp, seed=s), key=lambda r: r["step"])] for s in sorted({r["seed"] for r in mlp})]
         ax.fill_between(steps + 1, np.min(per_seed, axis=0), np.max(per_seed, axis=0), color=color, alpha=0.15)
         ax.plot(steps + 1, mean, "-o", color=color, ms=3, label=name)
     ax.axhline(0.5, color="grey", lw=0.6)

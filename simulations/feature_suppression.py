@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.embedding import linear_probe_accuracy, probe_split
 from clustertheory.analysis.min_norm import (
     DescentConfig,
@@ -288,10 +289,6 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _select(rows, **where) -> list[dict]:
-    return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
-
-
 def _final(rows: list[dict]) -> list[dict]:
     """The last step of each seed's trace, by seed."""
     last = {}
@@ -305,13 +302,13 @@ def rule_verdict(rows: list[dict], config: Config) -> tuple[list[Check], list[Cl
     checks, claims = [], []
     for regime in REGIMES:
         tag = f"({regime})"
-        grid = _select(rows, kind="rule", regime=regime)
+        grid = select(rows, kind="rule", regime=regime)
         rule = "stated_kept" if regime == "many-dims" else "bias_first_kept"
         closed = [(r["population_v1"] > 0.5 * r["kept_value"]) == r[rule] for r in grid]
         sample = [(r["sample_v1"] > 0.5 * r["kept_value"]) == r[rule] for r in grid]
         checks.append(Check.all_of(f"population min-norm keeps v1 exactly where the {regime} closed form says (cells) {tag}", closed))
         checks.append(Check.all_of(f"training-set min-norm keeps v1 (> half its kept value) where the {regime} closed form says (cells x seeds) {tag}", sample))
-        finals = _final(_select(rows, kind="disagreement", regime=regime))
+        finals = _final(select(rows, kind="disagreement", regime=regime))
         kept = finals[0]["kept_value"]
         gap = max(abs(f["gd_v1"] - f["min_norm_v1"]) / kept for f in finals)
         # a unique minimiser (many-views): GD must end at it; a family (many-dims): GD must reach
@@ -337,7 +334,7 @@ def rule_verdict(rows: list[dict], config: Config) -> tuple[list[Check], list[Cl
 
 def imperfect_verdict(rows: list[dict], config: Config) -> tuple[list[Check], list[Claim]]:
     checks, claims = [], []
-    pop = _select(rows, kind="imperfect-population")
+    pop = select(rows, kind="imperfect-population")
     below = [r for r in pop if r["p"] < config.imperfect_views.num_features]
     checks.append(Check.all_of("imperfect augmentation, population: the closed form counts K - 1 directions above v1 (p < K)",
                                [r["outranking"] == config.imperfect_views.num_features - 1 for r in pop]))
@@ -345,9 +342,9 @@ def imperfect_verdict(rows: list[dict], config: Config) -> tuple[list[Check], li
         tag = f"({regime})"
         data = config.data(regime, "imperfect")
         kept = kept_value(data.replace(augmentation_noise=0.0), "many-views")
-        sample = [r for r in _select(rows, kind="imperfect-sample", regime=regime) if r["p"] == config.imperfect_p]
-        finals = _final(_select(rows, kind="imperfect-gd", regime=regime))
-        traces = {s: [r["gd_v1"] for r in _select(rows, kind="imperfect-gd", regime=regime, seed=s)] for s in sorted({r["seed"] for r in finals})}
+        sample = [r for r in select(rows, kind="imperfect-sample", regime=regime) if r["p"] == config.imperfect_p]
+        finals = _final(select(rows, kind="imperfect-gd", regime=regime))
+        traces = {s: [r["gd_v1"] for r in select(rows, kind="imperfect-gd", regime=regime, seed=s)] for s in sorted({r["seed"] for r in finals})}
         in_regime = regime_check(data, regime)
         jittered = Check.above("class jitter tau", data.augmentation_noise, 0.0)
         if regime == "many-views":
@@ -367,7 +364,7 @@ def imperfect_verdict(rows: list[dict], config: Config) -> tuple[list[Check], li
 
 def network_verdict(rows: list[dict], config: Config) -> tuple[list[Check], list[Claim]]:
     def probes(**where) -> list[float]:
-        return [r["probe_class"] for r in sorted(_select(rows, **where), key=lambda r: r["seed"])]
+        return [r["probe_class"] for r in sorted(select(rows, **where), key=lambda r: r["seed"])]
 
     clean = probes(kind="bits", mode="none", size="small")
     shared, fresh = probes(kind="bits", mode="shared", bits=8, size="small"), probes(kind="bits", mode="fresh", bits=8, size="small")
@@ -411,10 +408,10 @@ def plot(rows: list[dict], config: Config):
     colors = plt.cm.viridis(np.linspace(0, 0.85, len(config.sizes)))
     variances = list(config.class_variances)
     for ax, regime in zip(axes[0, :2], REGIMES):
-        grid = _select(rows, kind="rule", regime=regime)
+        grid = select(rows, kind="rule", regime=regime)
         for k, (p, color) in enumerate(zip(config.sizes, colors)):
             shift = 0.25 * (k - (len(config.sizes) - 1) / 2)
-            cells = sorted(_select(grid, p=p, seed=0), key=lambda r: r["class_variance"])
+            cells = sorted(select(grid, p=p, seed=0), key=lambda r: r["class_variance"])
             xs = [variances.index(r["class_variance"]) + shift for r in cells]
             ax.plot(xs, [r["population_v1"] / r["kept_value"] for r in cells], "s", color=color, ms=9, mfc="none", mew=1.5,
                     label=f"p={p}: closed form ({regime} limit)")
@@ -430,7 +427,7 @@ def plot(rows: list[dict], config: Config):
 
     ax = axes[0, 2]
     for regime, ls in zip(REGIMES, ("-", "--")):
-        trace = _select(rows, kind="disagreement", regime=regime)
+        trace = select(rows, kind="disagreement", regime=regime)
         steps = sorted({r["step"] for r in trace})
         kept = trace[0]["kept_value"]
         ax.plot(np.array(steps) + 1, [np.mean([r["gd_v1"] for r in trace if r["step"] == t]) / kept for t in steps], ls, color="tab:red", label=f"GD, {regime}")
@@ -440,13 +437,13 @@ def plot(rows: list[dict], config: Config):
     ax.legend(fontsize=7)
 
     ax = axes[1, 0]
-    pop = sorted(_select(rows, kind="imperfect-population"), key=lambda r: r["p"])
+    pop = sorted(select(rows, kind="imperfect-population"), key=lambda r: r["p"])
     ax.plot([r["p"] for r in pop], [r["population_v1"] for r in pop], "k-", label="population (many-views)")
     for regime, color in zip(REGIMES, ("tab:purple", "tab:green")):
-        sample = _select(rows, kind="imperfect-sample", regime=regime)
+        sample = select(rows, kind="imperfect-sample", regime=regime)
         ps = sorted({r["p"] for r in sample})
         ax.plot(ps, [np.mean([r["sample_v1"] for r in sample if r["p"] == p]) for p in ps], "o--", color=color, label=f"training sets, {regime}")
-        trace = _select(rows, kind="imperfect-gd", regime=regime)
+        trace = select(rows, kind="imperfect-gd", regime=regime)
         steps = sorted({r["step"] for r in trace})
         inset = axes[1, 1]
         inset.plot(np.array(steps) + 1, [np.mean([r["gd_v1"] for r in trace if r["step"] == t]) for t in steps], color=color, label=f"GD, {regime}")
@@ -460,10 +457,10 @@ def plot(rows: list[dict], config: Config):
     labels, values = [], []
     for mode, bits, size in BIT_ARMS:
         labels.append(f"{mode}\n{bits} bits\np={config.small_p if size == 'small' else config.bits_encoder.out_dim}")
-        values.append([r["probe_class"] for r in _select(rows, kind="bits", mode=mode, bits=bits, size=size)])
+        values.append([r["probe_class"] for r in select(rows, kind="bits", mode=mode, bits=bits, size=size)])
     for arm in ("perfect", "jittered"):
         labels.append(f"InfoNCE\nlinear\n{'tau=0' if arm == 'perfect' else 'jittered'}")
-        values.append([r["probe_class"] for r in _select(rows, kind="infonce", arm=arm)])
+        values.append([r["probe_class"] for r in select(rows, kind="infonce", arm=arm)])
     for i, vals in enumerate(values):
         ax.plot(np.full(len(vals), i) + np.linspace(-0.15, 0.15, len(vals)), vals, "o", ms=3, color="tab:blue" if i < len(BIT_ARMS) else "tab:orange")
         ax.plot([i - 0.25, i + 0.25], [np.mean(vals)] * 2, "k-")

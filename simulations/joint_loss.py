@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.embedding import linear_probe_accuracy, probe_split
 from clustertheory.analysis.min_norm import (
     DescentConfig,
@@ -230,10 +231,6 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _select(rows, **where) -> list[dict]:
-    return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
-
-
 def _relative(rows: list[dict], prefix: str) -> list[tuple[float, float, float]]:
     """(w, ||W v1|| / ||W_SCL v1||, ||W v2|| / ||W_UCL v2||) per row, against the same seed (or population)."""
     ref = {(r.get("seed"), r["scl_weight"]): r for r in rows}
@@ -248,7 +245,7 @@ def regime_verdict(rows: list[dict], config: Config, regime: str) -> tuple[list[
     tag = f"({regime})"
     data = config.data(regime)
     threshold, _, gd_grid = config.weights(regime)
-    pop, sample, gd = (_select(rows, kind=k, regime=regime) for k in ("population", "sample", "gd"))
+    pop, sample, gd = (select(rows, kind=k, regime=regime) for k in ("population", "sample", "gd"))
     in_regime = regime_check(data, regime)
     ends = _relative(pop, "min_norm")
     suppress = Check.at_most(f"UCL (w = 0) suppresses v1 and SCL (w = 1) collapses v2, population {tag}",
@@ -295,7 +292,7 @@ def regime_verdict(rows: list[dict], config: Config, regime: str) -> tuple[list[
 
 def nce_verdict(rows: list[dict], config: Config) -> tuple[list[Check], list[Claim]]:
     def probes(w: float, key: str) -> list[float]:
-        return [r[key] for r in sorted(_select(rows, kind="nce", scl_weight=w), key=lambda r: r["seed"])]
+        return [r[key] for r in sorted(select(rows, kind="nce", scl_weight=w), key=lambda r: r["seed"])]
 
     joint = sorted(w for w in config.nce_weights if 0 < w < 1)[len([w for w in config.nce_weights if 0 < w < 1]) // 2]
     reads = Check.at_least(f"SupCon/InfoNCE linear: class probe at w = {joint:g} (min over seeds)", min(probes(joint, "probe_class")), config.min_class_probe)
@@ -330,16 +327,16 @@ def plot(rows: list[dict], config: Config):
     names = {"v1": "v1 class", "v2": "v2 subclass", "v3": "v3 irrelevant"}
     for ax, regime in zip(axes[:2], REGIMES):
         threshold, grid, _ = config.weights(regime)
-        pop = sorted(_select(rows, kind="population", regime=regime), key=lambda r: r["scl_weight"])
+        pop = sorted(select(rows, kind="population", regime=regime), key=lambda r: r["scl_weight"])
         for f in FEATURES:
             # the exact curve is drawn in pieces that never bridge the jump at w*
             for side in (lambda w: w <= threshold, lambda w: w > threshold):
                 piece = [r for r in pop if side(r["scl_weight"])]
                 ax.plot([r["scl_weight"] for r in piece], [r[f"min_norm_{f}"] for r in piece], "-", color=colors[f], lw=1.5,
                         label=f"||W* {names[f]}|| exact" if side(1.0) else None)
-            sample = _select(rows, kind="sample", regime=regime)
+            sample = select(rows, kind="sample", regime=regime)
             ax.plot(grid, [np.mean([r[f"min_norm_{f}"] for r in sample if r["scl_weight"] == w]) for w in grid], "o", color=colors[f], ms=4, mfc="none")
-            gd = _select(rows, kind="gd", regime=regime)
+            gd = select(rows, kind="gd", regime=regime)
             gws = sorted({r["scl_weight"] for r in gd})
             ax.plot(gws, [np.mean([r[f"gd_{f}"] for r in gd if r["scl_weight"] == w]) for w in gws], "x", color=colors[f], ms=8, mew=2)
         ax.axvline(threshold, color="black", ls=":", lw=0.8, label=f"closed-form w* = {threshold:.3g}")
@@ -348,7 +345,7 @@ def plot(rows: list[dict], config: Config):
         ax.legend(fontsize=6)
     ax = axes[2]
     for regime, ls in zip(REGIMES, ("-", "--")):
-        sample = [r for r in _select(rows, kind="sample", regime=regime) if "probe_class" in r]
+        sample = [r for r in select(rows, kind="sample", regime=regime) if "probe_class" in r]
         ws = sorted({r["scl_weight"] for r in sample})
         for key, color in (("probe_class", "tab:red"), ("probe_subclass", "tab:blue")):
             ax.plot(ws, [np.mean([r[key] for r in sample if r["scl_weight"] == w]) for w in ws], ls, marker="o", ms=3, color=color, label=f"{key[6:]}, {regime}")
@@ -356,7 +353,7 @@ def plot(rows: list[dict], config: Config):
     ax.set(xlabel="SCL weight w", ylabel="probe accuracy (fresh examples)", ylim=(0.4, 1.02), title="linear probes on the training-set min-norm embeddings")
     ax.legend(fontsize=6)
     ax = axes[3]
-    nce = _select(rows, kind="nce")
+    nce = select(rows, kind="nce")
     ws = sorted({r["scl_weight"] for r in nce})
     for key, color in (("probe_class", "tab:red"), ("probe_subclass", "tab:blue")):
         for w in ws:

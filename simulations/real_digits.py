@@ -74,6 +74,7 @@ from clustertheory.functions.images import (
     supervised_code,
 )
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.statistics import mean_interval
 from clustertheory.training import TrainConfig
 from clustertheory.training.batched import (
     Member,
@@ -463,9 +464,9 @@ def plot(rows: list[dict], config: Config):
     ax = fig.add_subplot(grid[0, 2])
     x = np.arange(len(keys))
     for s, colour in zip(strengths, plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(strengths)))):
-        values = [_by_seed(rows, "trained", "ari", capacity=k, strength=s) for k in keys]
-        half = [1.96 * v.std(ddof=1) / np.sqrt(len(v)) for v in values]
-        ax.errorbar(x, [v.mean() for v in values], yerr=half, marker="o", ms=4, capsize=3, color=colour, label=f"InfoNCE, s = {s:g}")
+        means = [mean_interval(_by_seed(rows, "trained", "ari", capacity=k, strength=s)) for k in keys]  # t intervals, as the claims
+        half = np.array([[m.estimate - m.low for m in means], [m.high - m.estimate for m in means]])
+        ax.errorbar(x, [m.estimate for m in means], yerr=half, marker="o", ms=4, capsize=3, color=colour, label=f"InfoNCE, s = {s:g}")
     ax.plot(x, [classes[k]["supervised_ari"] for k in keys], "k--", marker="s", ms=4, label="supervised fit (ceiling)")
     ax.set_xticks(x, [labels[k] for k in keys], fontsize=7)
     ax.set_ylabel("ARI against the labels (+- 95% CI)")

@@ -126,3 +126,11 @@ def test_welch_interval_with_one_constant_arm_uses_the_other_arms_spread():
     assert (got.low, got.high) == pytest.approx((expected.low, expected.high))
     same = welch_interval(np.ones(4), np.zeros(5))
     assert (same.low, same.high) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("function", [detectable_effect, detectable_proportion])
+def test_power_and_level_errors_name_their_parameter(function):
+    with pytest.raises(ValueError, match="^power must be in"):
+        function(0.5, 10, power=1.0)
+    with pytest.raises(ValueError, match="^level must be in"):
+        function(0.5, 10, level=0.0)

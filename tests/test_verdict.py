@@ -164,3 +164,13 @@ def test_a_proportion_over_no_trials_is_not_testable():
     claim = Claim.from_proportion("share", SOURCE, "s", 0, 0, "share of minimiser codes", null=0.5, minimal_effect=0.8)
     assert claim.status == "not-testable" and claim.n == 0 and math.isnan(claim.effect)
     assert "trials behind the share" in claim.line()
+
+
+def test_count_statuses_orders_counts_and_rejects_unknown_statuses():
+    from clustertheory.verdict import count_statuses, counts_text
+
+    counts = count_statuses(["not-testable", "reproduced", "reproduced"])
+    assert list(counts) == list(STATUSES) and counts == {"reproduced": 2, "not-reproduced": 0, "inconclusive": 0, "not-testable": 1}
+    assert counts_text(counts) == "2 reproduced, 1 not-testable" and counts_text(count_statuses([])) == ""
+    with pytest.raises(ValueError, match="claim status must be one of"):
+        count_statuses(["passed"])

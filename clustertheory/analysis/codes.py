@@ -224,7 +224,7 @@ def cluster_constant_laws(d: int, clusters_per_vertex: int, enumerate_limit: int
     """
     check_int_range("d", d, 1, 4)
     m, V = clusters_per_vertex * 2**d, 2**d
-    if math.comb(m + V - 1, V - 1) <= enumerate_limit:
+    if cluster_constant_law_count(d, clusters_per_vertex) <= enumerate_limit:
         bars = np.array(list(itertools.combinations(range(m + V - 1), V - 1)))
         edges = np.concatenate([np.full((len(bars), 1), -1), bars, np.full((len(bars), 1), m + V - 1)], axis=1)
         counts = np.diff(edges, axis=1) - 1

@@ -76,7 +76,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from threadpoolctl import ThreadpoolController
 
 from clustertheory.config import (
     Integer,
@@ -88,23 +87,10 @@ from clustertheory.config import (
     check_probability,
 )
 from clustertheory.data.collapse import REGIMES, CollapseConfig
+from clustertheory.utils import one_blas_thread
 from clustertheory.verdict import Check
 
 LOSSES = ("ucl", "scl", "joint")
-_BLAS: list[ThreadpoolController] = []
-
-
-def _one_blas_thread():
-    """A context running numpy's BLAS / LAPACK on one thread.
-
-    The eigen-decompositions here run on one thread: on a busy 2-core machine a threaded
-    LAPACK call stalls (measured: eigh of a 203 x 203 matrix 5.8 s on two threads against 0.1 s
-    on one; 2001 x 2001: 7.9 s against 2.7 s), and one thread costs little when the CPU is idle.
-    The controller is built once: building it scans the loaded libraries (about 14 ms a time).
-    """
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -154,7 +140,7 @@ def range_basis(S: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndar
     S = np.asarray(S, dtype=np.float64)
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise ValueError(f"S must be a square matrix, got shape {S.shape}")
-    with _one_blas_thread():
+    with one_blas_thread():
         lam, U = np.linalg.eigh((S + S.T) / 2)
     keep = lam > rtol * max(lam.max(), 0.0)
     return lam[keep], U[:, keep]
@@ -188,7 +174,7 @@ def spectral_min_norm(
     lam, U = _checked_basis(S, M, basis)
     M = np.asarray(M, dtype=np.float64)
     inv_sqrt = U / np.sqrt(lam)  # (D', r): S^{+1/2} = inv_sqrt @ U^T
-    with _one_blas_thread():
+    with one_blas_thread():
         T = inv_sqrt.T @ M @ inv_sqrt  # T in the eigenbasis of S, (r, r)
         t, E = np.linalg.eigh((T + T.T) / 2)
         t, E = t[::-1].copy(), E[:, ::-1]
@@ -440,7 +426,7 @@ def spectral_gradient_descent(
     M_pad = np.zeros((len(problems), r, r))
     V0 = np.zeros((len(problems), p, r))
     null_parts, Us = [], []
-    with _one_blas_thread():
+    with one_blas_thread():
         for e, ((S, M), (lam, U)) in enumerate(zip(problems, checked)):
             W0 = descent.init_scale * np.random.default_rng(seeds[e]).standard_normal((p, U.shape[0]))
             k = len(lam)

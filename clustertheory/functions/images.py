@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from scipy import fft
 
+from ..analysis.hypercube import vertex_codes
 from ..config import check_in, check_int_range, check_positive_int
 from ..data.views import ViewDataset
 from .classes import LinearScore, MLPScore, ScoreModel
@@ -170,7 +171,7 @@ def supervised_code(features: np.ndarray, data: ViewDataset, dim: int, ridge: fl
     if phi.ndim != 2 or phi.shape[0] != data.num_views:
         raise ValueError(f"features must have shape (V={data.num_views}, p), got {phi.shape}")
     natural, weight = phi[data.base_view], data.base_weight[:, None]
-    vertices = np.where((data.base_cluster[:, None] >> np.arange(d)) & 1, -1.0, 1.0)
+    vertices = vertex_codes(d)[data.base_cluster]
     W = np.linalg.solve(natural.T @ (weight * natural) + ridge * np.eye(phi.shape[1]), natural.T @ (weight * vertices))
     return np.where(phi @ W >= 0, 1, -1).astype(np.int8)
 
