@@ -321,11 +321,11 @@ def _effect_text(claim: Mapping) -> str:
 
 def claims_markdown(results: list[dict], notes_dir: str | Path, link_from: str | Path) -> str:
     """One markdown table of every claim of every default-scale run in ``results``: simulation,
-    claim, source, status, effect with its interval, units, preconditions met, and the note
-    (linked relative to the folder ``link_from``)."""
+    claim, source, status, effect with its interval, units, the smallest effect the run could
+    detect, preconditions met, and the note (linked relative to the folder ``link_from``)."""
     notes_dir, link_from = Path(notes_dir), Path(link_from)
-    lines = ["| simulation | package | claim | source | status | effect [interval] | units | preconditions |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| simulation | package | claim | source | status | effect [interval] | units | detectable | preconditions |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for summary in results:
         if summary["run"] != summary["simulation"]:
             continue  # runs with non-default settings are on the results page, not in the index
@@ -339,7 +339,8 @@ def claims_markdown(results: list[dict], notes_dir: str | Path, link_from: str |
             met = sum(bool(p.get("met")) for p in pre)
             lines.append(
                 f"| {name} | {'PASS' if passed else 'FAIL'} | {_md(claim.get('name', '?'))} | {_md(claim.get('source', ''))} "
-                f"| **{claim.get('status', '?')}** | {_md(_effect_text(claim))} | {_md(claim.get('units', ''))} | {met}/{len(pre)} |"
+                f"| **{claim.get('status', '?')}** | {_md(_effect_text(claim))} | {_md(claim.get('units', ''))} "
+                f"| {_md(_num(claim.get('detectable')))} | {met}/{len(pre)} |"
             )
     return "\n".join(lines)
 
