@@ -23,64 +23,6 @@ def _is_real(value) -> bool:
     return isinstance(value, _RealNumber) and not isinstance(value, bool)
 
 
-def check_positive_int(name: str, value) -> int:
-    """Require an integer >= 1."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
-    return int(value)
-
-
-def check_nonneg_int(name: str, value) -> int:
-    """Require an integer >= 0."""
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer (>= 0), got {value!r}")
-    return int(value)
-
-
-def check_positive(name: str, value) -> float:
-    """Require a finite real > 0."""
-    if not _is_real(value) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def check_nonneg(name: str, value) -> float:
-    """Require a finite real >= 0."""
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_probability(name: str, value, open_right: bool = False) -> float:
-    """Require a real in [0, 1] (or [0, 1) when ``open_right``)."""
-    upper_ok = value < 1 if open_right else value <= 1
-    if not _is_real(value) or not math.isfinite(value) or value < 0 or not upper_ok:
-        interval = "[0, 1)" if open_right else "[0, 1]"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return float(value)
-
-
-def check_range(name: str, value, lo, hi) -> float:
-    """Require ``lo <= value <= hi``."""
-    if not _is_real(value) or not (lo <= value <= hi):
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-    return value
-
-
-def check_int_range(name: str, value, lo: int, hi: int) -> int:
-    """Require an integer with ``lo <= value <= hi``."""
-    if not _is_int(value) or not (lo <= value <= hi):
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(value)
-
-
-def check_in(name: str, value, allowed: Collection) -> object:
-    """Require ``value`` to be one of ``allowed``."""
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {sorted(map(str, allowed))}, got {value!r}")
-    return value
-
-
 # ----------------------------------------------------------------------------- declared constraints
 #
 # A settings class declares, once, what each field may hold (scikit-learn's
@@ -126,7 +68,6 @@ class Integer(Constraint):
         return int(text)
 
     def describe(self) -> str:
-        # the wording of check_positive_int / check_nonneg_int / check_int_range
         if self.lo is not None and self.hi is not None:
             return f"an integer in [{self.lo}, {self.hi}]"
         if self.lo == 1:
@@ -162,7 +103,6 @@ class Real(Constraint):
         return float(text)
 
     def describe(self) -> str:
-        # the wording of check_positive / check_nonneg / check_range
         if self.hi is None and self.lo is not None:
             return f"a finite number {'>' if self.open_lo else '>='} {self.lo:g}"
         if self.lo is None and self.hi is not None:
@@ -221,7 +161,7 @@ class OneOf(Constraint):
         return text
 
     def describe(self) -> str:
-        return f"one of {sorted(map(str, self.values))}"  # the wording of check_in
+        return f"one of {sorted(map(str, self.values))}"
 
 
 @dataclass(frozen=True)
@@ -285,6 +225,69 @@ class Text(Constraint):
 
     def describe(self) -> str:
         return "a string"
+
+
+# ----------------------------------------------------------------------------- check helpers
+#
+# The helpers for public functions go through the constraint objects above, so a message
+# is worded in one place. check_probability and check_range keep their own wording
+# ("must be in [0, 1]", no finiteness rule for check_range): no constraint says exactly that.
+
+
+def check_positive_int(name: str, value) -> int:
+    """Require an integer >= 1."""
+    _POSITIVE_INT.check(name, value)
+    return int(value)
+
+
+def check_nonneg_int(name: str, value) -> int:
+    """Require an integer >= 0."""
+    _NONNEG_INT.check(name, value)
+    return int(value)
+
+
+def check_positive(name: str, value) -> float:
+    """Require a finite real > 0."""
+    _POSITIVE.check(name, value)
+    return float(value)
+
+
+def check_nonneg(name: str, value) -> float:
+    """Require a finite real >= 0."""
+    _NONNEG.check(name, value)
+    return float(value)
+
+
+def check_probability(name: str, value, open_right: bool = False) -> float:
+    """Require a real in [0, 1] (or [0, 1) when ``open_right``)."""
+    upper_ok = value < 1 if open_right else value <= 1
+    if not _is_real(value) or not math.isfinite(value) or value < 0 or not upper_ok:
+        interval = "[0, 1)" if open_right else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def check_range(name: str, value, lo, hi) -> float:
+    """Require ``lo <= value <= hi``."""
+    if not _is_real(value) or not (lo <= value <= hi):
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def check_int_range(name: str, value, lo: int, hi: int) -> int:
+    """Require an integer with ``lo <= value <= hi``."""
+    Integer(lo, hi).check(name, value)
+    return int(value)
+
+
+def check_in(name: str, value, allowed: Collection) -> object:
+    """Require ``value`` to be one of ``allowed`` (a bool never stands for the number 1 or 0)."""
+    OneOf(*allowed).check(name, value)
+    return value
+
+
+_POSITIVE_INT, _NONNEG_INT = Integer(1), Integer(0)
+_POSITIVE, _NONNEG = Real(0, open_lo=True), Real(0)
 
 
 @dataclass(frozen=True)

@@ -326,7 +326,7 @@ def run_simulation(
         "versions": environment_versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    atomic_write_text(paths["json"], json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    atomic_write_text(paths["json"], json.dumps(_jsonable(summary), indent=2) + "\n")
     save_figure(module.plot(rows, config), paths["figure"])
     if partial.exists():
         partial.unlink()

@@ -32,15 +32,32 @@ from .executors import Executor, LocalExecutor
 Result = dict | list[dict]
 
 
-def to_jsonable(value: Any) -> Any:
-    """A JSON scalar (or list) for ``value``: numpy / torch scalars via ``.item()``, else ``str``."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
+def to_jsonable(value: Any, nonfinite_as_text: bool = True) -> Any:
+    """A JSON value for ``value``: numpy / torch scalars via ``.item()``, non-finite floats as the
+    strings "nan", "inf", "-inf" (strict JSON has no NaN), lists and tuples as lists, dicts item by
+    item, anything else as ``str``.
+
+    ``json.dumps(..., default=to_jsonable)`` never passes a float (nor a list or dict) to
+    ``default``: convert a whole summary first, ``json.dumps(to_jsonable(summary))``, so that
+    no bare NaN is written. ``nonfinite_as_text=False`` keeps non-finite floats as floats (the
+    sweep store: Python's json writes NaN / Infinity and reads them back as floats, so a row
+    read back equals the row a fresh run returned).
+    """
+    if isinstance(value, (str, bool, int)) or value is None:
         return value
+    if isinstance(value, float):
+        return str(value) if nonfinite_as_text and not math.isfinite(value) else value
     if hasattr(value, "item"):
-        return value.item()
+        return to_jsonable(value.item(), nonfinite_as_text)
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        return [to_jsonable(v, nonfinite_as_text) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v, nonfinite_as_text) for k, v in value.items()}
     return str(value)
+
+
+def _store_jsonable(value: Any) -> Any:
+    return to_jsonable(value, nonfinite_as_text=False)
 
 
 class SweepStore:
@@ -90,7 +107,7 @@ class SweepStore:
         for unit, rows in finished:
             key = self.key(unit)
             self._done[key] = rows
-            lines.append(json.dumps({"key": key, "rows": rows}, default=to_jsonable) + "\n")
+            lines.append(json.dumps({"key": key, "rows": rows}, default=_store_jsonable) + "\n")
         if self.path is None or not lines:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import statistics as st
+from .sweep import to_jsonable as _jsonable
 
 STATUSES = ("reproduced", "not-reproduced", "inconclusive", "not-testable")
 
@@ -60,18 +61,6 @@ def _fmt(value: Any) -> str:
         return str(bool(value))
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.4g}"
-    return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, bool, int)) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
     return str(value)
 
 

@@ -1,6 +1,7 @@
 """The sweep runner: grids, batching, atomic per-unit storage, and resuming a killed sweep."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -9,10 +10,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from clustertheory.simulation import RunContext, SweepStore
-from clustertheory.sweep import expand_grid, group_units, run_sweep
+from clustertheory.sweep import expand_grid, group_units, run_sweep, to_jsonable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,6 +118,17 @@ def _ledger(path: Path) -> list[int]:
 
 def _stored(path: Path) -> set[int]:
     return {json.loads(record["key"])["i"] for record in map(json.loads, path.read_text().splitlines())}
+
+
+def test_to_jsonable_writes_non_finite_floats_as_text_and_the_store_keeps_them_floats(tmp_path):
+    summary = {"a": float("nan"), "b": [np.float32("inf"), torch.tensor(-math.inf), np.int64(3)], "c": {"d": (1.5, np.bool_(True))}}
+    text = json.dumps(to_jsonable(summary))
+    assert json.loads(text) == {"a": "nan", "b": ["inf", "-inf", 3], "c": {"d": [1.5, True]}}
+    assert "NaN" not in text and "Infinity" not in text
+    store = SweepStore(tmp_path / "store.jsonl")
+    store.put({"seed": 0}, [{"loss": np.float32("nan"), "gap": torch.tensor(math.inf)}])
+    (row,) = SweepStore(tmp_path / "store.jsonl").get({"seed": 0})  # read back: floats, as a fresh run's rows
+    assert math.isnan(row["loss"]) and row["gap"] == math.inf
 
 
 def test_sigkilled_sweep_resumes_without_running_any_finished_unit_again(tmp_path):

@@ -6,6 +6,7 @@
     MLPEncoder     one such MLP: input (B, D) -> (B, d)
     dropout_pair   the dropout augmentation: two training-mode passes of one encoder
     embed          dropout-off embeddings (eval mode, no gradient)
+    modes          set a model's train/eval flag for a block, every submodule's own flag restored after
 
 Hypercube representations g = sign(score) live in :mod:`clustertheory.functions.classes`.
 """
@@ -13,7 +14,8 @@ Hypercube representations g = sign(score) live in :mod:`clustertheory.functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -152,29 +154,34 @@ class MLPEncoder(EnsembleMLP):
         return super().forward(x)[0]
 
 
+@contextmanager
+def modes(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """``model.train(training)`` for the block; on exit every submodule gets back its own
+    train/eval flag (also a model whose submodules were in mixed modes), also when the block raises."""
+    saved = [(module, module.training) for module in model.modules()]
+    try:
+        model.train(training)
+        yield model
+    finally:
+        for module, flag in saved:
+            module.training = flag
+
+
 def dropout_pair(encoder: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The augmentation of this setting: two training-mode passes (independent masks).
 
-    The encoder's train/eval flag is restored afterwards.
+    Every submodule's train/eval flag is restored afterwards (:func:`modes`).
     """
-    was_training = encoder.training
-    encoder.train()
-    try:
+    with modes(encoder, True):
         return encoder(inputs), encoder(inputs)
-    finally:
-        encoder.train(was_training)
 
 
 @torch.no_grad()
 def embed(encoder: nn.Module, inputs: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """Dropout-off embeddings f(x) in eval mode, without gradient; flag restored.
+    """Dropout-off embeddings f(x) in eval mode, without gradient; flags restored (:func:`modes`).
 
     inputs (N, D) or (E, N, D); chunks of ``batch_size`` rows along N are concatenated."""
     check_positive_int("batch_size", batch_size)
-    was_training = encoder.training
-    encoder.eval()
-    try:
+    with modes(encoder, False):
         chunks = [encoder(inputs[..., i : i + batch_size, :]) for i in range(0, inputs.shape[-2], batch_size)]
         return torch.cat(chunks, dim=-2)
-    finally:
-        encoder.train(was_training)

@@ -40,6 +40,7 @@ from ..data.views import ViewDataset
 from ..functions.classes import LinearScore, ScoreModel, make_function_class
 from ..losses import hypercube_infonce
 from ..utils import seed_everything
+from .fitting import torch_optimizer
 from .trainer import TrainConfig, TrainResult, default_evaluator, relax
 
 SHAPE_FIELDS = ("steps", "batch_size", "negative_mode", "optimizer", "relaxation", "log_every")
@@ -320,9 +321,7 @@ class MemberSettings:
         held = member_parameters(model)
         params = [p for p, _, _ in held]
         if not torch.is_tensor(self.lr):
-            if self.shape.optimizer == "adam":
-                return torch.optim.Adam(params, lr=self.lr)
-            return torch.optim.SGD(params, lr=self.lr)
+            return torch_optimizer(self.shape.optimizer, params, self.lr)
         rates = [self.lr[a:b] for _, a, b in held]
         return MemberAdam(params, rates) if self.shape.optimizer == "adam" else MemberSGD(params, rates)
 

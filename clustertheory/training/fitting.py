@@ -22,7 +22,7 @@ from torch import nn
 
 from ..config import Integer, OneOf, Real, Settings
 
-FIT_OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd")  # every trainer's choice (FitConfig, TrainConfig)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class FitConfig(Settings):
     constraints = {
         "steps": Integer(1),
         "lr": Real(0, open_lo=True),
-        "optimizer": OneOf(*FIT_OPTIMIZERS),
+        "optimizer": OneOf(*OPTIMIZERS),
         "weight_decay": Real(0),
         "batch_size": Integer(1),
     }
@@ -56,9 +56,14 @@ def make_optimizer(parameters: Iterable[torch.Tensor], config: FitConfig) -> tor
     params = list(parameters)
     if not params:
         raise ValueError("parameters must hold at least one tensor to fit")
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch_optimizer(config.optimizer, params, config.lr, config.weight_decay)
+
+
+def torch_optimizer(name: str, params: list[torch.Tensor], lr: float, weight_decay: float = 0) -> torch.optim.Optimizer:
+    """torch's Adam (``name`` "adam") or SGD (any other of OPTIMIZERS) over ``params``."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
 
 
 def fit(

@@ -25,8 +25,8 @@ from ..config import Integer, OneOf, Real, Settings
 from ..data.sampling import NEGATIVE_MODES
 from ..data.views import ViewDataset
 from ..functions.classes import ScoreModel, hard_codes
+from .fitting import OPTIMIZERS
 
-OPTIMIZERS = ("adam", "sgd")
 RELAXATIONS = ("tanh", "ste")
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from clustertheory.functions import EnsembleMLP, MLPEncoder, SeededDropout, dropout_pair, embed
+from clustertheory.functions import EnsembleMLP, MLPEncoder, SeededDropout, dropout_pair, embed, modes
 from clustertheory.losses import off_dropout_infonce
 from clustertheory.utils import torch_generator
 
@@ -51,6 +51,34 @@ def test_dropout_pair_is_the_augmentation_and_embed_is_dropout_off():
     assert encoder.training
     silent = MLPEncoder(6, 4, width=16, dropout=0.0, seed=0)
     assert torch.equal(*dropout_pair(silent, x))
+
+
+def test_modes_gives_every_submodule_its_own_flag_back():
+    encoder = MLPEncoder(6, 4, width=16, depth=2, dropout=0.3, layer_norm=True, seed=0)
+    submodules = list(encoder.modules())
+    assert len(submodules) > 3
+    for i, module in enumerate(submodules):  # mixed: a flat .train(flag) could not restore this
+        module.training = i % 2 == 0
+    before = [module.training for module in submodules]
+    assert len(set(before)) == 2
+    x = torch.randn(12, 6)
+    seen = []
+
+    def spy(module, inputs):
+        seen.append(all(m.training for m in submodules) or (not any(m.training for m in submodules) and "off"))
+
+    handle = encoder.register_forward_pre_hook(spy)
+    dropout_pair(encoder, x)
+    assert [module.training for module in submodules] == before
+    embed(encoder, x, batch_size=5)
+    assert [module.training for module in submodules] == before
+    handle.remove()
+    assert seen == [True, True, "off", "off", "off"]  # train mode for the pair, eval mode for each chunk
+    for training in (True, False):
+        with pytest.raises(RuntimeError, match="inside"), modes(encoder, training) as model:
+            assert model is encoder and all(m.training == training for m in submodules)
+            raise RuntimeError("inside")
+        assert [module.training for module in submodules] == before  # also when the block raises
 
 
 def test_sphere_encoder_outputs_unit_vectors():
