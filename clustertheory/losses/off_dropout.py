@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from clustertheory.config import check_in, check_positive
+from clustertheory.functions.encoders import dropout_pair, modes
 from clustertheory.losses.primitives import (
     check_same_shape,
     log1p_exp,
@@ -95,14 +96,8 @@ def negative_views(source: str, model: torch.nn.Module, inputs: torch.Tensor, *,
     check_in("source", source, NEGATIVE_SOURCES)
     if source == "simcse":
         return None
-    modes = [(module, module.training) for module in model.modules()]
-    try:
-        model.train(source == "averaged-dropout")
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
-            return torch.stack([model(inputs) for _ in range(1 if source == "off-dropout" else passes)]).mean(dim=0)
-    finally:
-        for module, mode in modes:
-            module.training = mode
+    with modes(model, source == "averaged-dropout"), torch.set_grad_enabled(torch.is_grad_enabled() and not detach):
+        return torch.stack([model(inputs) for _ in range(1 if source == "off-dropout" else passes)]).mean(dim=0)
 
 
 def off_dropout_infonce(
@@ -128,12 +123,6 @@ def off_dropout_infonce(
     """
     check_positive("temperature", temperature)
     check_positive("positive_weight", positive_weight)
-    modes = [(module, module.training) for module in model.modules()]
-    try:
-        model.train()
-        h, h_pos = model(inputs), model(inputs)
-    finally:
-        for module, mode in modes:
-            module.training = mode
+    h, h_pos = dropout_pair(model, inputs)
     h_bar = negative_views("off-dropout", model, inputs, detach=detach_negatives)
     return dropout_infonce(h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction=reduction)
