@@ -14,16 +14,22 @@ norms instead of normalising the (B, K, d) negatives; D is ``logsumexp(negative 
 - positive logit``, so besides the product itself only the logsumexp touches the
 (B, K) or (B, B) matrix. In-batch, the entries that are not negatives (the positive,
 and the anchor itself with same-view negatives) are overwritten in the fresh logit
-matrix (:func:`_leave_out_diagonal`) instead of masking a copy.
+matrix (:func:`_leave_out_diagonal`) instead of masking a copy. The one-direction
+in-batch loss without same-view negatives (the CLIP / info-nce-pytorch form) is one
+autograd node with a hand-written backward (:class:`_OneWayInBatch`): at small B its
+cost is per-operation overhead, which the generic form multiplies; it has no second
+derivative (one raises).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
-from clustertheory.config import check_nonneg, check_positive
+from clustertheory.config import check_in, check_nonneg, check_positive
 from clustertheory.losses.primitives import (
+    REDUCTIONS,
     check_embeddings,
     check_hypercube_inputs,
     check_leading_shape,
@@ -38,6 +44,7 @@ from clustertheory.losses.primitives import (
 )
 
 NORM_EPS = 1e-12  # as F.normalize: a vector is divided by max(||v||, NORM_EPS)
+SOFTPLUS_EXACT_ABOVE = 40.0  # F.softplus returns x itself above this threshold
 
 
 def _finish(log_negatives_over_positive: torch.Tensor, include_positive: bool) -> torch.Tensor:
@@ -86,6 +93,78 @@ def _leave_out_diagonal(logits: torch.Tensor, offset: int) -> None:
     that of the loss without those entries.
     """
     torch.diagonal(logits.detach(), offset).fill_(torch.finfo(logits.dtype).min)
+
+
+class _OneWayInBatch(torch.autograd.Function):
+    """In-batch InfoNCE (or decoupled) loss, one direction, no same-view negatives, as one
+    autograd node with a hand-written backward.
+
+    anchor, positive (B, d), already upcast; L2-normalised here when ``normalize``
+    (by the operations of ``F.normalize``, so to the same values). Per anchor
+    ``l_i = log(1 + exp(D_i))`` (``include_positive``) or ``D_i`` (decoupled), with
+    ``D_i = log sum_{j != i} exp(scale s(a_i, p_j)) - scale s(a_i, p_i)``; returns the (B,)
+    rows reduced by ``reduction`` (already checked).
+
+    Why by hand: at small B the cost of the autograd form is the fixed overhead of its many
+    small operations and graph nodes (normalisation, logsumexp, log1p_exp, reduction), not
+    the (B, B) work; one node with few operations is what matches info-nce-pytorch's single
+    cross_entropy there. Anchor and positive are stacked into one (2B, d) tensor so that
+    normalisation and its backward run once. The forward keeps the softmax over the negatives
+    (the positives on the diagonal are left out, so 0 there); the gradient w.r.t. the logits
+    is then ``w_i softmax_{j != i}`` at the negatives and ``-w_i`` at the positive, with
+    ``w = dl/dD = sigmoid(D)`` (1 for the decoupled loss). It is built from D, never as
+    ``softmax - 1``, so tiny losses keep tiny, exact gradients. Once differentiable (a second
+    derivative raises), as ``primitives._RowLogSumExp``.
+    """
+
+    @staticmethod
+    def forward(ctx, anchor, positive, scale: float, normalize: bool, include_positive: bool, reduction: str):
+        views = torch.cat([anchor, positive])  # (2B, d): anchors, then positives
+        norms = None
+        if normalize:  # F.normalize: divide by max(||v||, NORM_EPS)
+            norms = torch.linalg.vector_norm(views, dim=-1, keepdim=True).clamp_min_(NORM_EPS)
+            views.div_(norms)
+        anchor, positive = views.chunk(2)
+        logits = torch.mm(anchor, positive.T).mul_(scale)  # (B, B): row i anchor a_i, column j positive p_j
+        positive_logit = torch.diagonal_copy(logits)  # (B,)
+        logits.diagonal().fill_(torch.finfo(logits.dtype).min)  # leave the positives out: exp gives 0
+        # logsumexp over the negatives from one fused softmax: its largest entry is exp(0) / sum,
+        # so log(sum) = -log(max softmax); the softmax itself is what the backward needs
+        softmax = torch.softmax(logits, dim=1)
+        gap = (logits.amax(dim=1) - positive_logit).sub_(softmax.amax(dim=1).log_())  # D = lse(negatives) - positive
+        # log(1 + exp(D)), exact: log1p(exp(D)) up to D = 40, D itself above (the rest, under
+        # exp(-40) = 4e-18, is below half an ulp of D in float32 and float64); one op, not two
+        rows = F.softplus(gap, threshold=SOFTPLUS_EXACT_ABOVE) if include_positive else gap
+        ctx.save_for_backward(views, norms, softmax, gap)
+        ctx.scale, ctx.include_positive, ctx.reduction = scale, include_positive, reduction
+        return rows.mean() if reduction == "mean" else rows.sum() if reduction == "sum" else rows
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        views, norms, softmax, gap = ctx.saved_tensors
+        # (B,) weights w = dl/dD, times the logits' scale and the reduction's factor (folded here)
+        factor = grad * (ctx.scale / gap.shape[0] if ctx.reduction == "mean" else ctx.scale)
+        weight = torch.sigmoid(gap).mul_(factor) if ctx.include_positive else factor.expand_as(gap)
+        grad_logits = softmax * weight.unsqueeze(1)  # w_i softmax over the negatives
+        grad_logits.diagonal().sub_(weight)  # the positive: -w_i (the diagonal was 0)
+        anchor, positive = views.chunk(2)
+        grad_views = torch.empty_like(views)
+        grad_anchor, grad_positive = grad_views.chunk(2)
+        torch.mm(grad_logits, positive, out=grad_anchor)
+        torch.mm(grad_logits.T, anchor, out=grad_positive)
+        if norms is not None:
+            # through v / max(||v||, eps): (g - v (v.g)) / ||v||; a clamped norm passes no gradient
+            radial = torch.where(norms > NORM_EPS, (views * grad_views).sum(dim=-1, keepdim=True), 0.0)
+            grad_views.addcmul_(views, radial, value=-1).div_(norms)
+        return grad_anchor, grad_positive, None, None, None, None
+
+
+def _one_way_in_batch(anchor, positive, scale: float, normalize: bool, include_positive: bool, reduction: str) -> torch.Tensor:
+    """The reduced one-direction in-batch loss without same-view negatives (:class:`_OneWayInBatch`)."""
+    check_in("reduction", reduction, REDUCTIONS)
+    anchor, positive = upcast(anchor, positive)
+    return _OneWayInBatch.apply(anchor, positive, scale, normalize, include_positive, reduction)
 
 
 def _in_batch_rows(
@@ -174,7 +253,8 @@ def infonce(
 
     reduction: "mean" over anchors, "sum", or "none" (per-anchor (B,); for
     ``symmetric`` the per-anchor average of the two directions). Returns float32 for
-    half / bfloat16 / float32 input and float64 for float64 input.
+    half / bfloat16 / float32 input and float64 for float64 input. The one-direction
+    in-batch loss (neither option) has a first derivative only (a second one raises).
 
     Raises ValueError for temperature <= 0, K = 0, mismatched shapes, and B < 2 with
     in-batch negatives (a single candidate makes the loss identically 0).
@@ -193,6 +273,8 @@ def infonce(
             f"in-batch infonce needs batch size B >= 2 (B = 1 leaves a single candidate "
             f"and the loss is identically 0), got anchor shape {tuple(anchor.shape)}"
         )
+    if not symmetric and not same_view_negatives:
+        return _one_way_in_batch(anchor, positive, scale, normalize, True, reduction)
     anchor, positive = prepare(normalize, anchor, positive)
     rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=True)
     return reduce_rows(rows, reduction)
@@ -333,8 +415,10 @@ def decoupled(
     lightly.loss.DCLLoss. Value with identical embeddings: ``log(number of
     negatives)``; unlike InfoNCE the loss can be negative.
 
-    reduction: "mean", "sum", "none" (B,). Raises ValueError for temperature <= 0,
-    K = 0, mismatched shapes, B < 2 in-batch (no negative at all).
+    reduction: "mean", "sum", "none" (B,). In-batch, one direction without same-view
+    negatives, the loss has a first derivative only (a second one raises).
+    Raises ValueError for temperature <= 0, K = 0, mismatched shapes, B < 2 in-batch
+    (no negative at all).
     """
     check_positive("temperature", temperature)
     check_pair(anchor, positive)
@@ -350,6 +434,8 @@ def decoupled(
             f"in-batch decoupled needs batch size B >= 2 (B = 1 has no negative), "
             f"got anchor shape {tuple(anchor.shape)}"
         )
+    if not symmetric and not same_view_negatives:
+        return _one_way_in_batch(anchor, positive, scale, normalize, False, reduction)
     anchor, positive = prepare(normalize, anchor, positive)
     rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=False)
     return reduce_rows(rows, reduction)

@@ -1,6 +1,7 @@
 """infonce, hypercube_infonce, supcon_out and decoupled against loop references,
 closed forms, symmetries and gradcheck."""
 
+import importlib
 import math
 
 import numpy as np
@@ -333,3 +334,69 @@ def test_gradcheck_hypercube_and_supcon():
     labels = torch.tensor([0, 1, 0, 1, 2])
     emb = leaf(5, 3, seed=7)
     assert torch.autograd.gradcheck(lambda x: supcon_out(x, labels, temperature=0.5), (emb,))
+
+
+# --- one-direction in-batch: the hand-written backward (_OneWayInBatch) ------------------
+
+
+def autograd_one_way(a, p, temperature, normalize, include_positive, reduction):
+    """The same loss by the generic autograd path (F.normalize, logsumexp, log1p_exp)."""
+    from clustertheory.losses.primitives import prepare, reduce_rows
+
+    module = importlib.import_module("clustertheory.losses.infonce")  # the attribute is the function
+    a, p = prepare(normalize, a, p)
+    rows = module._in_batch_rows(a, p, 1.0 / temperature, False, False, include_positive)
+    return reduce_rows(rows, reduction)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_gradcheck_one_way_in_batch(reduction, normalize):
+    a, p = leaf(4, 3, seed=31), leaf(4, 3, seed=32)
+    assert torch.autograd.gradcheck(lambda x, y: infonce(x, y, temperature=0.5, normalize=normalize, reduction=reduction), (a, p))
+    assert torch.autograd.gradcheck(
+        lambda x, y: decoupled(x, y, temperature=0.5, normalize=normalize, symmetric=False, same_view_negatives=False, reduction=reduction),
+        (a, p),
+    )
+
+
+@pytest.mark.parametrize("include_positive", [True, False])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_one_way_in_batch_equals_autograd_form_with_a_zero_row(include_positive, reduction):
+    """Values and gradients of the hand-written node equal the autograd form, including a zero
+    anchor and a zero positive (norm clamped to eps: F.normalize passes no radial gradient)."""
+    a, p = draw(6, 5, seed=33), draw(6, 5, seed=34)
+    a[2], p[4] = 0.0, 0.0
+    upstream = draw(6, seed=35) if reduction == "none" else torch.tensor(1.7, dtype=torch.float64)
+    results = []
+    for compute in ("ours", "autograd"):
+        x, y = a.clone().requires_grad_(True), p.clone().requires_grad_(True)
+        if compute == "ours":
+            fn = infonce if include_positive else lambda *args, **kw: decoupled(*args, symmetric=False, same_view_negatives=False, **kw)
+            value = fn(x, y, temperature=0.2, reduction=reduction)
+        else:
+            value = autograd_one_way(x, y, 0.2, True, include_positive, reduction)
+        value.backward(upstream)
+        results.append((value.detach(), x.grad, y.grad))
+    torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=1e-14)
+
+
+def test_tiny_one_way_in_batch_gradients_keep_relative_precision():
+    """At l = log(1 + 3 exp(-100)) ~ 1e-43 the gradient is of that size too; it must keep its
+    relative precision (built from sigmoid(D), not as softmax - 1, which would round to 0)."""
+    a = torch.eye(4, dtype=torch.float64).requires_grad_(True)
+    p = torch.eye(4, dtype=torch.float64).requires_grad_(True)
+    infonce(a, p, temperature=0.01, reduction="sum").backward()
+    ours = (a.grad.clone(), p.grad.clone())
+    a.grad = p.grad = None
+    others = torch.stack([p[[j for j in range(4) if j != i]] for i in range(4)])
+    infonce(a, p, others, temperature=0.01, reduction="sum").backward()
+    assert ours[0].abs().max().item() < 1e-40 and ours[0].abs().max().item() > 0
+    torch.testing.assert_close(ours, (a.grad, p.grad), rtol=1e-12, atol=0.0)
+
+
+def test_one_way_in_batch_second_derivative_is_refused_not_wrong():
+    a, p = leaf(4, 3, seed=36), leaf(4, 3, seed=37)
+    (grad,) = torch.autograd.grad(infonce(a, p, temperature=0.5), a, create_graph=True)
+    with pytest.raises(RuntimeError):
+        grad.sum().backward()
