@@ -28,7 +28,6 @@ from scipy.special import comb
 from clustertheory.analysis.exact_loss import (
     AUTO_MAX_TERMS,
     LAPLACE_STEP,
-    LAPLACE_U_MAX,
     METHODS,
     expected_log1p_sum_batch,
     laplace_grid,
@@ -456,6 +455,12 @@ def starting_laws(d: int, seed: int | np.random.Generator = 0) -> dict[str, np.n
     return laws
 
 
+def _search_grid(l: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """The search's quadrature nodes: :func:`laplace_grid` with step SEARCH_STEP and margin
+    SEARCH_MARGIN, for log-ratios <= 0 (so one set of nodes serves every cell up to this l)."""
+    return laplace_grid(0.0, l, dtype, device, step=SEARCH_STEP, margin=SEARCH_MARGIN)
+
+
 def search_losses(law: torch.Tensor, negatives, betas) -> torch.Tensor:
     """Ltilde for a batch of cells, each with its own (l, beta), as the search needs it: law
     (C, ..., 2^d) -> (C, ...), differentiable, accurate to ~1e-12 (not to rounding):
@@ -474,9 +479,7 @@ def search_losses(law: torch.Tensor, negatives, betas) -> torch.Tensor:
     beta = torch.as_tensor(np.asarray(betas, dtype=np.float64)).to(law)
     if ls.shape != (law.shape[0],) or beta.shape != (law.shape[0],):
         raise ValueError(f"negatives and betas must hold one value per cell ({law.shape[0]}), got {tuple(ls.shape)} and {tuple(beta.shape)}")
-    u_min = -math.log(float(ls.max())) - SEARCH_MARGIN
-    count = math.ceil((LAPLACE_U_MAX - u_min) / SEARCH_STEP) + 1
-    grid = LAPLACE_U_MAX - SEARCH_STEP * torch.arange(count, dtype=law.dtype, device=law.device).flip(0)
+    grid = _search_grid(int(ls.max()), law.dtype, law.device)
     weight = SEARCH_STEP * torch.exp(-torch.exp(grid))
     h = torch.arange(d + 1, dtype=law.dtype, device=law.device)
     terms = torch.exp(-torch.exp(grid[None, None, :] - 2.0 * beta[:, None, None] * h[None, :, None]))  # (C, n, G)
@@ -516,7 +519,7 @@ def search_blurring_increases(
         raise ValueError(f"starts must have shape (R, {2**d}), got {starts.shape}")
     device = torch.device(device)
     theta = torch.log(torch.from_numpy(np.broadcast_to(starts, (len(ls), *starts.shape)).copy()).to(device) + 1e-12)
-    elements = theta.numel() * int((LAPLACE_U_MAX + math.log(max(ls)) + SEARCH_MARGIN) / SEARCH_STEP)
+    elements = theta.numel() * len(_search_grid(max(ls)))
     with one_thread_below(elements if device.type == "cpu" else 0):
         return _ascend(ls, betas, theta, steps, lr)
 

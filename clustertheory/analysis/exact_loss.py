@@ -99,12 +99,15 @@ def _multinomial_batch(log_ratio: np.ndarray, probs: np.ndarray, l: int) -> np.n
     return out
 
 
-def laplace_grid(max_log_ratio: float, l: int, dtype=torch.float64, device=None) -> torch.Tensor:
-    """(G,) nodes u of the Laplace quadrature in u = log t (see the module constants)."""
+def laplace_grid(
+    max_log_ratio: float, l: int, dtype=torch.float64, device=None, step: float = LAPLACE_STEP, margin: float = LAPLACE_MARGIN
+) -> torch.Tensor:
+    """(G,) nodes u of the Laplace quadrature in u = log t, spaced ``step`` and ending at LAPLACE_U_MAX
+    (see the module constants; a coarser step or a smaller margin trades accuracy for nodes)."""
     spread = max(0.0, max_log_ratio + math.log(l))  # log of an upper bound on S/a
-    u_min = -spread - LAPLACE_MARGIN
-    count = int(math.ceil((LAPLACE_U_MAX - u_min) / LAPLACE_STEP)) + 1
-    return LAPLACE_U_MAX - LAPLACE_STEP * torch.arange(count, dtype=dtype, device=device).flip(0)
+    u_min = -spread - margin
+    count = int(math.ceil((LAPLACE_U_MAX - u_min) / step)) + 1
+    return LAPLACE_U_MAX - step * torch.arange(count, dtype=dtype, device=device).flip(0)
 
 
 def laplace_log1p_sum(log_ratio: torch.Tensor, probs: torch.Tensor, l: int) -> torch.Tensor:
@@ -123,8 +126,12 @@ def laplace_log1p_sum(log_ratio: torch.Tensor, probs: torch.Tensor, l: int) -> t
     return _laplace_on_grid(log_ratio, probs, l, grid)
 
 
-def _laplace_on_grid(log_ratio: torch.Tensor, probs: torch.Tensor, l: int, grid: torch.Tensor) -> torch.Tensor:
-    """:func:`laplace_log1p_sum` on given nodes ``grid`` (G,) (see :func:`laplace_grid`)."""
+def _laplace_on_grid(log_ratio: torch.Tensor, probs: torch.Tensor, l, grid: torch.Tensor) -> torch.Tensor:
+    """:func:`laplace_log1p_sum` on given nodes ``grid`` (G,) (see :func:`laplace_grid`).
+
+    l: an int -> (B,), or an (L,) float64 tensor of several l -> (L, B): everything but the
+    final power phi^l is shared by all of them.
+    """
     weight = LAPLACE_STEP * torch.exp(-torch.exp(grid))  # (G,) trapezoid weight x e^{-t}
     scaled = torch.exp(grid + log_ratio.unsqueeze(-1))  # s v_j / a: (n, G) or (B, n, G)
     one_minus_terms, phi_terms = -torch.expm1(-scaled), torch.exp(-scaled)
@@ -133,6 +140,8 @@ def _laplace_on_grid(log_ratio: torch.Tensor, probs: torch.Tensor, l: int, grid:
     else:
         one_minus_phi = torch.einsum("bn,bng->bg", probs, one_minus_terms)
         phi = torch.einsum("bn,bng->bg", probs, phi_terms)
+    if torch.is_tensor(l):
+        l = l[:, None, None]  # (L, 1, 1): the branches below broadcast to (L, B, G)
     near_one = one_minus_phi < 0.5
     # each branch sees a harmless placeholder where it is not used, so no NaN gradient leaks
     safe_small = torch.where(near_one, one_minus_phi, torch.full_like(one_minus_phi, 0.25))
@@ -141,46 +150,59 @@ def _laplace_on_grid(log_ratio: torch.Tensor, probs: torch.Tensor, l: int, grid:
     return one_minus_power @ weight
 
 
-def _laplace_batch(log_ratio: np.ndarray, probs: np.ndarray, l: int) -> np.ndarray:
-    """Numpy front of :func:`laplace_log1p_sum` for (B, n) inputs.
+def _laplace_batch(log_ratio: np.ndarray, probs: np.ndarray, l) -> np.ndarray:
+    """Numpy front of :func:`laplace_log1p_sum` for (B, n) inputs; l an int -> (B,), or an (L,)
+    array of several l -> (L, B) (one quadrature for all of them, see :func:`_laplace_on_grid`).
 
     Rows that share their values (e.g. every anchor of one alignment) go through the shared
-    (n,) path, a matrix product, in chunks; a zero-probability value never matters, so the
-    grid only has to reach the largest value that has positive probability.
+    (n,) path, a matrix product, in chunks. Each set of shared values gets its own nodes, long
+    enough for its largest value that has positive probability in one of its rows (a
+    zero-probability value never matters) and for the largest l: one large log-ratio (a large
+    beta against a negative alignment) does not lengthen the nodes of every other row.
     """
-    finite = log_ratio[np.isfinite(log_ratio) & (probs > 0)]
-    grid = laplace_grid(float(finite.max()) if finite.size else 0.0, l)
-    rows = max(1, _CHUNK_ELEMENTS // (probs.shape[1] + len(grid)))
+    several = np.ndim(l) == 1
+    power = torch.as_tensor(np.asarray(l, dtype=np.float64)) if several else l
+    largest, count = int(np.max(l)), len(l) if several else 1
     distinct, which = np.unique(log_ratio, axis=0, return_inverse=True)
-    out = np.empty(len(probs))
+    which = which.ravel()
+    out = np.empty((count, len(probs)) if several else len(probs))
     for r, shared in enumerate(distinct):
-        members = np.flatnonzero(which.ravel() == r)
+        members = np.flatnonzero(which == r)
+        reached = shared[np.isfinite(shared) & (probs[members] > 0).any(axis=0)]
+        grid = laplace_grid(float(reached.max()) if reached.size else 0.0, largest)
+        rows = max(1, _CHUNK_ELEMENTS // (count * (probs.shape[1] + len(grid))))
         shared = torch.from_numpy(shared)
         for start in range(0, len(members), rows):
             chunk = members[start : start + rows]
-            with one_thread_below(len(chunk) * len(grid)):
-                out[chunk] = _laplace_on_grid(shared, torch.from_numpy(probs[chunk]), l, grid).numpy()
+            with one_thread_below(count * len(chunk) * len(grid)):
+                out[..., chunk] = _laplace_on_grid(shared, torch.from_numpy(probs[chunk]), power, grid).numpy()
     return out
 
 
-def expected_log1p_sum_batch(log_ratio, probs, num_negatives: int, method: str = "auto") -> np.ndarray:
+def expected_log1p_sum_batch(log_ratio, probs, num_negatives, method: str = "auto") -> np.ndarray:
     """E log(1 + sum_{i<=l} X_i / a) for a batch of laws: (B, n), (B, n) -> (B,).
 
     log_ratio[b, j] = log(v_bj / a_b); probs[b] is the law of X over the values v_b.
+    num_negatives: l, or a sequence of L values of l -> (L, B) (the Laplace quadrature
+    shares everything but the final power among them).
     method: "multinomial", "laplace", or "auto" (multinomial when it has at most
-    AUTO_MAX_TERMS count vectors).
+    AUTO_MAX_TERMS count vectors for the largest l).
     """
-    l = check_positive_int("num_negatives", num_negatives)
+    several = np.ndim(num_negatives) == 1
+    ls = [check_positive_int("num_negatives", l) for l in (num_negatives if several else [num_negatives])]
+    if not ls:
+        raise ValueError("num_negatives must hold at least one value")
     check_in("method", method, METHODS)
     log_ratio = np.asarray(log_ratio, dtype=np.float64)
     probs = np.asarray(probs, dtype=np.float64)
     if log_ratio.shape != probs.shape or probs.ndim != 2:
         raise ValueError(f"log_ratio and probs must both have shape (B, n), got {log_ratio.shape} and {probs.shape}")
     if method == "auto":
-        method = "multinomial" if multinomial_term_count(probs.shape[1], l) <= AUTO_MAX_TERMS else "laplace"
+        method = "multinomial" if multinomial_term_count(probs.shape[1], max(ls)) <= AUTO_MAX_TERMS else "laplace"
     if method == "multinomial":
-        return _multinomial_batch(log_ratio, probs, l)
-    return _laplace_batch(log_ratio, probs, l)
+        values = np.stack([_multinomial_batch(log_ratio, probs, l) for l in ls])
+        return values if several else values[0]
+    return _laplace_batch(log_ratio, probs, np.array(ls) if several else ls[0])
 
 
 def _check_law_vector(name: str, probs: np.ndarray, size: int | None = None) -> np.ndarray:
@@ -228,9 +250,9 @@ def exact_code_infonce(
 
     anchor_codes, positive_codes: (P, d) in {-1,+1}, the pair (g(x), g(x^+)) with weight
     pair_weight (P,) (sums to 1); negatives: codes (N, d) with law negative_weight (N,).
-    Pairs are grouped by (anchor vertex y, alignment y.y^+); for each group the negatives
-    enter only through the law of h(y, ybar) on 0..d, and y.ybar = d - 2h, so each group is
-    one :func:`expected_log1p_sum_batch` term with values beta (d - 2h - y.y^+).
+    Pairs are grouped by (anchor vertex y, alignment y.y^+) (:func:`group_pairs`); for each
+    group the negatives enter only through the law of h(y, ybar) on 0..d, and y.ybar = d - 2h,
+    so each group is one :func:`expected_log1p_sum_batch` term with values beta (d - 2h - y.y^+).
     """
     anchor = check_codes("anchor_codes", anchor_codes)
     d = anchor.shape[1]
@@ -244,24 +266,47 @@ def exact_code_infonce(
     beta = _check_beta(beta)
     check_in("method", method, METHODS)
 
-    anchor_vertex = vertex_index(anchor)
-    alignment = np.rint((anchor * positive).sum(axis=1)).astype(np.int64)  # in -d..d
-    group_key = anchor_vertex * (2 * d + 1) + (alignment + d)
-    keys, inverse = np.unique(group_key, return_inverse=True)
-    group_weight = np.bincount(inverse, weights=pair_weight)
-    group_vertex, group_alignment = keys // (2 * d + 1), keys % (2 * d + 1) - d
-
-    neg_vertex = vertex_index(negative)
-    vertices, vertex_of = np.unique(group_vertex, return_inverse=True)
-    distance = popcount(vertices[:, None] ^ neg_vertex[None, :])  # (U, N)
-    flat = (np.arange(len(vertices))[:, None] * (d + 1) + distance).ravel()
-    distance_law = np.bincount(flat, weights=np.tile(negative_weight, len(vertices)), minlength=len(vertices) * (d + 1))
-    distance_law = distance_law.reshape(len(vertices), d + 1)  # P[h(y, ybar) = h] per anchor vertex
-
-    h = np.arange(d + 1)
-    log_ratio = beta * ((d - 2 * h)[None, :] - group_alignment[:, None]).astype(np.float64)
-    values = expected_log1p_sum_batch(log_ratio, distance_law[vertex_of], l, method)
+    _, group_weight, alignment, distance_law = group_pairs(
+        vertex_index(anchor)[None], vertex_index(positive)[None], pair_weight, vertex_index(negative)[None], negative_weight, d
+    )
+    values = expected_log1p_sum_batch(group_log_ratio(alignment, d, beta), distance_law, l, method)
     return float(group_weight @ values)
+
+
+def group_pairs(anchor_vertex, positive_vertex, pair_weight, negative_vertex, negative_weight, d: int):
+    """The summary every exact loss of hypercube codes is computed from, for A code tables at once.
+
+    anchor_vertex, positive_vertex: (A, P) vertex indices of the pair (g_t(x), g_t(x^+)) under each
+    table t, with pair_weight (P,); negative_vertex: (A, N) those of the negatives, with law
+    negative_weight (N,). Pairs are grouped by (table t, anchor vertex y, alignment a = y.y^+);
+    a group's negatives enter only through the law of h(y, ybar) on 0..d (y.ybar = d - 2h),
+    computed once per (table, anchor vertex). Returns, per group (G groups, sorted by table):
+
+    table         (G,) int64 t
+    weight        (G,) P[g_t(x) = y, g_t(x).g_t(x^+) = a]
+    alignment     (G,) int64 a in -d..d
+    distance_law  (G, d+1) P[h(y, g_t(x^-)) = h]
+    """
+    A = len(anchor_vertex)
+    alignment = d - 2 * popcount(anchor_vertex ^ positive_vertex)  # (A, P)
+    # d <= MAX_EXACT_DIM keeps these keys far below 2^63
+    key = ((np.arange(A)[:, None] * 2**d + anchor_vertex) * (2 * d + 1) + alignment + d).ravel()
+    keys, inverse = np.unique(key, return_inverse=True)
+    weight = np.bincount(inverse.ravel(), weights=np.tile(pair_weight, A))
+    anchors, anchor_of = np.unique(keys // (2 * d + 1), return_inverse=True)  # distinct (table, vertex)
+    table, vertex = anchors // 2**d, anchors % 2**d
+    distance = popcount(vertex[:, None] ^ negative_vertex[table])  # (U, N)
+    flat = (np.arange(len(anchors))[:, None] * (d + 1) + distance).ravel()
+    law = np.bincount(flat, weights=np.tile(negative_weight, len(anchors)), minlength=len(anchors) * (d + 1))
+    anchor_of = anchor_of.ravel()
+    return table[anchor_of], weight, keys % (2 * d + 1) - d, law.reshape(-1, d + 1)[anchor_of]
+
+
+def group_log_ratio(alignment, d: int, beta: float) -> np.ndarray:
+    """(G, d+1) log(v / a) = beta (y.ybar - y.y^+) = beta (d - 2h - a_g) of each group of
+    :func:`group_pairs` at Hamming distance h = 0..d."""
+    h = np.arange(d + 1)
+    return beta * ((d - 2 * h)[None, :] - np.asarray(alignment)[:, None]).astype(np.float64)
 
 
 def population_infonce(codes, data, num_negatives: int, beta: float, method: str = "auto") -> float:
@@ -285,7 +330,7 @@ def population_infonce_batch(codes, data, num_negatives: int, beta: float, metho
 
     codes: (A, V, d) in {-1,+1}. Equals ``[population_infonce(c, data, l, beta, method) for c
     in codes]``: the pairs of every table are grouped by (table, anchor vertex y, alignment
-    y.y^+), each group's negatives enter through the law of h(y, ybar) on 0..d, and all groups
+    y.y^+) (:func:`group_pairs`), each group's negatives enter through the law of h(y, ybar) on 0..d, and all groups
     of all tables go through one :func:`expected_log1p_sum_batch` call.
     """
     codes = np.asarray(codes)
@@ -297,18 +342,10 @@ def population_infonce_batch(codes, data, num_negatives: int, beta: float, metho
     beta = _check_beta(beta)
     check_in("method", method, METHODS)
     anchor_view, positive_view, weight = data.pair_weights()
-    anchor_vertex = vertex[:, anchor_view]  # (A, P)
-    alignment = d - 2 * popcount(anchor_vertex ^ vertex[:, positive_view])  # y.y^+ in -d..d
-    key = ((np.arange(A)[:, None] * 2**d + anchor_vertex) * (2 * d + 1) + alignment + d).ravel()
-    keys, inverse = np.unique(key, return_inverse=True)
-    group_weight = np.bincount(inverse, weights=np.tile(weight, A))
-    table, group_vertex, group_alignment = keys // (2 * d + 1) // 2**d, keys // (2 * d + 1) % 2**d, keys % (2 * d + 1) - d
-    distance = popcount(group_vertex[:, None] ^ vertex[table][:, data.base_view])  # (G, N)
-    flat = (np.arange(len(keys))[:, None] * (d + 1) + distance).ravel()
-    distance_law = np.bincount(flat, weights=np.tile(data.base_weight, len(keys)), minlength=len(keys) * (d + 1)).reshape(-1, d + 1)
-    h = np.arange(d + 1)
-    log_ratio = beta * ((d - 2 * h)[None, :] - group_alignment[:, None]).astype(np.float64)
-    values = expected_log1p_sum_batch(log_ratio, distance_law, l, method)
+    table, group_weight, alignment, distance_law = group_pairs(
+        vertex[:, anchor_view], vertex[:, positive_view], weight, vertex[:, data.base_view], data.base_weight, d
+    )
+    values = expected_log1p_sum_batch(group_log_ratio(alignment, d, beta), distance_law, l, method)
     return np.bincount(table, weights=group_weight * values, minlength=A)
 
 

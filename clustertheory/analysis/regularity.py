@@ -39,9 +39,10 @@ import torch
 from scipy.optimize import brentq
 
 from clustertheory.analysis.exact_loss import (
-    LAPLACE_STEP,
     METHODS,
-    laplace_grid,
+    expected_log1p_sum_batch,
+    group_log_ratio,
+    group_pairs,
     population_infonce,
 )
 from clustertheory.analysis.hypercube import check_codes, popcount, vertex_index
@@ -259,8 +260,8 @@ class CodeLaw:
     For anchors x ~ D_o, positives x+ ~ A(x) and negatives x- ~ D_o, the loss of a code g
     depends only on the groups (anchor vertex y, alignment a = g(x).g(x+)) and, per group, the
     law of the Hamming distance h(y, g(x-)) (see
-    :func:`~clustertheory.analysis.exact_loss.exact_code_infonce`). Evaluating many (l, beta)
-    on this summary costs one Laplace quadrature per (l, beta) for all groups together.
+    :func:`~clustertheory.analysis.exact_loss.group_pairs`). Evaluating many (l, beta) on this
+    summary costs one Laplace quadrature per (beta, alignment), shared by every l.
 
     weight        (G,) P[g(x) = y_g, g(x).g(x+) = a_g]
     alignment     (G,) a_g in -d..d
@@ -282,22 +283,13 @@ class CodeLaw:
         if len(codes) != data.num_views:
             raise ValueError(f"codes must have one row per view ({data.num_views}), got {len(codes)}")
         d = codes.shape[1]
+        vertex = vertex_index(codes)
         anchor, positive, pair_weight = data.pair_weights()
-        anchor_vertex, positive_vertex = vertex_index(codes[anchor]), vertex_index(codes[positive])
-        hamming = popcount(anchor_vertex ^ positive_vertex)
-        alignment = d - 2 * hamming
-        keys, inverse = np.unique(anchor_vertex * (2 * d + 1) + alignment + d, return_inverse=True)
-        group_vertex, group_alignment = keys // (2 * d + 1), keys % (2 * d + 1) - d
-        negative_law = np.bincount(vertex_index(codes[data.base_view]), weights=data.base_weight, minlength=2**d)
-        distance = popcount(group_vertex[:, None] ^ np.arange(2**d)[None, :])  # (G, 2^d)
-        distance_law = np.stack([(negative_law * (distance == h)).sum(axis=1) for h in range(d + 1)], axis=1)
-        return cls(
-            weight=np.bincount(inverse.ravel(), weights=pair_weight),
-            alignment=group_alignment.astype(np.float64),
-            distance_law=distance_law,
-            mean_hamming=float(pair_weight @ hamming),
-            dim=d,
+        _, weight, alignment, distance_law = group_pairs(
+            vertex[None, anchor], vertex[None, positive], pair_weight, vertex[None, data.base_view], data.base_weight, d
         )
+        mean_hamming = float(pair_weight @ popcount(vertex[anchor] ^ vertex[positive]))
+        return cls(weight, alignment.astype(np.float64), distance_law, mean_hamming, d)
 
     def infonce(self, num_negatives: int, beta: float) -> float:
         """Exact L(g) at one (l, beta) (see :meth:`infonce_grid`)."""
@@ -308,34 +300,20 @@ class CodeLaw:
 
             L(g) = sum_g w_g E log(1 + sum_{i<=l} exp(beta (d - 2 h_i - a_g))),  h_i ~ law_g i.i.d.,
 
-        by the Laplace quadrature of :func:`~clustertheory.analysis.exact_loss.laplace_log1p_sum`
-        (same nodes, same cancellation-free branches; it agrees with
-        :func:`~clustertheory.analysis.exact_loss.population_infonce` to rounding). Groups of one
-        alignment share their values, so each alignment is one quadrature on nodes long enough
-        for its largest value and for the largest l (longer nodes only add negligible terms);
-        everything but the final power phi^l is shared by all l.
+        by the Laplace quadrature of :func:`~clustertheory.analysis.exact_loss.expected_log1p_sum_batch`
+        (it agrees with :func:`~clustertheory.analysis.exact_loss.population_infonce` to rounding).
+        Per beta, groups of one alignment share their values, so each alignment is one quadrature
+        on nodes long enough for its largest value and for the largest l (longer nodes only add
+        negligible terms); everything but the final power phi^l is shared by all l.
         """
-        ls = np.array([check_positive_int("negatives", l) for l in negatives], dtype=np.float64)
-        betas = np.array([check_nonneg("betas", b) for b in betas], dtype=np.float64)
-        if not ls.size or not betas.size:
+        ls = [check_positive_int("negatives", l) for l in negatives]
+        betas = [check_nonneg("betas", b) for b in betas]
+        if not ls or not betas:
             raise ValueError("negatives and betas must each hold at least one value")
-        h = np.arange(self.dim + 1)
-        laws = torch.from_numpy(self.distance_law)
-        power = torch.from_numpy(ls)[:, None, None]  # (L, 1, 1)
-        total = np.zeros((len(ls), len(betas)))
-        for a in np.unique(self.alignment):
-            rows = np.flatnonzero(self.alignment == a)
-            for j, beta in enumerate(betas):
-                log_ratio = torch.from_numpy(beta * (self.dim - 2.0 * h - a))  # (n,)
-                grid = laplace_grid(float(log_ratio.max()), int(ls.max()))
-                scaled = torch.exp(grid + log_ratio.unsqueeze(-1))  # (n, G)
-                one_minus_phi = laws[rows] @ -torch.expm1(-scaled)  # (R, G)
-                phi = laws[rows] @ torch.exp(-scaled)
-                near_one = one_minus_phi < 0.5
-                small = torch.where(near_one, one_minus_phi, torch.full_like(one_minus_phi, 0.25))
-                one_minus_power = torch.where(near_one, -torch.expm1(power * torch.log1p(-small)), 1.0 - phi**power)
-                weight = LAPLACE_STEP * torch.exp(-torch.exp(grid))
-                total[:, j] += (one_minus_power @ weight).numpy() @ self.weight[rows]  # (L,)
+        total = np.empty((len(ls), len(betas)))
+        for j, beta in enumerate(betas):
+            log_ratio = group_log_ratio(self.alignment, self.dim, beta)
+            total[:, j] = expected_log1p_sum_batch(log_ratio, self.distance_law, ls, "laplace") @ self.weight  # (L,)
         return total
 
     def alignment_term(self, beta: float, rho: float) -> float:
