@@ -312,6 +312,12 @@ def note_for(simulation: str, notes_dir: Path) -> Path | None:
     return found[0] if found else None
 
 
+def _simulation_link(simulation: str, notes_dir: Path, link_from: Path) -> str:
+    """``simulation`` as a markdown link to its note (relative to ``link_from``), or plain when it has none."""
+    note = note_for(simulation, notes_dir)
+    return simulation if note is None else f"[{simulation}]({os.path.relpath(note, link_from)})"
+
+
 def _effect_text(claim: Mapping) -> str:
     ci = claim.get("ci") or [None, None]
     level = claim.get("level")
@@ -330,10 +336,7 @@ def claims_markdown(results: list[dict], notes_dir: str | Path, link_from: str |
         if summary["run"] != summary["simulation"]:
             continue  # runs with non-default settings are on the results page, not in the index
         passed, _, claims = verdict_parts(summary)
-        note = note_for(summary["simulation"], notes_dir)
-        name = summary["simulation"]
-        if note is not None:
-            name = f"[{name}]({os.path.relpath(note, link_from)})"
+        name = _simulation_link(summary["simulation"], notes_dir, link_from)
         for claim in claims:
             pre = claim.get("preconditions", [])
             met = sum(bool(p.get("met")) for p in pre)
@@ -353,8 +356,7 @@ def claims_summary_markdown(results: list[dict], notes_dir: str | Path, link_fro
         if summary["run"] != summary["simulation"]:
             continue
         passed, _, claims = verdict_parts(summary)
-        note = note_for(summary["simulation"], notes_dir)
-        name = summary["simulation"] if note is None else f"[{summary['simulation']}]({os.path.relpath(note, link_from)})"
+        name = _simulation_link(summary["simulation"], notes_dir, link_from)
         by_status = "; ".join(
             f"{status}: " + ", ".join(c.get("name", "?") for c in claims if c.get("status") == status)
             for status in STATUSES if any(c.get("status") == status for c in claims)
