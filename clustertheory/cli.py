@@ -127,7 +127,8 @@ def _list(long: bool) -> int:
             for key, value in default.flat_dict().items():
                 rule = default.constraint_for(key)
                 allowed = f"  ({rule.describe()})" if rule is not None else ""
-                print(f"    --set {key}={_cli_text(value)}{allowed}")
+                meaning = default.field_doc(key)
+                print(f"    --set {key}={_cli_text(value)}{allowed}" + (f"\n        {meaning}" if meaning else ""))
             print()
     return 0
 

@@ -34,9 +34,10 @@ def _is_real(value) -> bool:
 #         beta: float = 2.0
 #         constraints = {"steps": Integer(1), "beta": Real(0, open_lo=True)}
 #
-# ``Settings.__post_init__`` checks every declared field, then calls ``validate()`` for
-# relations between fields. The constraint also parses a ``--set key=value`` text and
-# describes the allowed values for ``clustertheory list --long``.
+# or, next to the field with its meaning, ``beta: float = setting(2.0, Real(0, open_lo=True),
+# "inverse temperature")``. ``Settings.__post_init__`` checks every declared field, then
+# calls ``validate()`` for relations between fields. The constraint also parses a
+# ``--set key=value`` text and describes the allowed values for ``clustertheory list --long``.
 
 
 class Constraint:
@@ -286,6 +287,19 @@ def check_in(name: str, value, allowed: Collection) -> object:
     return value
 
 
+def setting(default, constraint: Constraint | None = None, doc: str = ""):
+    """A settings field declared in one line: its default, its allowed values and its meaning.
+
+    ``beta: float = setting(2.0, Real(0, open_lo=True), "inverse temperature")`` is the field
+    ``beta = 2.0`` with ``constraints["beta"] = Real(0, open_lo=True)``; ``doc`` is shown by
+    ``clustertheory list --long``. Defaults must be immutable (tuples, numbers, strings,
+    frozen settings), as for any frozen dataclass field.
+    """
+    if constraint is not None and not isinstance(constraint, Constraint):
+        raise TypeError(f"constraint must be a Constraint, got {constraint!r}")
+    return dataclasses.field(default=default, metadata={"constraint": constraint, "doc": doc})
+
+
 _POSITIVE_INT, _NONNEG_INT = Integer(1), Integer(0)
 _POSITIVE, _NONNEG = Real(0, open_lo=True), Real(0)
 
@@ -294,8 +308,9 @@ _POSITIVE, _NONNEG = Real(0, open_lo=True), Real(0)
 class Settings:
     """A frozen settings dataclass whose fields are checked against declared constraints.
 
-    Subclasses are ``@dataclass(frozen=True)`` and set the class attribute ``constraints``
-    (field name -> :class:`Constraint`); constraints of base classes are inherited. A field
+    Subclasses are ``@dataclass(frozen=True)`` and declare each field's :class:`Constraint`
+    with :func:`setting` or in the class attribute ``constraints`` (field name ->
+    constraint); constraints of base classes are inherited. A field
     holding another :class:`Settings` (a nested config, e.g. ``train``) is checked by its own
     class. ``validate()`` is for relations between fields (raise ValueError naming them).
     """
@@ -319,7 +334,21 @@ class Settings:
         merged: dict[str, Constraint] = {}
         for klass in reversed(cls.__mro__):
             merged.update(klass.__dict__.get("constraints", {}))
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("constraint") is not None:
+                merged[f.name] = f.metadata["constraint"]
         return merged
+
+    def field_doc(self, key: str) -> str:
+        """The meaning of a (dotted) field as declared with :func:`setting` ("" when none)."""
+        head, _, rest = key.partition(".")
+        for f in dataclasses.fields(self):
+            if f.name == head:
+                inner = getattr(self, head)
+                if rest:
+                    return inner.field_doc(rest) if isinstance(inner, Settings) else ""
+                return f.metadata.get("doc", "")
+        return ""
 
     def validate(self) -> None:
         """Relations between fields; single fields are covered by ``constraints``."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from clustertheory.config import Boolean, Integer, OneOf, Optional, Real, Settings, Text, TupleOf
+from clustertheory.config import Boolean, Integer, OneOf, Optional, Real, Settings, Text, TupleOf, setting
 from clustertheory.simulation import SimulationConfig, parse_overrides
 
 
@@ -81,6 +81,30 @@ def test_constraints_are_inherited_and_listed():
     assert set(rules) == {"seed", "dims", "seeds", "flag", "cap", "label"}
     assert Outer().constraint_for("train.beta") == Real(0, open_lo=True)
     assert Outer().constraint_for("nothing") is None
+
+
+@dataclass(frozen=True)
+class Inline(Outer):
+    steps: int = setting(40, Integer(1), "optimiser steps")
+    beta: float = setting(2.0, Real(0, open_lo=True))
+    note: str = "free"
+    constraints = {"note": Text()}
+
+
+def test_setting_declares_constraint_and_meaning_next_to_the_field():
+    assert Inline().steps == 40 and Inline().beta == 2.0
+    rules = Inline.field_constraints()
+    assert rules["steps"] == Integer(1) and rules["beta"] == Real(0, open_lo=True)
+    assert rules["note"] == Text() and rules["dims"] == TupleOf(Integer(1, 6), increasing=True)  # dict and base still count
+    with pytest.raises(ValueError, match=r"steps must be a positive integer"):
+        Inline(steps=0)
+    with pytest.raises(ValueError, match=r"beta must be a finite number > 0"):
+        Inline().replace(beta=-1.0)
+    assert parse_overrides(Inline(), ["steps=7"]) == {"steps": 7}
+    assert Inline().field_doc("steps") == "optimiser steps" and Inline().field_doc("beta") == ""
+    assert Inline().field_doc("train.beta") == "" and Inline().field_doc("nothing") == ""
+    with pytest.raises(TypeError, match="must be a Constraint"):
+        setting(1, "positive")
 
 
 def test_command_line_values_are_parsed_by_their_constraint():
