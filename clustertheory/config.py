@@ -15,12 +15,15 @@ from numbers import Real as _RealNumber
 from typing import Any, ClassVar
 
 
+# The exact-type tests come first because the abstract-class checks cost microseconds, and
+# the loss functions check their arguments on every call (at small batch sizes that shows).
 def _is_int(value) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool))
 
 
 def _is_real(value) -> bool:
-    return isinstance(value, _RealNumber) and not isinstance(value, bool)
+    kind = type(value)
+    return kind is float or kind is int or (isinstance(value, _RealNumber) and not isinstance(value, bool))
 
 
 # ----------------------------------------------------------------------------- declared constraints
@@ -144,6 +147,8 @@ class OneOf(Constraint):
         object.__setattr__(self, "values", tuple(values))
 
     def check(self, name: str, value) -> None:
+        if type(value) is str and value in self.values:  # the common case, and a string is never a bool
+            return
         # True == 1 in Python: a bool only matches a bool option, a number only a number
         if not any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in self.values):
             raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
