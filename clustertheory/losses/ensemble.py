@@ -5,7 +5,8 @@ The same losses as :func:`clustertheory.losses.infonce` (in-batch form) and
 only involves its own (B, d) slice. Returns (E,) per-member means; sum them to train an
 ensemble (the members share no parameter, so each one receives exactly its own gradient).
 Written with batched matrix products instead of a loop or ``torch.func.vmap`` (SupCon's
-check for anchors without positives is data-dependent and cannot be vmapped).
+check for anchors without positives is data-dependent and cannot be vmapped); the InfoNCE
+rows are those of :func:`~clustertheory.losses.infonce` itself, which keeps leading axes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from clustertheory.config import check_positive
+from clustertheory.losses.infonce import _in_batch_rows
+from clustertheory.losses.primitives import prepare
 
 
 def _check(name: str, z: torch.Tensor) -> None:
@@ -36,20 +39,8 @@ def ensemble_infonce(anchor: torch.Tensor, positive: torch.Tensor, *, temperatur
         raise ValueError(f"positive must have the shape of anchor {tuple(anchor.shape)}, got {tuple(positive.shape)}")
     if anchor.shape[1] < 2:
         raise ValueError(f"in-batch InfoNCE needs B >= 2, got shape {tuple(anchor.shape)}")
-    a, p = F.normalize(anchor, dim=-1), F.normalize(positive, dim=-1)
-
-    def rows(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = x @ y.transpose(1, 2) / temperature  # (E, B, B), positives on the diagonal
-        if same_view_negatives:
-            self_logits = x @ x.transpose(1, 2) / temperature
-            eye = torch.eye(x.shape[1], dtype=torch.bool, device=x.device)
-            logits = torch.cat([logits, self_logits.masked_fill(eye, float("-inf"))], dim=2)
-        return torch.logsumexp(logits, dim=2) - logits.diagonal(dim1=1, dim2=2)
-
-    per_anchor = rows(a, p)
-    if symmetric:
-        per_anchor = 0.5 * (per_anchor + rows(p, a))
-    return per_anchor.mean(dim=1)
+    a, p = prepare(True, anchor, positive)
+    return _in_batch_rows(a, p, 1.0 / temperature, same_view_negatives, symmetric, include_positive=True).mean(dim=-1)
 
 
 def ensemble_supcon(embeddings: torch.Tensor, labels: torch.Tensor, *, temperature: float = 0.1) -> torch.Tensor:

@@ -84,15 +84,31 @@ def _explicit_rows(
 
 
 def _leave_out_diagonal(logits: torch.Tensor, offset: int) -> None:
-    """Overwrite ``logits[b, b + offset]`` (the diagonal ``offset``) with the dtype's most negative finite value, in place
-    and unseen by autograd, so that ``masked_logsumexp`` leaves those entries out (exp gives 0,
-    and so does its gradient) without a (B, C) mask or a masked copy.
+    """Overwrite ``logits[..., b, b + offset]`` (the diagonal ``offset`` of every (B, C) matrix) with the dtype's most
+    negative finite value, in place and unseen by autograd, so that the row logsumexp leaves those entries out (exp
+    gives 0, and so does its gradient) without a (B, C) mask or a masked copy.
 
     Only for a matrix fresh from a matrix product: the product's backward reads its inputs,
     never its output, and the logsumexp saves the overwritten matrix, so every gradient is
     that of the loss without those entries.
     """
-    torch.diagonal(logits.detach(), offset).fill_(torch.finfo(logits.dtype).min)
+    torch.diagonal(logits.detach(), offset, dim1=-2, dim2=-1).fill_(torch.finfo(logits.dtype).min)
+
+
+def in_batch_gap(logits: torch.Tensor, positive_logit: torch.Tensor, left_out: tuple[int, ...] = (0,)) -> torch.Tensor:
+    """The decoupled loss of every anchor against in-batch candidates, leading dimensions kept:
+
+        D[..., i] = log sum_{c not left out} exp(logits[..., i, c]) - positive_logit[..., i]
+
+    logits (..., B, C), already scaled, FRESH from a matrix product (it is overwritten in
+    place, see :func:`_leave_out_diagonal`); positive_logit (..., B); left_out: the diagonals
+    ``c = i + offset`` that are not candidates (0: the positive on the diagonal). InfoNCE with
+    the positive in the denominator is ``log(1 + exp(D))`` (:func:`_finish`).
+    """
+    for offset in left_out:
+        _leave_out_diagonal(logits, offset)
+    lse = masked_logsumexp(logits.reshape(-1, logits.shape[-1])).view(logits.shape[:-1])
+    return lse - positive_logit
 
 
 class _OneWayInBatch(torch.autograd.Function):
@@ -176,37 +192,33 @@ def _in_batch_rows(
     symmetric: bool,
     include_positive: bool,
 ) -> torch.Tensor:
-    """Per-anchor loss (B,) with the batch as candidates, from one logit matrix.
+    """Per-anchor loss (..., B) with the batch as candidates, from one logit matrix per leading index.
 
-    Candidates of anchor a_i: ``positive[j]`` for every j (j = i only when
-    ``include_positive``), and ``anchor[j]`` for j != i when ``same_view_negatives``.
+    anchor, positive (..., B, d), already prepared; leading dimensions (e.g. ensemble members)
+    are independent batches. Candidates of anchor a_i: ``positive[j]`` for every j (j = i only
+    when ``include_positive``), and ``anchor[j]`` for j != i when ``same_view_negatives``.
     ``symmetric`` averages with the loss of p_i against the anchors (same roles swapped).
     One product serves both directions: (B, B) a p^T read by rows and by columns, or, with
     same-view negatives, (2B, 2B) z z^T with z = [a; p], whose row B + i is anchor p_i.
     """
-    batch = anchor.shape[0]
+    batch = anchor.shape[-2]
     scaled = scale * anchor
-    positive_logit = (scaled * positive).sum(dim=-1)  # (B,); enters through _finish
+    positive_logit = (scaled * positive).sum(dim=-1)  # (..., B); enters through _finish
     if not same_view_negatives:
-        logits = scaled @ positive.T  # (B, B): row i anchor a_i, column j positive p_j
-        _leave_out_diagonal(logits, 0)  # the positives
-        rows = _finish(masked_logsumexp(logits) - positive_logit, include_positive)
-        if symmetric:
-            back = _finish(masked_logsumexp(logits.T) - positive_logit, include_positive)
-            rows = 0.5 * (rows + back)
+        logits = scaled @ positive.mT  # (..., B, B): row i anchor a_i, column j positive p_j
+        rows = _finish(in_batch_gap(logits, positive_logit), include_positive)
+        if symmetric:  # the overwritten diagonal is left out of the columns too
+            back = masked_logsumexp(logits.mT.reshape(-1, batch)).view(positive_logit.shape)
+            rows = 0.5 * (rows + _finish(back - positive_logit, include_positive))
         return rows
     if not symmetric:
-        logits = scaled @ torch.cat([positive, anchor]).T  # (B, 2B): positives p_j, then anchors a_j
-        _leave_out_diagonal(logits, 0)  # the positive p_i
-        _leave_out_diagonal(logits, batch)  # the anchor a_i itself
-        return _finish(masked_logsumexp(logits) - positive_logit, include_positive)
-    views = torch.cat([anchor, positive])  # (2B, d)
-    logits = torch.cat([scaled, scale * positive]) @ views.T  # (2B, 2B)
-    _leave_out_diagonal(logits, 0)  # every view itself
-    _leave_out_diagonal(logits, batch)  # row i: the positive p_i of a_i
-    _leave_out_diagonal(logits, -batch)  # row B + i: the positive a_i of p_i
-    both = _finish(masked_logsumexp(logits) - positive_logit.repeat(2), include_positive)
-    return 0.5 * (both[:batch] + both[batch:])
+        logits = scaled @ torch.cat([positive, anchor], dim=-2).mT  # (..., B, 2B): positives p_j, then anchors a_j
+        return _finish(in_batch_gap(logits, positive_logit, (0, batch)), include_positive)  # p_i and a_i itself
+    views = torch.cat([anchor, positive], dim=-2)  # (..., 2B, d)
+    logits = torch.cat([scaled, scale * positive], dim=-2) @ views.mT  # (..., 2B, 2B)
+    # every view itself; row i: the positive p_i of a_i; row B + i: the positive a_i of p_i
+    both = _finish(in_batch_gap(logits, torch.cat([positive_logit, positive_logit], dim=-1), (0, batch, -batch)), include_positive)
+    return 0.5 * (both[..., :batch] + both[..., batch:])
 
 
 def _check_in_batch_options(negatives, symmetric: bool, same_view_negatives: bool) -> None:

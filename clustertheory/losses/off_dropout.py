@@ -14,13 +14,8 @@ import torch
 
 from clustertheory.config import check_in, check_positive
 from clustertheory.functions.encoders import dropout_pair, modes
-from clustertheory.losses.primitives import (
-    check_same_shape,
-    log1p_exp,
-    masked_logsumexp,
-    prepare,
-    reduce_rows,
-)
+from clustertheory.losses.infonce import in_batch_gap
+from clustertheory.losses.primitives import check_same_shape, log1p_exp, prepare, reduce_rows
 
 
 def _check_views(name: str, tensor: torch.Tensor) -> None:
@@ -70,12 +65,9 @@ def dropout_infonce(
     h, h_pos, h_bar = prepare(True, h, h_pos, h_bar)
     left, right = (h, h_pos) if h_bar is None else (h_bar, h_bar)
     positive_logit = positive_weight * (h * h_pos).sum(dim=-1) / temperature  # (..., B)
-    negative_logits = left @ right.transpose(-1, -2) / temperature  # (..., B, B); the diagonal is not a negative
-    gaps = negative_logits - positive_logit.unsqueeze(-1)
-    off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=h.device)
-    flat = gaps.reshape(-1, batch)
-    gap = masked_logsumexp(flat, off_diagonal.repeat(flat.shape[0] // batch, 1)).reshape(positive_logit.shape)
-    return reduce_rows(log1p_exp(gap), reduction)  # log(1 + sum_neg exp(neg - pos)): the positive is in the denominator
+    negative_logits = left @ right.mT / temperature  # (..., B, B); the diagonal is not a negative
+    gap = in_batch_gap(negative_logits, positive_logit)  # log sum_{j != i} exp(neg - pos)
+    return reduce_rows(log1p_exp(gap), reduction)  # the positive is in the denominator
 
 
 NEGATIVE_SOURCES = ("simcse", "off-dropout", "averaged-dropout")
