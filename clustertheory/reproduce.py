@@ -41,6 +41,7 @@ from types import ModuleType
 from typing import Any
 
 from .executors import is_local
+from .sweep import to_jsonable
 from .utils import available_cores
 from .verdict import STATUSES, count_statuses, counts_text
 
@@ -122,14 +123,13 @@ def _run_one(target: str | ModuleType, options: dict) -> SimulationSummary:
         )
     except Exception:  # one crashed simulation must not take the others down: report it
         return SimulationSummary(name=name, elapsed_s=time.perf_counter() - start, error=traceback.format_exc())
-    summary = json.loads(outcome.paths["json"].read_text())
     return SimulationSummary(
         name=name,
         run=outcome.name,
         package_passed=outcome.verdict.passed,
-        claims=summary["verdict"]["claims"],
+        claims=to_jsonable(outcome.verdict.as_dict()["claims"]),  # as the results file holds them
         elapsed_s=outcome.elapsed_s,
-        cpu_s=summary.get("cpu_s", 0.0),
+        cpu_s=outcome.cpu_s,
         report="\n".join(lines),
     )
 

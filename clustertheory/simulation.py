@@ -263,6 +263,7 @@ class Outcome:
     paths: dict[str, Path]
     elapsed_s: float
     name: str = ""
+    cpu_s: float = 0.0
 
 
 def run_simulation(
@@ -331,7 +332,7 @@ def run_simulation(
     if partial.exists():
         partial.unlink()
     echo(verdict.report(name) + f"\n  ({elapsed:.1f} s on {ctx.device}; results in {paths['csv']}, figure {paths['figure']})")
-    return Outcome(rows=rows, verdict=verdict, config=config, paths=paths, elapsed_s=elapsed, name=name)
+    return Outcome(rows=rows, verdict=verdict, config=config, paths=paths, elapsed_s=elapsed, name=name, cpu_s=cpu)
 
 
 def environment_versions() -> dict[str, str]:

@@ -31,6 +31,9 @@ def test_reproduce_prints_lines_a_log_can_follow(toys, tmp_path, jobs):
     summaries = reproduce(toys, jobs=jobs, options=_options(tmp_path), interactive=False, write=lines.append,
                           status_every=0.0, event_log=tmp_path / "events.jsonl")
     assert [s.name for s in summaries] == ["toy-alpha", "toy-beta"]
+    for summary in summaries:  # claims and CPU time come from the run itself, equal to what its results file holds
+        written = json.loads((tmp_path / "results" / f"{summary.run}.json").read_text())
+        assert summary.claims == written["verdict"]["claims"] and summary.cpu_s == pytest.approx(written["cpu_s"], abs=1e-3)
     text = "\n".join(lines)
     for name in ("toy-alpha", "toy-beta"):
         assert re.search(rf"^\[\s*\d+ s\] start {name}$", text, re.M), text
