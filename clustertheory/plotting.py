@@ -1,7 +1,7 @@
 """Shared figure conventions and the training animation.
 
 Simulations build their own figures from result rows; what they share lives here: cluster
-colours, the annotated heatmap of a grid of cells, and the animation of relaxed codes moving
+colours, the annotated heatmap of a grid of cells (and its signed variant), and the animation of relaxed codes moving
 to vertices. Importing this module leaves matplotlib's backend alone (a notebook keeps its
 inline figures); the command line and reproduce's workers, which only write files, choose
 the headless "Agg" backend themselves (:func:`use_file_backend`).
@@ -67,6 +67,20 @@ def annotated_heatmap(
     ax.set_xlim(-0.5, len(x_labels) - 0.5)
     ax.set_ylim(-0.5, len(y_labels) - 0.5)
     return image
+
+
+def signed_heatmap(ax, values, x_labels, y_labels, scale: float, cmap: str = "RdBu_r", fontsize: float = 9.0):
+    """:func:`annotated_heatmap` of the sign of a (rows, cols) grid: colour arcsinh(values / scale)
+    (a sign-preserving compression: changes much smaller and much larger than ``scale`` both
+    visible) on a diverging map centred at 0, each cell marked "-" (value < 0) or "+".
+    Returns the image (for a colorbar)."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    values = np.asarray(values, dtype=np.float64)
+    shown = np.arcsinh(values / scale)
+    bound = float(np.abs(shown).max()) or 1.0
+    text = np.where(values < 0, "-", "+")
+    return annotated_heatmap(ax, shown, x_labels, y_labels, text=text, cmap=cmap, norm=TwoSlopeNorm(0.0, -bound, bound), fontsize=fontsize)
 
 
 def animate_relaxed_codes(

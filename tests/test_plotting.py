@@ -1,10 +1,10 @@
-"""Shared figure pieces: the annotated heatmap."""
+"""Shared figure pieces: the annotated heatmap and its signed variant."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from clustertheory.plotting import annotated_heatmap
+from clustertheory.plotting import annotated_heatmap, signed_heatmap
 
 
 def test_annotated_heatmap_places_values_labels_and_readable_text():
@@ -27,4 +27,15 @@ def test_annotated_heatmap_rejects_mismatched_shapes():
         annotated_heatmap(ax, np.zeros((2, 2)), ["a"], ["b", "c"])
     with pytest.raises(ValueError, match="text must have"):
         annotated_heatmap(ax, np.zeros((1, 1)), ["a"], ["b"], text=[["x", "y"]])
+    plt.close(fig)
+
+
+def test_signed_heatmap_marks_signs_and_centres_the_colours_at_zero():
+    fig, ax = plt.subplots()
+    values = np.array([[-0.5, 1e-4], [2.0, -1e-5]])
+    image = signed_heatmap(ax, values, ["b0", "b1"], ["l0", "l1"], scale=1e-3)
+    assert {t.get_position(): t.get_text() for t in ax.texts} == {(0, 0): "-", (1, 0): "+", (0, 1): "+", (1, 1): "-"}
+    assert np.allclose(np.ma.filled(image.get_array(), np.nan), np.arcsinh(values / 1e-3))
+    assert image.norm(0.0) == 0.5 and image.norm.vmax == pytest.approx(-image.norm.vmin)
+    assert image.norm.vmax == pytest.approx(np.arcsinh(2.0 / 1e-3))
     plt.close(fig)
