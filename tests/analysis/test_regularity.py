@@ -40,7 +40,6 @@ from clustertheory.functions.features import (
     linear_features,
 )
 
-
 # ----------------------------------------------------------------------------- spectral delta
 
 
@@ -383,15 +382,17 @@ def test_relabelling_rows_are_the_exact_loss_changes():
     relabelled = relabel_cluster(code, data, 0, 0)
     rows = relabelling_rows(data, code, 0.3, 2, (1, 4), (0.5, 2.0), (2,), (1.0,))
     assert [r["kind"] for r in rows] == ["grid"] * 4 + ["paper", "reference"]
+    assert any(r["delta_loss"] > 0 for r in rows[:4])  # some grid point where L alone prefers the split: rho_needed > 1
     for r in rows[:5]:
         change = population_infonce(relabelled, data, r["l"], r["beta"]) - population_infonce(code, data, r["l"], r["beta"])
         assert r["delta_loss"] == pytest.approx(change, abs=1e-10)
         rho = r["rho_corollary"]
-        weighted = weighted_population_infonce(relabelled, data, r["l"], r["beta"], rho) - weighted_population_infonce(code, data, r["l"], r["beta"], rho)
+        args = (r["l"], r["beta"], rho)
+        weighted = weighted_population_infonce(relabelled, data, *args) - weighted_population_infonce(code, data, *args)
         assert r["delta_loss_weighted"] == pytest.approx(weighted, abs=1e-10)
         if r["delta_loss"] >= 0 and math.isfinite(r["rho_needed"]):  # at rho_needed, L_rho does not change
-            needed = r["rho_needed"]
-            at = weighted_population_infonce(relabelled, data, r["l"], r["beta"], needed) - weighted_population_infonce(code, data, r["l"], r["beta"], needed)
+            args = (r["l"], r["beta"], r["rho_needed"])
+            at = weighted_population_infonce(relabelled, data, *args) - weighted_population_infonce(code, data, *args)
             assert at == pytest.approx(0.0, abs=1e-9)
     first = rows[0]
     assert first["eps"] == pytest.approx(first["eps_closed_form"], abs=1e-12)
@@ -411,7 +412,8 @@ def _grid(d, leak, moved, delta, changes, needed=None, in_cluster=None, ls=(1, 4
 
 
 def test_rows_by_split_and_grid_table():
-    rows = _grid(2, 0.1, 1, 0.5, [[1, 2, 3], [4, 5, 6]])[::-1] + _grid(2, 0.2, 1, 0.5, [[0] * 3] * 2) + [{"kind": "paper", "d": 2, "leak": 0.1, "moved": 1}]
+    rows = _grid(2, 0.1, 1, 0.5, [[1, 2, 3], [4, 5, 6]])[::-1] + _grid(2, 0.2, 1, 0.5, [[0] * 3] * 2)
+    rows += [{"kind": "paper", "d": 2, "leak": 0.1, "moved": 1}]
     groups = rows_by_split(rows, "grid")
     assert list(groups) == [(2, 0.1, 1), (2, 0.2, 1)] and len(groups[(2, 0.1, 1)]) == 6
     ls, betas, values = grid_table(groups[(2, 0.1, 1)], "delta_loss")
