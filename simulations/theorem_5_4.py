@@ -80,7 +80,7 @@ def measure_split(unit: dict, config: Config) -> list[dict]:
     d, leak, moved = unit["d"], unit["leak"], unit["moved"]
     data = rg.agnostic_comb(d, config.points_per_cluster, config.teeth, leak, config.noise, config.imbalance)
     return rg.relabelling_rows(data, rg.split_code(data, d, moved), leak, moved, config.negatives, config.betas,
-                            config.reference_negatives, config.reference_betas)
+                               config.reference_negatives, config.reference_betas)
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
