@@ -1,10 +1,11 @@
 """Shared figure conventions and the training animation.
 
 Simulations build their own figures from result rows; what they share lives here: cluster
-colours, the annotated heatmap of a grid of cells, and the animation of relaxed codes moving
-to vertices. Importing this module leaves matplotlib's backend alone (a notebook keeps its
-inline figures); the command line and reproduce's workers, which only write files, choose
-the headless "Agg" backend themselves (:func:`use_file_backend`).
+colours, the annotated heatmap of a grid of cells (and its signed variant), one line per named
+curve, hit / miss markers, and the animation of relaxed codes moving to vertices. Importing this module leaves
+matplotlib's backend alone (a notebook keeps its inline figures); the command line and
+reproduce's workers, which only write files, choose the headless "Agg" backend themselves
+(:func:`use_file_backend`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,39 @@ def annotated_heatmap(
     ax.set_xlim(-0.5, len(x_labels) - 0.5)
     ax.set_ylim(-0.5, len(y_labels) - 0.5)
     return image
+
+
+def signed_heatmap(ax, values, x_labels, y_labels, scale: float, cmap: str = "RdBu_r", fontsize: float = 9.0):
+    """:func:`annotated_heatmap` of the sign of a (rows, cols) grid: colour arcsinh(values / scale)
+    (a sign-preserving compression: changes much smaller and much larger than ``scale`` both
+    visible) on a diverging map centred at 0, each cell marked "-" (value < 0) or "+".
+    Returns the image (for a colorbar)."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    values = np.asarray(values, dtype=np.float64)
+    shown = np.arcsinh(values / scale)
+    bound = float(np.abs(shown).max()) or 1.0
+    text = np.where(values < 0, "-", "+")
+    return annotated_heatmap(ax, shown, x_labels, y_labels, text=text, cmap=cmap, norm=TwoSlopeNorm(0.0, -bound, bound), fontsize=fontsize)
+
+
+def named_curves(ax, curves: dict, bold=(), suffix: str = "", ms: float = 2.5) -> None:
+    """One line with dots per named curve, the i-th in colour "Ci": curves maps name -> (x, y);
+    names in ``bold`` are drawn thicker (line width 2.4 instead of 1.0) and labelled name + ``suffix``."""
+    for i, (name, (x, y)) in enumerate(curves.items()):
+        strong = name in bold
+        ax.plot(x, y, marker="o", ms=ms, lw=2.4 if strong else 1.0, label=name + (suffix if strong else ""), color=f"C{i}")
+
+
+def hit_map(ax, x, y, hit, slot, slots: int, spread: float = 1.05, hit_label: str = "", miss_label: str = "") -> None:
+    """Markers at (x_i spread^(slot_i - (slots - 1) / 2), y_i): a red cross where hit_i, a faded grey dot
+    elsewhere, so the points of ``slots`` groups at one x stand side by side on a log x axis (slot 0
+    leftmost); one legend entry each for hits and misses."""
+    for xi, yi, h, s in zip(x, y, hit, slot):
+        style = {"marker": "x", "color": "tab:red", "ms": 6} if h else {"marker": "o", "color": "grey", "ms": 3, "alpha": 0.5}
+        ax.plot(xi * spread ** (s - (slots - 1) / 2), yi, ls="none", **style)
+    ax.plot([], [], "x", color="tab:red", label=hit_label)
+    ax.plot([], [], "o", color="grey", alpha=0.5, label=miss_label)
 
 
 def animate_relaxed_codes(

@@ -1,40 +1,21 @@
 """Theorem 5.4 (agnostic): relabelling a split cluster to its cheaper constant lowers the exact loss.
 
-Agnostic comb data: m = 2^d - 1 clusters (one vertex more than clusters), weights pi_c ~
-imbalance^c, cross-cluster noise q, T teeth, leak p. A split code g puts every cluster on its
-own vertex except that coordinate 0 moves the first r base points of the heaviest cluster to the
-free vertex (a more uniform law: the loss has a reason to like the split). Its ratio
-delta = R / Delta (analysis.regularity.split_statistics) grows with the leak; with p = 0 the
-only disagreement is cross-cluster noise, which relabelling cannot remove (a free split). For
-every split the exact change Delta L = L(g') - L(g) under the closure perturbation g -> g'
-(coordinate 0 constant on the cluster) is computed on an (l, beta) grid, at the paper's
-sufficient (l, beta) for the smallest c that makes g near-uniform, and for the weighted InfoNCE
-L_rho at the corollary's rho = 2^(d+1) + 1/delta. Everything is exact (no training, no
-randomness), so each claim is the worst case over the splits it covers (Claim.from_exact).
+Agnostic comb data with one vertex more than clusters; a split code moves r base points of the heaviest
+cluster to the free vertex (a more uniform law: the loss has a reason to like the split), its ratio
+delta = R / Delta grows with the leak p; with p = 0 the only disagreement is cross-cluster noise, which
+relabelling cannot remove (a free split). Library: clustertheory.analysis.regularity (agnostic_comb,
+split_code, relabelling_rows: Delta L = L(g') - L(g) on an (l, beta) grid, at the paper's sufficient
+(l, beta) and for L_rho at the corollary's rho). Everything is exact (no training, no randomness), so
+each claim is the worst case over the splits it covers (Claim.from_exact).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from clustertheory.analysis.exact_loss import population_infonce
-from clustertheory.analysis.hypercube import vertex_codes
-from clustertheory.analysis.metrics import natural_vertex_law, preserves_clusters
-from clustertheory.analysis.regularity import (
-    CodeLaw,
-    implied_c,
-    near_uniform_c,
-    relabel_cluster,
-    split_statistics,
-    sufficient_conditions,
-    threshold_from,
-)
-from clustertheory.config import Integer, Real, TupleOf
-from clustertheory.data import comb_dataset
-from clustertheory.plotting import annotated_heatmap
+from clustertheory.analysis import regularity as rg
+from clustertheory.config import Integer, Real, TupleOf, setting
+from clustertheory.plotting import signed_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 
 NAME = "theorem-5.4"
@@ -42,59 +23,36 @@ SUMMARY = "agnostic data: relabelling a split cluster lowers the exact loss once
 
 SOURCE = "Parulekar et al. 2023, Theorem 5.4"
 COROLLARY = "Parulekar et al. 2023, corollary of Theorem 5.4 (weighted InfoNCE)"
-SPLIT_KEYS = ("d", "leak", "moved")
 
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """Data: dims d (m = 2^d - 1 clusters), points_per_cluster n, teeth T, noise q, imbalance
-    (pi_c ~ imbalance^c); leaks p and moved (r base points split off) define the splits;
-    negatives (l) and betas the grid. reference_negatives, reference_betas: grid points where the
-    fast exact loss is checked against population_infonce's multinomial sum.
+    """Agnostic comb data (analysis.regularity.agnostic_comb), the splits (leaks x moved), the (l, beta)
+    grid and the reference points of the fast exact loss.
 
-    delta_min            the theorem's regularity level (0.4, Theorem 5.4's hypothesis)
-    in_cluster_min       the corollary's regime: at least this share of a split's disagreement R
-                         comes from augmentations that stay in the cluster (in the paper's model
-                         augmentations keep the content, so the share is 1; cross-cluster noise
-                         is the package's addition)
-    null_loss_change     no change of the loss (0 by definition)
-    minimal_loss_change  the smallest loss change that counts: exact losses agree to ~1e-13,
-                         every effect the theorem is about is > 1e-4, so 1e-9 separates the two
+    in_cluster_min: in the paper's model augmentations keep the content, so the in-cluster share
+    of R is 1; cross-cluster noise is the package's addition. minimal_loss_change: exact losses
+    agree to ~1e-13, every effect the theorem is about is > 1e-4, so 1e-9 separates the two.
     """
 
-    dims: tuple = (2, 3)
-    points_per_cluster: int = 8
-    teeth: int = 3
-    noise: float = 0.02
-    imbalance: float = 0.7
-    leaks: tuple = (0.0, 0.05, 0.1, 0.2, 0.4, 0.6)
-    moved: tuple = (1, 4)
-    negatives: tuple = (1, 2, 4, 8, 16, 64, 256, 1024, 4096)
-    betas: tuple = (0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-    reference_negatives: tuple = (1, 4)
-    reference_betas: tuple = (0.5, 8.0)
-    delta_min: float = 0.4
-    in_cluster_min: float = 0.5
-    null_loss_change: float = 0.0
-    minimal_loss_change: float = 1e-9
-
-    constraints = {
-        "dims": TupleOf(Integer(2, 4), increasing=True),
-        "points_per_cluster": Integer(2),
-        "teeth": Integer(1),
-        "noise": Real(0, 1, open_hi=True),
-        "imbalance": Real(1e-3, 1),
-        "leaks": TupleOf(Real(0, 1), increasing=True),
-        "moved": TupleOf(Integer(1), increasing=True),
-        "negatives": TupleOf(Integer(1), min_len=2, increasing=True),
-        "betas": TupleOf(Real(0, open_lo=True), min_len=2, increasing=True),
-        "reference_negatives": TupleOf(Integer(1, 8), distinct=True),
-        "reference_betas": TupleOf(Real(0, 20, open_lo=True), distinct=True),
-        "delta_min": Real(0, open_lo=True),
-        "in_cluster_min": Real(0, 1, open_lo=True),
-        "null_loss_change": Real(),
-        "minimal_loss_change": Real(0, open_lo=True),
-    }
+    dims: tuple = setting((2, 3), TupleOf(Integer(2, 4), increasing=True), "code dimensions d (m = 2^d - 1 clusters)")
+    points_per_cluster: int = setting(8, Integer(2), "base points per cluster n")
+    teeth: int = setting(3, Integer(1), "teeth T of the comb")
+    noise: float = setting(0.02, Real(0, 1, open_hi=True), "cross-cluster noise q")
+    imbalance: float = setting(0.7, Real(1e-3, 1), "cluster weights pi_c ~ imbalance^c")
+    leaks: tuple = setting((0.0, 0.05, 0.1, 0.2, 0.4, 0.6), TupleOf(Real(0, 1), increasing=True), "leaks p of the splits")
+    moved: tuple = setting((1, 4), TupleOf(Integer(1), increasing=True), "base points r a split moves to the free vertex")
+    negatives: tuple = setting((1, 2, 4, 8, 16, 64, 256, 1024, 4096), TupleOf(Integer(1), min_len=2, increasing=True), "grid of l")
+    betas: tuple = setting((0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0), TupleOf(Real(0, open_lo=True), min_len=2, increasing=True),
+                           "grid of beta")
+    reference_negatives: tuple = setting((1, 4), TupleOf(Integer(1, 8), distinct=True),
+                                         "l where the fast exact loss is checked against population_infonce's multinomial sum")
+    reference_betas: tuple = setting((0.5, 8.0), TupleOf(Real(0, 20, open_lo=True), distinct=True), "beta of those reference points")
+    delta_min: float = setting(0.4, Real(0, open_lo=True), "the theorem's regularity level (0.4, Theorem 5.4's hypothesis)")
+    in_cluster_min: float = setting(0.5, Real(0, 1, open_lo=True),
+                                    "the corollary's regime: at least this share of a split's R comes from augmentations inside the cluster")
+    null_loss_change: float = setting(0.0, Real(), "no change of the loss (0 by definition)")
+    minimal_loss_change: float = setting(1e-9, Real(0, open_lo=True), "the smallest loss change that counts")
 
     def validate(self) -> None:
         if max(self.moved) >= self.points_per_cluster:
@@ -116,124 +74,20 @@ SCALES = {
 }
 
 
-def agnostic_data(d: int, leak: float, config: Config):
-    """The agnostic comb for code dimension d: 2^d - 1 clusters with pi_c ~ imbalance^c."""
-    weights = config.imbalance ** np.arange(2**d - 1)
-    return comb_dataset(2**d - 1, config.points_per_cluster, config.teeth, leak=leak, noise=config.noise, cluster_weights=weights)
-
-
-def split_code(data, d: int, moved: int) -> np.ndarray:
-    """(V, d) code: cluster 0 at vertex 0 except its first ``moved`` base points (every view they
-    own) at the free vertex 1 (coordinate 0 flipped); cluster c >= 1 at vertex c + 1. On cluster 0
-    the split coordinate is the sign of a band-limited function of bandwidth T (an arc of base
-    points), and so is its relabelling: closure holds in the band-limited class."""
-    cluster_vertex = np.concatenate([[0], np.arange(2, data.num_clusters + 1)])
-    codes = vertex_codes(d)[cluster_vertex[data.content]].copy()
-    owner = (np.arange(data.num_views) % (data.num_views // data.num_clusters)) % (data.num_base // data.num_clusters)
-    codes[(data.content == 0) & (owner < moved), 0] = -1.0
-    return codes
-
-
 def measure_split(unit: dict, config: Config) -> list[dict]:
-    """One split code: its statistics, Delta L and Delta L_rho on the grid, at the paper's point,
-    and the fast exact loss against the multinomial reference."""
+    """One split code (d, leak, moved): its statistics, Delta L and Delta L_rho on the grid and at the
+    paper's point, and the fast exact loss against the multinomial reference (regularity.relabelling_rows)."""
     d, leak, moved = unit["d"], unit["leak"], unit["moved"]
-    data = agnostic_data(d, leak, config)
-    code = split_code(data, d, moved)
-    relabelled = relabel_cluster(code, data, 0, 0)
-    stats = split_statistics(code[:, 0], data, 0)
-    delta, eps = float(stats.ratio[0]), float(stats.relabel_mass[0])
-    c_near = near_uniform_c(natural_vertex_law(code, data), d)
-    rho = 2.0 ** (d + 1) + 1.0 / delta
-    n = config.points_per_cluster
-    common = {
-        "delta": delta,
-        "delta_in_cluster": float(stats.disagreement[0] - stats.residual[0]) / eps,
-        "delta_in_cluster_closed_form": 2 * leak * (n - moved) / (n - 1),
-        "eps": eps,
-        "eps_closed_form": float(data.cluster_weight[0]) * moved / n,
-        "split_preserves": preserves_clusters(code, data),
-        "relabelled_preserves": preserves_clusters(relabelled, data),
-        "c_near_uniform": c_near,
-        "rho_corollary": rho,
-    }
-    before, after = CodeLaw.of(code, data), CodeLaw.of(relabelled, data)
-    l_paper, beta_paper = sufficient_conditions(c_near, eps, d)
-    points = [("grid", config.negatives, config.betas), ("paper", (l_paper,), (beta_paper,))]
-    rows = []
-    for kind, ls, betas in points:
-        change = after.infonce_grid(ls, betas) - before.infonce_grid(ls, betas)
-        for j, beta in enumerate(betas):
-            # L_rho = L + (rho - 1) beta (2 E h - d): affine in rho, so the rho at which relabelling starts to help is exact
-            gain = before.alignment_term(beta, rho) - after.alignment_term(beta, rho)
-            for i, l in enumerate(ls):
-                slope = gain / (rho - 1.0)
-                needed = 1.0 if change[i, j] < 0 else (1.0 + change[i, j] / slope if slope > 0 else math.inf)
-                rows.append({"kind": kind, "l": int(l), "beta": float(beta), **common, "delta_loss": float(change[i, j]),
-                             "delta_loss_weighted": float(change[i, j] - gain), "rho_needed": needed})
-    for l in config.reference_negatives:
-        for beta in config.reference_betas:
-            exact = population_infonce(code, data, l, beta, method="multinomial")
-            rows.append({"kind": "reference", "l": l, "beta": beta, **common, "loss": before.infonce(l, beta), "loss_reference": exact})
-    return rows
+    data = rg.agnostic_comb(d, config.points_per_cluster, config.teeth, leak, config.noise, config.imbalance)
+    return rg.relabelling_rows(data, rg.split_code(data, d, moved), leak, moved, config.negatives, config.betas,
+                               config.reference_negatives, config.reference_betas)
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
     """One sweep unit per split code (d, leak, moved); per-split threshold rows appended."""
     units = [{"d": d, "leak": p, "moved": r} for d in config.dims for p in config.leaks for r in config.moved]
     rows = ctx.sweep(units, lambda unit: measure_split(unit, config), desc="theorem-5.4 splits")
-    return rows + [{"kind": "split", **s} for s in split_summaries(rows)]
-
-
-# ----------------------------------------------------------------------------- thresholds
-
-
-def _by_split(rows: list[dict], kind: str) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if r["kind"] == kind:
-            groups.setdefault(tuple(r[k] for k in SPLIT_KEYS), []).append(r)
-    return groups
-
-
-def _table(grid: list[dict], key: str) -> tuple[list, list, np.ndarray]:
-    """(ls, betas, values (L, B)) of one split's grid rows."""
-    ls, betas = sorted({r["l"] for r in grid}), sorted({r["beta"] for r in grid})
-    values = np.full((len(ls), len(betas)), np.nan)
-    for r in grid:
-        values[ls.index(r["l"]), betas.index(r["beta"])] = r[key]
-    return ls, betas, values
-
-
-def split_summaries(rows: list[dict]) -> list[dict]:
-    """Per split the measured thresholds (None: none on the grid):
-
-    beta_star        smallest grid beta from which relabelling lowers L at every grid l
-    beta_star_lmin/lmax  the same at the smallest / largest l only
-    l_flip_beta_max  the largest beta at which a win at the smallest l turns into a loss at a larger l
-    c_beta           the c for which the paper's beta condition equals beta_star_lmax
-    beta_star_weighted  smallest grid beta from which rho_corollary suffices at every l
-    """
-    out = []
-    paper = _by_split(rows, "paper")
-    for key, grid in _by_split(rows, "grid").items():
-        _, betas, change = _table(grid, "delta_loss")
-        _, _, needed = _table(grid, "rho_needed")
-        first = grid[0]
-        wins = change < 0
-        flips = [b for j, b in enumerate(betas) if wins[0, j] and not wins[:, j].all()]
-        beta_star_lmax = threshold_from(betas, list(wins[-1]))
-        out.append({
-            **dict(zip(SPLIT_KEYS, key)), **{k: first[k] for k in ("delta", "delta_in_cluster", "eps", "c_near_uniform", "rho_corollary")},
-            "beta_star": threshold_from(betas, list(wins.all(axis=0))),
-            "beta_star_lmin": threshold_from(betas, list(wins[0])),
-            "beta_star_lmax": beta_star_lmax,
-            "l_flip_beta_max": max(flips) if flips else None,
-            "c_beta": implied_c(None, beta_star_lmax, first["eps"], first["d"])[1],
-            "beta_star_weighted": threshold_from(betas, list((needed <= first["rho_corollary"]).all(axis=0))),
-            "l_paper": paper[key][0]["l"], "beta_paper": paper[key][0]["beta"], "delta_loss_paper": paper[key][0]["delta_loss"],
-        })
-    return out
+    return rows + [{"kind": "split", **s} for s in rg.split_summaries(rows)]
 
 
 # ----------------------------------------------------------------------------- verdict
@@ -247,15 +101,9 @@ def _max(values) -> float:
 def verdict(rows: list[dict], config: Config) -> Verdict:
     """Package checks on the construction and the exact loss; the theorem, our reading of its l
     condition, the corollary and a free-split control as claims (worst case over splits)."""
-    grid, paper = _by_split(rows, "grid"), _by_split(rows, "paper")
+    grid, paper = rg.rows_by_split(rows, "grid"), rg.rows_by_split(rows, "paper")
     reference = [r for r in rows if r["kind"] == "reference"]
-    first = {k: g[0] for k, g in grid.items()}
-    regular = [k for k, r in first.items() if r["delta"] >= config.delta_min]
-    irregular = [k for k, r in first.items() if r["delta"] < config.delta_min]
-    share = {k: first[k]["delta_in_cluster"] / first[k]["delta"] for k in irregular}
-    inside = [k for k in irregular if share[k] >= config.in_cluster_min]
-    crossing = [k for k in irregular if share[k] < config.in_cluster_min]
-    free = [k for k, r in first.items() if r["delta_in_cluster"] <= 1e-12]
+    first, regular, share, inside, crossing, free = rg.classify_splits(grid, config.delta_min, config.in_cluster_min)
     null, step = config.null_loss_change, config.minimal_loss_change
     lower = {"null": null, "minimal_effect": null - step, "direction": "less"}
     units = "nats: L(relabelled) - L(split), worst split"
@@ -272,13 +120,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     has_regular = Check.at_least(f"splits with delta >= {config.delta_min:g}", len(regular), 1)
     beta_max = max(config.betas)
     below_paper = min((paper[k][0]["beta"] for k in regular), default=float("nan"))
-    after_win = []  # Delta L at larger l after relabelling won at a smaller l (same split, same beta)
-    for k in regular:
-        ls, betas, change = _table(grid[k], "delta_loss")
-        for j in range(len(betas)):
-            won = np.flatnonzero(change[:, j] < 0)
-            if len(won) and won[0] < len(ls) - 1:
-                after_win.append(float(change[won[0] + 1 :, j].max()))
+    after_win = [v for k in regular for v in rg.changes_after_win(grid[k])]  # Delta L at larger l after a win at a smaller l (same split, beta)
 
     def weighted(keys) -> float:
         return _max(r["delta_loss_weighted"] for k in keys for r in grid[k])
@@ -287,7 +129,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
         return Check.at_least("smallest in-cluster share of R", min((share[k] for k in keys), default=float("nan")), config.in_cluster_min)
 
     crossing_ok = sum(r["rho_needed"] <= r["rho_corollary"] for k in crossing for r in grid[k])
-    crossing_from = [s["beta_star_weighted"] for s in split_summaries(rows) if tuple(s[k] for k in SPLIT_KEYS) in crossing]
+    crossing_from = [s["beta_star_weighted"] for s in rg.split_summaries(rows) if tuple(s[k] for k in rg.SPLIT_KEYS) in crossing]
     claims = [
         Claim.from_exact(
             "sufficient-conditions", SOURCE,
@@ -336,18 +178,14 @@ def plot(rows: list[dict], config: Config):
     largest beta; (b) measured beta thresholds against delta; (c) the corollary's rho on the
     splits with delta < delta_min."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
 
-    summaries = split_summaries(rows)
-    grid = _by_split(rows, "grid")
+    summaries = rg.split_summaries(rows)
+    grid = rg.rows_by_split(rows, "grid")
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     regular = [s for s in summaries if s["delta"] >= config.delta_min] or summaries
     pick = max(regular, key=lambda s: (s["l_flip_beta_max"] or 0, -s["delta"]))
-    ls, betas, change = _table(grid[tuple(pick[k] for k in SPLIT_KEYS)], "delta_loss")
-    shown = np.arcsinh(change / 1e-3)  # sign-preserving compression: small and large changes both visible
-    bound = float(np.abs(shown).max()) or 1.0
-    text = np.where(change < 0, "-", "+")
-    image = annotated_heatmap(axes[0], shown, [f"{b:g}" for b in betas], ls, text=text, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -bound, bound), fontsize=9)
+    ls, betas, change = rg.grid_table(grid[tuple(pick[k] for k in rg.SPLIT_KEYS)], "delta_loss")
+    image = signed_heatmap(axes[0], change, [f"{b:g}" for b in betas], ls, scale=1e-3)
     axes[0].set(xlabel="beta", ylabel="negatives l")
     axes[0].set_title(f"(a) sign of L(relabelled) - L(split): d={pick['d']}, p={pick['leak']:g}, r={pick['moved']}, delta={pick['delta']:.2f}\n"
                       "'-': relabelling wins. More negatives make it LOSE at small beta", fontsize=9)
@@ -369,14 +207,11 @@ def plot(rows: list[dict], config: Config):
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
 
     ax = axes[2]
-    for key, rows_of in grid.items():
-        first = rows_of[0]
-        if first["delta"] >= config.delta_min:
-            continue
-        ls, betas, needed = _table(rows_of, "rho_needed")
-        inside = first["delta_in_cluster"] / first["delta"] >= config.in_cluster_min
-        style = {"color": "tab:green", "ls": "-"} if inside else {"color": "tab:red", "ls": "--"}
-        ax.plot(betas, needed.max(axis=0) / first["rho_corollary"], marker="o", ms=3, alpha=0.7, **style)
+    first, _, share, inside, _, _ = rg.classify_splits(grid, config.delta_min, config.in_cluster_min)
+    for key in share:  # the splits with delta < delta_min
+        ls, betas, needed = rg.grid_table(grid[key], "rho_needed")
+        style = {"color": "tab:green", "ls": "-"} if key in inside else {"color": "tab:red", "ls": "--"}
+        ax.plot(betas, needed.max(axis=0) / first[key]["rho_corollary"], marker="o", ms=3, alpha=0.7, **style)
     ax.plot([], [], color="tab:green", label="leak p > 0: disagreement inside the cluster")
     ax.plot([], [], color="tab:red", ls="--", label="p = 0: only cross-cluster noise (outside the paper's model)")
     ax.axhline(1.0, color="k", lw=1)

@@ -1,10 +1,10 @@
-"""Shared figure pieces: the annotated heatmap."""
+"""Shared figure pieces: the annotated heatmap and its signed variant, named curves, hit maps."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from clustertheory.plotting import annotated_heatmap
+from clustertheory.plotting import annotated_heatmap, hit_map, named_curves, signed_heatmap
 
 
 def test_annotated_heatmap_places_values_labels_and_readable_text():
@@ -27,4 +27,36 @@ def test_annotated_heatmap_rejects_mismatched_shapes():
         annotated_heatmap(ax, np.zeros((2, 2)), ["a"], ["b", "c"])
     with pytest.raises(ValueError, match="text must have"):
         annotated_heatmap(ax, np.zeros((1, 1)), ["a"], ["b"], text=[["x", "y"]])
+    plt.close(fig)
+
+
+def test_signed_heatmap_marks_signs_and_centres_the_colours_at_zero():
+    fig, ax = plt.subplots()
+    values = np.array([[-0.5, 1e-4], [2.0, -1e-5]])
+    image = signed_heatmap(ax, values, ["b0", "b1"], ["l0", "l1"], scale=1e-3)
+    assert {t.get_position(): t.get_text() for t in ax.texts} == {(0, 0): "-", (1, 0): "+", (0, 1): "+", (1, 1): "-"}
+    assert np.allclose(np.ma.filled(image.get_array(), np.nan), np.arcsinh(values / 1e-3))
+    assert image.norm(0.0) == 0.5 and image.norm.vmax == pytest.approx(-image.norm.vmin)
+    assert image.norm.vmax == pytest.approx(np.arcsinh(2.0 / 1e-3))
+    plt.close(fig)
+
+
+def test_named_curves_colour_by_position_and_thicken_the_bold_ones():
+    fig, ax = plt.subplots()
+    named_curves(ax, {"a": ([0, 1], [1.0, 2.0]), "b": ([], []), "c": ([0, 1, 2], [3.0, 2.0, 1.0])}, bold={"c"}, suffix=" (rises)")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "c (rises)"]
+    assert [line.get_color() for line in lines] == ["C0", "C1", "C2"]  # an empty curve keeps its colour slot
+    assert [line.get_linewidth() for line in lines] == [1.0, 1.0, 2.4]
+    assert list(lines[2].get_ydata()) == [3.0, 2.0, 1.0] and lines[0].get_marker() == "o"
+    plt.close(fig)
+
+
+def test_hit_map_places_groups_side_by_side_and_marks_hits():
+    fig, ax = plt.subplots()
+    hit_map(ax, [4, 4, 8], [0.5, 0.5, 2.0], [True, False, False], [0, 1, 1], 2, hit_label="hit", miss_label="miss")
+    points = ax.get_lines()[:3]
+    assert [p.get_xdata()[0] for p in points] == pytest.approx([4 / 1.05**0.5, 4 * 1.05**0.5, 8 * 1.05**0.5])
+    assert [p.get_marker() for p in points] == ["x", "o", "o"] and points[0].get_color() == "tab:red"
+    assert [line.get_label() for line in ax.get_lines()[3:]] == ["hit", "miss"]
     plt.close(fig)

@@ -13,17 +13,25 @@ Hamming distance of two independently walking points is a Markov chain on 0..d
 (:func:`hamming_kernel`). Vertex indices follow :mod:`clustertheory.analysis.hypercube`.
 Everything is exact (finite sums, or the Laplace quadrature of
 :mod:`clustertheory.analysis.exact_loss`); Monte Carlo appears only as a check.
+
+The last section holds the measurements of the blurring simulations, one call per grid cell
+returning result rows (:func:`kernel_rows`, :func:`lemma18_row`, :func:`chain_rows`,
+:func:`curvature_fd_rows`, :func:`threshold_row`, :func:`search_rows`), and the readings of
+those rows (:func:`monte_carlo_z`, :func:`curvature_fd_errors`, :func:`cell_increases`,
+:func:`entry_gap`, :func:`chain_curves`, :func:`rising_starts`, :func:`threshold_curves`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 import torch
 from scipy.special import comb
+from scipy.stats import binom
 
 from clustertheory.analysis.exact_loss import (
     AUTO_MAX_TERMS,
@@ -33,6 +41,7 @@ from clustertheory.analysis.exact_loss import (
     laplace_grid,
     laplace_log1p_sum,
     multinomial_term_count,
+    uniform_minimum,
 )
 from clustertheory.analysis.hypercube import (
     check_dim,
@@ -40,6 +49,7 @@ from clustertheory.analysis.hypercube import (
     hamming_matrix,
     vertex_weight,
 )
+from clustertheory.analysis.metrics import uniformity
 from clustertheory.config import (
     check_in,
     check_int_range,
@@ -48,6 +58,7 @@ from clustertheory.config import (
     check_positive,
     check_positive_int,
 )
+from clustertheory.statistics import Interval, z_score
 from clustertheory.utils import one_thread_below
 
 KERNEL_VARIANTS = ("exact", "paper", "paper-remainder")
@@ -555,3 +566,195 @@ def _ascend(ls: list[int], betas: list[float], theta: torch.Tensor, steps: int, 
         (-ratio.sum()).backward()
         optimiser.step()
     return [{"max_increase": float(best_increase[c]), "max_ratio": float(best_ratio[c]), "law": best_law[c].cpu().numpy()} for c in range(cells)]
+
+
+# ----------------------------------------------------------------------------- experiment rows
+#
+# The measurements of the blurring simulations, one call per grid cell, each returning result
+# rows (dicts with a "kind"), and the readings of those rows their verdicts and figures share.
+
+UNIFORM_EXCESS = 1e-20  # a law with collision excess below this is the uniform law (Lemma 4.4 excludes it)
+
+
+def inside_conditions(d: int, beta: float, c: float = 1.0) -> bool:
+    """Lemma 4.4's conditions d > 3 and beta > c log d (the paper leaves c open)."""
+    return d > 3 and beta > c * math.log(d)
+
+
+def kernel_rows(d: int, variant: str, samples: int, seed: int | np.random.Generator = 0) -> list[dict]:
+    """Per distance h = 0..d (kind "kernel"): row h of :func:`hamming_kernel` (``variant``) against the
+    enumerated joint moves (enumeration_error: max |diff|) and ``samples`` simulated steps of two
+    bit-flip walkers (:func:`hamming_kernel_monte_carlo`; max_abs_z, also against the enumeration),
+    the stationarity residual |(pi K - pi)_h| of pi = Binomial(d, 1/2), and the +2 entry: derived,
+    printed, and its simulated count out of ``samples``."""
+    kernel, enumerated = hamming_kernel(d, variant), hamming_kernel_enumerated(d)
+    counts = hamming_kernel_monte_carlo(d, samples, seed)
+    z, z_enumerated = kernel_z_scores(kernel, counts), kernel_z_scores(enumerated, counts)
+    binomial = binom.pmf(np.arange(d + 1), d, 0.5)
+    stationary = binomial @ kernel - binomial
+    rows = []
+    for h in range(d + 1):
+        rows.append({"kind": "kernel", "d": d, "h": h, "row_sum": float(kernel[h].sum()), "enumeration_error": float(np.abs(kernel[h] - enumerated[h]).max()),
+                     "stationarity_residual": float(abs(stationary[h])), "max_abs_z": float(np.abs(z[h]).max()), "max_abs_z_enumerated": float(np.abs(z_enumerated[h]).max()),
+                     "plus2_derived": float(hamming_step_probs(d, h, "exact")[4]), "plus2_printed": float(hamming_step_probs(d, h, "paper")[4]),
+                     "plus2_count": int(counts[h, h + 2]) if h + 2 <= d else 0, "samples": int(counts[h].sum())})
+    return rows
+
+
+def lemma18_row(d: int, beta: float, C: float, variant: str) -> dict:
+    """Kind "lemma18": :func:`lemma18_sum` relative to its scale with ``variant`` and with the printed kernel."""
+    total, scale = lemma18_sum(d, beta, C, variant)
+    printed, printed_scale = lemma18_sum(d, beta, C, "paper")
+    return {"kind": "lemma18", "d": d, "beta": beta, "C": C, "lemma18_relative": total / scale, "lemma18_relative_printed": printed / printed_scale}
+
+
+def chain_rows(d: int, l: int, beta: float, steps: int, variant: str, laws_seed, mc_samples: int, mc_seed: Callable[[str, int], int]) -> list[dict]:
+    """The walk in cell (d, l, beta): a "uniform" row (Ltilde(u) and the closed-form minimum), then per
+    starting law and step t = 0..steps a "chain" row: exact Ltilde(D_t), loss_minus_minimum, the
+    step's change (increase, nan at the last step), collision excess, TV of the distance law from
+    Binomial(d, 1/2), propagation_error (max |law of D_t - law of D_0 K^t|, K the ``variant``
+    kernel), relative_curvature (min_k c_k / max_k |c_k| at u) and, at t = max(1, steps // 5),
+    a Monte Carlo estimate of Ltilde with ``mc_samples`` draws, seeded by mc_seed(start, t).
+    Starting laws: :func:`starting_laws` (``laws_seed``) and u + 0.9 eta_k along the degree k
+    of the most negative curvature (unless k = d, the parity tilt already among them)."""
+    kernel, binomial = hamming_kernel(d, variant), binom.pmf(np.arange(d + 1), d, 0.5)
+    minimum = uniform_minimum(d, l, beta)
+    curvature = uniform_curvatures(d, l, beta)
+    relative = float(curvature.min() / np.abs(curvature).max())
+    rows = [{"kind": "uniform", "d": d, "l": l, "beta": beta, "loss": reduced_loss(np.full(2**d, 2.0**-d), l, beta), "uniform_minimum": minimum}]
+    laws = starting_laws(d, laws_seed)
+    worst = int(np.argmin(curvature)) + 1
+    if worst < d:  # k = d is the parity tilt, already a starting law
+        laws[f"walsh-tilt-k{worst}"] = 2.0**-d + 0.9 * walsh_direction(d, worst)
+    for name, law in laws.items():
+        path = walk_path(law, steps)
+        losses, distances = np.asarray(reduced_loss(path, l, beta)), distance_law(path)
+        propagated = distances[0][None] @ np.stack([np.linalg.matrix_power(kernel, t) for t in range(len(path))])
+        for t, p in enumerate(path):
+            row = {"kind": "chain", "d": d, "l": l, "beta": beta, "start": name, "step": t, "loss": float(losses[t]), "loss_minus_minimum": float(losses[t] - minimum),
+                   "increase": float(losses[t + 1] - losses[t]) if t < len(path) - 1 else math.nan, "collision_excess": uniformity(p)["collision_excess"],
+                   "distance_tv_binomial": float(0.5 * np.abs(distances[t] - binomial).sum()), "propagation_error": float(np.abs(propagated[t, 0] - distances[t]).max()),
+                   "relative_curvature": relative, "mc_loss": math.nan, "mc_stderr": math.nan}
+            if t == max(1, steps // 5):
+                row["mc_loss"], row["mc_stderr"] = monte_carlo_reduced_loss(p, l, beta, mc_samples, mc_seed(name, t))
+            rows.append(row)
+    return rows
+
+
+def curvature_fd_rows(d: int, l: int, beta: float, step: float = 1e-3) -> list[dict]:
+    """Per degree k (kind "curvature"): :func:`uniform_curvatures` and the central second difference
+    (L(u + s eta_k) - 2 L(u) + L(u - s eta_k)) / s^2 of the exact loss, s = ``step``."""
+    rows, uniform = [], np.full(2**d, 2.0**-d)
+    for k, curvature in enumerate(uniform_curvatures(d, l, beta), start=1):
+        tilt = walsh_direction(d, k)
+        second = (reduced_loss(uniform + step * tilt, l, beta) - 2 * reduced_loss(uniform, l, beta) + reduced_loss(uniform - step * tilt, l, beta)) / step**2
+        rows.append({"kind": "curvature", "d": d, "l": l, "beta": beta, "k": k, "curvature": float(curvature), "curvature_fd": float(second)})
+    return rows
+
+
+def threshold_row(d: int, l: int) -> dict:
+    """Kind "threshold": :func:`curvature_threshold` of (d, l), log d and :func:`parity_asymptote`."""
+    return {"kind": "threshold", "d": d, "l": l, **curvature_threshold(d, l), "log_d": math.log(d), "asymptote": parity_asymptote(d)}
+
+
+def search_rows(d: int, negatives, betas, steps: int, restarts: int, tilt_amplitudes, seed, c: float = 1.0, device="cpu") -> list[dict]:
+    """Per cell (l, beta) of negatives x betas (kind "search"): the largest one-step change of Ltilde
+    that :func:`search_blurring_increases` finds (search_increase; search_increase_exact: its law
+    re-evaluated by :func:`step_increase`; search_law_excess: that law's collision excess) from four
+    of :func:`starting_laws`, u + 0.5 eta_k for k = 1..d and ``restarts`` Dirichlet(0.3) draws (one
+    generator from ``seed``), and the largest change over the tilts u + a eta_k along the degree k
+    of the most negative curvature (tilt_increase, a in ``tilt_amplitudes``); with relative_curvature
+    (min_k c_k / max_k |c_k|), worst_k and whether (d, beta) is :func:`inside_conditions` (c)."""
+    cells = list(itertools.product(negatives, betas))
+    rng = np.random.default_rng(seed)
+    named = starting_laws(d, rng)
+    starts = [named[k] for k in ("point", "dirichlet-0.1", "code-half", "code-skewed")]
+    starts += [2.0**-d + 0.5 * walsh_direction(d, k) for k in range(1, d + 1)] + list(rng.dirichlet(np.full(2**d, 0.3), restarts))
+    found = search_blurring_increases(d, [l for l, _ in cells], [b for _, b in cells], np.stack(starts), steps=steps, device=device)
+    rows = []
+    for (l, beta), result in zip(cells, found):
+        curvature = uniform_curvatures(d, l, beta)
+        worst = int(np.argmin(curvature)) + 1
+        tilts = [2.0**-d + a * walsh_direction(d, worst) for a in tilt_amplitudes]
+        exact = float(step_increase(result["law"], l, beta))
+        rows.append({"kind": "search", "d": d, "l": l, "beta": beta, "relative_curvature": float(curvature.min() / np.abs(curvature).max()), "worst_k": worst,
+                     "inside": inside_conditions(d, beta, c), "search_increase": result["max_increase"], "search_increase_exact": exact,
+                     "search_law_excess": uniformity(result["law"])["collision_excess"],
+                     "tilt_increase": float(np.max(step_increase(np.stack(tilts), l, beta)))})
+    return rows
+
+
+def monte_carlo_z(row: dict) -> float:
+    """|loss - mc_loss| / mc_stderr of a chain row; a zero-spread sample (a point law) must match to
+    rounding (0 when within 1e-12, else inf)."""
+    if row["mc_stderr"] > 1e-12:
+        return abs(z_score(row["mc_loss"], row["loss"], row["mc_stderr"]))
+    return 0.0 if abs(row["mc_loss"] - row["loss"]) < 1e-12 else math.inf
+
+
+def curvature_fd_errors(rows: list[dict]) -> list[float]:
+    """Per "curvature" row: |curvature - curvature_fd| / max_k |c_k| (the largest |curvature| of its cell (d, l, beta))."""
+    curvature = [r for r in rows if r["kind"] == "curvature"]
+    scale: dict[tuple, float] = {}
+    for r in curvature:
+        scale[(r["d"], r["l"], r["beta"])] = max(scale.get((r["d"], r["l"], r["beta"]), 0.0), abs(r["curvature"]))
+    return [abs(r["curvature"] - r["curvature_fd"]) / scale[(r["d"], r["l"], r["beta"])] for r in curvature]
+
+
+def cell_increases(rows: list[dict], c: float = 1.0) -> dict[tuple, dict]:
+    """Per (d, l, beta) cell: {"increase": the largest exact one-step change of Ltilde over every
+    non-uniform law tried (chain steps, searched laws, tilts; collision excess above UNIFORM_EXCESS),
+    "curvature": relative_curvature at u, "inside": :func:`inside_conditions` (c)}."""
+    cells: dict[tuple, dict] = {}
+
+    def add(r: dict, value: float) -> None:
+        cell = cells.setdefault((r["d"], r["l"], r["beta"]), {"increase": -math.inf, "curvature": r["relative_curvature"], "inside": inside_conditions(r["d"], r["beta"], c)})
+        cell["increase"] = max(cell["increase"], value)
+
+    for r in rows:
+        if r["kind"] == "chain" and not math.isnan(r["increase"]) and r["collision_excess"] > UNIFORM_EXCESS:
+            add(r, r["increase"])
+    for r in rows:
+        if r["kind"] == "search":
+            add(r, r["tilt_increase"])
+            if r["search_law_excess"] > UNIFORM_EXCESS:
+                add(r, r["search_increase_exact"])
+    return cells
+
+
+def entry_gap(printed: float, frequency: Interval) -> Interval:
+    """|printed - p| for a probability p known by an interval (e.g. :func:`wilson_interval` of a
+    simulated frequency): the estimate |printed - p_hat| and the interval that p's interval maps to
+    (its low end 0 when p's interval contains ``printed``); level, method and n are p's."""
+    low, high = printed - frequency.high, printed - frequency.low
+    return Interval(abs(printed - frequency.estimate), max(0.0, low, -high), max(abs(low), abs(high)), frequency.level, frequency.method, frequency.n)
+
+
+def chain_curves(rows: list[dict], d: int, l: int, beta: float, key: str, keep: Callable[[dict], bool] = lambda r: True) -> dict[str, tuple]:
+    """start -> (steps, values of ``key``) of the chain rows of cell (d, l, beta) that ``keep`` accepts,
+    in row order (a start none of whose rows is kept maps to two empty lists)."""
+    curves: dict[str, tuple[list, list]] = {}
+    for r in rows:
+        if r["kind"] == "chain" and (r["d"], r["l"], r["beta"]) == (d, l, beta):
+            steps, values = curves.setdefault(r["start"], ([], []))
+            if keep(r):
+                steps.append(r["step"])
+                values.append(r[key])
+    return curves
+
+
+def rising_starts(rows: list[dict], d: int, l: int, beta: float, minimal: float = 1e-12) -> set[str]:
+    """The starting laws whose chain in cell (d, l, beta) has a step that raises Ltilde by more than ``minimal``."""
+    curves = chain_curves(rows, d, l, beta, "increase")
+    return {name for name, (_, up) in curves.items() if any(u > minimal for u in up if not math.isnan(u))}
+
+
+def threshold_curves(rows: list[dict]) -> dict[int, tuple[list, list]]:
+    """l -> (dims, beta*(d, l)) of the "threshold" rows, l and d increasing, where 0 < beta* < inf
+    (an l with no such row maps to two empty lists)."""
+    thresholds = [r for r in rows if r["kind"] == "threshold"]
+    curves = {}
+    for l in sorted({r["l"] for r in thresholds}):
+        points = sorted((r for r in thresholds if r["l"] == l and 0 < r["beta_star"] < math.inf), key=lambda r: r["d"])
+        curves[l] = ([r["d"] for r in points], [r["beta_star"] for r in points])
+    return curves

@@ -23,7 +23,10 @@ cluster (closure), :func:`relabel_cluster`. The weighted InfoNCE of the paper's 
 :func:`weighted_population_infonce` (= L + :func:`alignment_weight_term`). :class:`CodeLaw`
 summarises a code once and gives its exact loss on a whole (l, beta) grid; the theorem's
 conditions are :func:`near_uniform_c`, :func:`sufficient_conditions` and :func:`implied_c`, and
-:func:`threshold_from` reads a threshold off a grid.
+:func:`threshold_from` reads a threshold off a grid. The theorem's experiment on agnostic comb data
+(:func:`agnostic_comb`, :func:`split_code`) measures one split per :func:`relabelling_rows`;
+:func:`rows_by_split`, :func:`grid_table`, :func:`classify_splits`, :func:`changes_after_win` and
+:func:`split_summaries` read those rows.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -45,8 +49,17 @@ from clustertheory.analysis.exact_loss import (
     group_pairs,
     population_infonce,
 )
-from clustertheory.analysis.hypercube import check_codes, popcount, vertex_index
-from clustertheory.analysis.metrics import mean_hamming_alignment
+from clustertheory.analysis.hypercube import (
+    check_codes,
+    popcount,
+    vertex_codes,
+    vertex_index,
+)
+from clustertheory.analysis.metrics import (
+    mean_hamming_alignment,
+    natural_vertex_law,
+    preserves_clusters,
+)
 from clustertheory.config import (
     check_in,
     check_int_range,
@@ -54,6 +67,7 @@ from clustertheory.config import (
     check_positive,
     check_positive_int,
 )
+from clustertheory.data import comb_dataset
 from clustertheory.data.views import ViewDataset
 from clustertheory.functions.classes import ScoreModel, make_function_class
 
@@ -367,6 +381,182 @@ def threshold_from(values: Sequence[float], holds: Sequence[bool]) -> float | No
             break
         threshold = value
     return threshold
+
+
+
+# ----------------------------------------------------------------------------- Theorem 5.4 on agnostic comb data
+
+SPLIT_KEYS = ("d", "leak", "moved")  # the fields that name one split code in the rows of :func:`relabelling_rows`
+
+
+def agnostic_comb(d: int, points_per_cluster: int, teeth: int, leak: float, noise: float, imbalance: float) -> ViewDataset:
+    """The agnostic comb for code dimension d: m = 2^d - 1 clusters (one vertex more than clusters)
+    with weights pi_c proportional to imbalance^c, c = 0..m-1 (:func:`~clustertheory.data.comb_dataset`)."""
+    d = check_int_range("d", d, 2, 16)
+    weights = imbalance ** np.arange(2**d - 1)
+    return comb_dataset(2**d - 1, points_per_cluster, teeth, leak=leak, noise=noise, cluster_weights=weights)
+
+
+def split_code(data: ViewDataset, d: int, moved: int) -> np.ndarray:
+    """(V, d) code: cluster 0 at vertex 0 except its first ``moved`` base points (every view they
+    own) at the free vertex 1 (coordinate 0 flipped); cluster c >= 1 at vertex c + 1. On cluster 0
+    the split coordinate is the sign of a band-limited function of bandwidth T (an arc of base
+    points), and so is its relabelling: closure holds in the band-limited class."""
+    if data.num_clusters != 2**d - 1:
+        raise ValueError(f"data must have 2^d - 1 = {2**d - 1} clusters (one free vertex), got {data.num_clusters}")
+    cluster_vertex = np.concatenate([[0], np.arange(2, data.num_clusters + 1)])
+    codes = vertex_codes(d)[cluster_vertex[data.content]].copy()
+    owner = (np.arange(data.num_views) % (data.num_views // data.num_clusters)) % (data.num_base // data.num_clusters)
+    codes[(data.content == 0) & (owner < moved), 0] = -1.0
+    return codes
+
+
+def relabelling_rows(data: ViewDataset, code, leak: float, moved: int, negatives, betas, reference_negatives, reference_betas) -> list[dict]:
+    """Rows for one split code (:func:`split_code` of ``moved`` base points on comb data with ``leak``)
+    and its relabelling g' (:func:`relabel_cluster` of coordinate 0 on cluster 0).
+
+    Every row holds the split's statistics: delta = R / Delta, its in-cluster part (R - residual) /
+    Delta with the closed form 2 p (n - r) / (n - 1), eps = Delta with the closed form pi_0 r / n,
+    whether g and g' preserve clusters, c_near_uniform (:func:`near_uniform_c` of g's law) and the
+    corollary's rho = 2^(d+1) + 1/delta. Kinds:
+
+    grid       per (l, beta) of negatives x betas: delta_loss = L(g') - L(g), delta_loss_weighted
+               = L_rho(g') - L_rho(g) and rho_needed, the smallest rho >= 1 at which relabelling
+               lowers L_rho (L_rho = L + (rho - 1) beta (2 E h - d) is affine in rho, so it is exact)
+    paper      the same at the paper's sufficient (l, beta) (:func:`sufficient_conditions`)
+    reference  per (l, beta) of the reference grid: loss = :meth:`CodeLaw.infonce` of g and
+               loss_reference = population_infonce's multinomial sum (a check of the fast loss)
+    """
+    d = code.shape[1]
+    relabelled = relabel_cluster(code, data, 0, 0)
+    stats = split_statistics(code[:, 0], data, 0)
+    delta, eps = float(stats.ratio[0]), float(stats.relabel_mass[0])
+    c_near = near_uniform_c(natural_vertex_law(code, data), d)
+    rho = 2.0 ** (d + 1) + 1.0 / delta
+    n = data.num_base // data.num_clusters
+    common = {
+        "delta": delta,
+        "delta_in_cluster": float(stats.disagreement[0] - stats.residual[0]) / eps,
+        "delta_in_cluster_closed_form": 2 * leak * (n - moved) / (n - 1),
+        "eps": eps,
+        "eps_closed_form": float(data.cluster_weight[0]) * moved / n,
+        "split_preserves": preserves_clusters(code, data),
+        "relabelled_preserves": preserves_clusters(relabelled, data),
+        "c_near_uniform": c_near,
+        "rho_corollary": rho,
+    }
+    before, after = CodeLaw.of(code, data), CodeLaw.of(relabelled, data)
+    l_paper, beta_paper = sufficient_conditions(c_near, eps, d)
+    points = [("grid", negatives, betas), ("paper", (l_paper,), (beta_paper,))]
+    rows = []
+    for kind, ls, point_betas in points:
+        change = after.infonce_grid(ls, point_betas) - before.infonce_grid(ls, point_betas)
+        for j, beta in enumerate(point_betas):
+            gain = before.alignment_term(beta, rho) - after.alignment_term(beta, rho)
+            for i, l in enumerate(ls):
+                slope = gain / (rho - 1.0)
+                needed = 1.0 if change[i, j] < 0 else (1.0 + change[i, j] / slope if slope > 0 else math.inf)
+                rows.append({"kind": kind, "l": int(l), "beta": float(beta), **common, "delta_loss": float(change[i, j]),
+                             "delta_loss_weighted": float(change[i, j] - gain), "rho_needed": needed})
+    for l in reference_negatives:
+        for beta in reference_betas:
+            exact = population_infonce(code, data, l, beta, method="multinomial")
+            rows.append({"kind": "reference", "l": l, "beta": beta, **common, "loss": before.infonce(l, beta), "loss_reference": exact})
+    return rows
+
+
+def rows_by_split(rows: Sequence[dict], kind: str, keys: Sequence[str] = SPLIT_KEYS) -> dict[tuple, list[dict]]:
+    """Split (the values of ``keys``) -> its rows of ``kind``, in row order."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["kind"] == kind:
+            groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return groups
+
+
+def grid_table(grid: Sequence[dict], key: str) -> tuple[list, list, np.ndarray]:
+    """(ls, betas, values (L, B)) of one split's grid rows: values[i, j] = ``key`` at (ls[i], betas[j])
+    (sorted; nan where no row)."""
+    ls, betas = sorted({r["l"] for r in grid}), sorted({r["beta"] for r in grid})
+    values = np.full((len(ls), len(betas)), np.nan)
+    for r in grid:
+        values[ls.index(r["l"]), betas.index(r["beta"])] = r[key]
+    return ls, betas, values
+
+
+class SplitClasses(NamedTuple):
+    """The splits of :func:`relabelling_rows` (keys: their :data:`SPLIT_KEYS` values) by regularity,
+    from :func:`classify_splits`; unpacks in this order.
+
+    first     split -> its first grid row (its statistics: delta, delta_in_cluster, ...)
+    regular   delta >= delta_min (the theorem's hypothesis)
+    share     split with delta < delta_min -> the in-cluster share of R, delta_in_cluster / delta
+    inside    delta < delta_min and share >= in_cluster_min (the corollary's regime)
+    crossing  delta < delta_min and share < in_cluster_min (disagreement from leaving the cluster)
+    free      delta_in_cluster <= 1e-12 (no augmentation inside the cluster crosses the split)
+    """
+
+    first: dict[tuple, dict]
+    regular: list[tuple]
+    share: dict[tuple, float]
+    inside: list[tuple]
+    crossing: list[tuple]
+    free: list[tuple]
+
+
+def classify_splits(grid: dict[tuple, list[dict]], delta_min: float, in_cluster_min: float) -> SplitClasses:
+    """:class:`SplitClasses` of the grid rows per split (:func:`rows_by_split` of kind "grid"), in their order."""
+    first = {k: g[0] for k, g in grid.items()}
+    regular = [k for k, r in first.items() if r["delta"] >= delta_min]
+    irregular = [k for k, r in first.items() if r["delta"] < delta_min]
+    share = {k: first[k]["delta_in_cluster"] / first[k]["delta"] for k in irregular}
+    inside = [k for k in irregular if share[k] >= in_cluster_min]
+    crossing = [k for k in irregular if share[k] < in_cluster_min]
+    free = [k for k, r in first.items() if r["delta_in_cluster"] <= 1e-12]
+    return SplitClasses(first, regular, share, inside, crossing, free)
+
+
+def changes_after_win(grid: Sequence[dict]) -> list[float]:
+    """Per beta at which relabelling wins (Delta L = ``delta_loss`` < 0) at some l below the largest
+    (one split's grid rows): the largest Delta L at the larger l (> 0: more negatives undo the win)."""
+    ls, betas, change = grid_table(grid, "delta_loss")
+    out = []
+    for j in range(len(betas)):
+        won = np.flatnonzero(change[:, j] < 0)
+        if len(won) and won[0] < len(ls) - 1:
+            out.append(float(change[won[0] + 1 :, j].max()))
+    return out
+
+
+def split_summaries(rows: Sequence[dict], keys: Sequence[str] = SPLIT_KEYS) -> list[dict]:
+    """Per split of :func:`relabelling_rows` the measured thresholds (None: none on the grid):
+
+    beta_star        smallest grid beta from which relabelling lowers L at every grid l
+    beta_star_lmin/lmax  the same at the smallest / largest l only
+    l_flip_beta_max  the largest beta at which a win at the smallest l turns into a loss at a larger l
+    c_beta           the c for which the paper's beta condition equals beta_star_lmax (:func:`implied_c`)
+    beta_star_weighted  smallest grid beta from which rho_corollary suffices at every l
+    """
+    out = []
+    paper = rows_by_split(rows, "paper", keys)
+    for key, grid in rows_by_split(rows, "grid", keys).items():
+        _, betas, change = grid_table(grid, "delta_loss")
+        _, _, needed = grid_table(grid, "rho_needed")
+        first = grid[0]
+        wins = change < 0
+        flips = [b for j, b in enumerate(betas) if wins[0, j] and not wins[:, j].all()]
+        beta_star_lmax = threshold_from(betas, list(wins[-1]))
+        out.append({
+            **dict(zip(keys, key)), **{k: first[k] for k in ("delta", "delta_in_cluster", "eps", "c_near_uniform", "rho_corollary")},
+            "beta_star": threshold_from(betas, list(wins.all(axis=0))),
+            "beta_star_lmin": threshold_from(betas, list(wins[0])),
+            "beta_star_lmax": beta_star_lmax,
+            "l_flip_beta_max": max(flips) if flips else None,
+            "c_beta": implied_c(None, beta_star_lmax, first["eps"], first["d"])[1],
+            "beta_star_weighted": threshold_from(betas, list((needed <= first["rho_corollary"]).all(axis=0))),
+            "l_paper": paper[key][0]["l"], "beta_paper": paper[key][0]["beta"], "delta_loss_paper": paper[key][0]["delta_loss"],
+        })
+    return out
 
 
 # ----------------------------------------------------------------------------- empirical delta

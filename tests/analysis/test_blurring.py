@@ -9,27 +9,39 @@ import torch
 from scipy.special import comb
 
 from clustertheory.analysis.blurring import (
+    cell_increases,
+    chain_curves,
+    chain_rows,
+    curvature_fd_errors,
+    curvature_fd_rows,
     curvature_threshold,
     delta_c,
     distance_law,
     distance_laws,
     distance_laws_torch,
+    entry_gap,
     hamming_kernel,
     hamming_kernel_enumerated,
     hamming_kernel_monte_carlo,
     hamming_step_probs,
+    inside_conditions,
+    kernel_rows,
     kernel_z_scores,
     krawtchouk,
+    lemma18_row,
     lemma18_sum,
     monte_carlo_reduced_loss,
+    monte_carlo_z,
     parity_asymptote,
     reduced_loss,
     reduced_loss_path,
     search_blurring_increase,
     search_blurring_increases,
     search_losses,
+    search_rows,
     starting_laws,
     step_increase,
+    threshold_row,
     uniform_curvatures,
     walk_path,
     walk_step,
@@ -43,6 +55,7 @@ from clustertheory.analysis.exact_loss import (
 from clustertheory.analysis.hypercube import hamming_matrix, vertex_codes, vertex_weight
 from clustertheory.analysis.metrics import uniformity
 from clustertheory.data import comb_dataset
+from clustertheory.statistics import wilson_interval
 
 
 def walk_matrix(d):
@@ -339,3 +352,127 @@ def test_krawtchouk_is_cached_read_only():
     assert table is krawtchouk(6) and not table.flags.writeable
     with pytest.raises(ValueError, match="d"):
         krawtchouk(0)
+
+
+# ----------------------------------------------------------------------------- experiment rows
+
+
+def test_inside_conditions_need_d_above_3_and_beta_above_c_log_d():
+    assert inside_conditions(4, 1.4) and not inside_conditions(4, 1.38)  # log 4 = 1.386
+    assert not inside_conditions(3, 10.0)
+    assert not inside_conditions(4, 1.4, c=2.0) and inside_conditions(4, 2.8, c=2.0)
+
+
+@pytest.mark.parametrize("variant", ["exact", "paper"])
+def test_kernel_rows_hold_the_kernel_its_checks_and_the_plus2_entry(variant):
+    d, samples = 4, 5000
+    rows = kernel_rows(d, variant, samples, seed=3)
+    counts = hamming_kernel_monte_carlo(d, samples, 3)
+    assert [r["h"] for r in rows] == list(range(d + 1)) and {r["kind"] for r in rows} == {"kernel"}
+    kernel = hamming_kernel(d, variant)
+    for h, r in enumerate(rows):
+        assert r["row_sum"] == pytest.approx(kernel[h].sum(), abs=1e-15)
+        assert r["plus2_count"] == (counts[h, h + 2] if h + 2 <= d else 0) and r["samples"] == samples
+        assert r["plus2_derived"] == pytest.approx((d - h) * (d - h - 1) / (4 * d * d))
+        assert r["plus2_printed"] == pytest.approx((d - h) * (d - h + 1) / (4 * d * d))
+        assert r["max_abs_z"] == pytest.approx(np.abs(kernel_z_scores(kernel, counts)[h]).max())
+    exact = variant == "exact"
+    assert (max(r["enumeration_error"] for r in rows) < 1e-12) == exact
+    assert (max(r["stationarity_residual"] for r in rows) < 1e-12) == exact
+
+
+def test_lemma18_row_is_the_relative_sum_for_both_kernels():
+    row = lemma18_row(5, 2.0, 3.0, "exact")
+    total, scale = lemma18_sum(5, 2.0, 3.0, "exact")
+    printed, printed_scale = lemma18_sum(5, 2.0, 3.0, "paper")
+    assert row["lemma18_relative"] == total / scale and row["lemma18_relative_printed"] == printed / printed_scale
+    assert (row["d"], row["beta"], row["C"]) == (5, 2.0, 3.0) and row["lemma18_relative_printed"] < -1e-3
+
+
+def test_chain_rows_follow_the_walk_exactly():
+    d, l, beta, steps = 4, 2, 0.3, 5
+    seeds = []
+    rows = chain_rows(d, l, beta, steps, "exact", 7, 400, lambda name, t: seeds.append((name, t)) or 11)
+    uniform, chain = rows[0], rows[1:]
+    assert uniform["kind"] == "uniform" and uniform["loss"] == pytest.approx(uniform_minimum(d, l, beta), rel=1e-10)
+    laws = starting_laws(d, 7)
+    curvature = uniform_curvatures(d, l, beta)
+    worst = int(np.argmin(curvature)) + 1
+    names = list(laws) + ([f"walsh-tilt-k{worst}"] if worst < d else [])
+    assert [r["start"] for r in chain] == [n for n in names for _ in range(steps + 1)]
+    assert seeds == [(n, 1) for n in names]  # Monte Carlo at step max(1, steps // 5)
+    point = [r for r in chain if r["start"] == "point"]
+    path = walk_path(laws["point"], steps)
+    for t, r in enumerate(point):
+        assert r["loss"] == pytest.approx(reduced_loss(path[t], l, beta), abs=1e-14)
+        assert r["loss_minus_minimum"] == pytest.approx(r["loss"] - reduced_loss(np.full(2**d, 2.0**-d), l, beta), abs=1e-12)
+        assert r["propagation_error"] < 1e-12
+        assert r["relative_curvature"] == pytest.approx(curvature.min() / np.abs(curvature).max())
+    assert [r["increase"] for r in point[:-1]] == pytest.approx([b["loss"] - a["loss"] for a, b in zip(point, point[1:])])
+    assert math.isnan(point[-1]["increase"])
+    assert [math.isnan(r["mc_loss"]) for r in point] == [t != 1 for t in range(steps + 1)]
+    assert (point[1]["mc_loss"], point[1]["mc_stderr"]) == monte_carlo_reduced_loss(path[1], l, beta, 400, 11)
+    printed = chain_rows(d, l, beta, steps, "paper", 7, 400, lambda name, t: 11)
+    assert max(r["propagation_error"] for r in printed[1:]) > 1e-4  # the printed kernel does not propagate distance laws
+
+
+def test_curvature_fd_rows_agree_with_the_formula_and_threshold_row():
+    rows = curvature_fd_rows(4, 1, 0.3)
+    assert [r["k"] for r in rows] == [1, 2, 3, 4]
+    assert [r["curvature"] for r in rows] == pytest.approx(list(uniform_curvatures(4, 1, 0.3)))
+    assert max(curvature_fd_errors(rows)) < 1e-4
+    bent = [{**r, "curvature": 1.1 * r["curvature"]} if r["k"] == 2 else r for r in rows]
+    assert max(curvature_fd_errors(bent)) > 1e-3
+    row = threshold_row(6, 4)
+    assert row["beta_star"] == curvature_threshold(6, 4)["beta_star"] and row["log_d"] == math.log(6)
+    assert row["asymptote"] == parity_asymptote(6)
+
+
+def test_search_rows_re_evaluate_the_found_law_and_the_tilts():
+    rows = search_rows(3, (1, 4), (0.2, 3.0), steps=3, restarts=1, tilt_amplitudes=(0.1, 0.5), seed=2)
+    assert [(r["l"], r["beta"]) for r in rows] == [(1, 0.2), (1, 3.0), (4, 0.2), (4, 3.0)]
+    for r in rows:
+        curvature = uniform_curvatures(3, r["l"], r["beta"])
+        worst = int(np.argmin(curvature)) + 1
+        tilts = np.stack([2.0**-3 + a * walsh_direction(3, worst) for a in (0.1, 0.5)])
+        assert r["worst_k"] == worst and r["tilt_increase"] == pytest.approx(float(np.max(step_increase(tilts, r["l"], r["beta"]))))
+        assert abs(r["search_increase"] - r["search_increase_exact"]) < 1e-10
+        assert not r["inside"]  # d = 3
+    assert inside_conditions(4, 3.0) == search_rows(4, (1,), (3.0,), 1, 0, (0.5,), seed=0)[0]["inside"]
+
+
+def test_monte_carlo_z_and_point_laws():
+    assert monte_carlo_z({"loss": 1.0, "mc_loss": 1.3, "mc_stderr": 0.1}) == pytest.approx(3.0)
+    assert monte_carlo_z({"loss": 1.0, "mc_loss": 1.0, "mc_stderr": 0.0}) == 0.0
+    assert monte_carlo_z({"loss": 1.0, "mc_loss": 1.1, "mc_stderr": 0.0}) == math.inf
+
+
+def test_cell_increases_take_the_largest_change_over_non_uniform_laws():
+    chain = {"kind": "chain", "d": 4, "l": 1, "beta": 2.0, "relative_curvature": 0.5}
+    search = {"kind": "search", "d": 4, "l": 1, "beta": 2.0, "relative_curvature": 0.5, "search_increase_exact": 0.3}
+    rows = [{**chain, "increase": -0.2, "collision_excess": 0.1}, {**chain, "increase": 5.0, "collision_excess": 0.0},  # uniform: ignored
+            {**chain, "increase": math.nan, "collision_excess": 0.1}, {**search, "tilt_increase": -0.1, "search_law_excess": 0.0},
+            {**chain, "d": 3, "increase": -1.0, "collision_excess": 0.1}]
+    cells = cell_increases(rows)
+    assert cells[(4, 1, 2.0)] == {"increase": -0.1, "curvature": 0.5, "inside": True}  # log 4 < 2
+    assert cells[(3, 1, 2.0)]["inside"] is False and cells[(3, 1, 2.0)]["increase"] == -1.0
+    rows[3]["search_law_excess"] = 0.1  # the searched law is not uniform: its change counts
+    assert cell_increases(rows)[(4, 1, 2.0)]["increase"] == 0.3
+    assert cell_increases(rows, c=2.0)[(4, 1, 2.0)]["inside"] is False
+
+
+def test_entry_gap_maps_the_interval_of_the_frequency():
+    frequency = wilson_interval(40, 200)  # 0.2
+    gap = entry_gap(0.3, frequency)
+    assert gap.estimate == pytest.approx(0.1) and gap.low == pytest.approx(0.3 - frequency.high) and gap.high == pytest.approx(0.3 - frequency.low)
+    assert (gap.level, gap.method, gap.n) == (frequency.level, "wilson", 200)
+    inside = entry_gap(0.21, frequency)  # the interval contains the printed value: the gap may be 0
+    assert inside.low == 0.0 and inside.high == pytest.approx(max(0.21 - frequency.low, frequency.high - 0.21))
+
+
+def test_chain_curves_group_by_start_and_keep_empty_curves():
+    rows = [{"kind": "chain", "d": 4, "l": 1, "beta": 2.0, "start": s, "step": t, "v": v}
+            for s, values in (("a", [3, 2, 1]), ("b", [-1, -2, -3])) for t, v in enumerate(values)]
+    rows += [{"kind": "chain", "d": 5, "l": 1, "beta": 2.0, "start": "a", "step": 0, "v": 9}, {"kind": "uniform", "d": 4}]
+    assert chain_curves(rows, 4, 1, 2.0, "v") == {"a": ([0, 1, 2], [3, 2, 1]), "b": ([0, 1, 2], [-1, -2, -3])}
+    assert chain_curves(rows, 4, 1, 2.0, "v", lambda r: r["v"] > 1) == {"a": ([0, 1], [3, 2]), "b": ([], [])}

@@ -11,15 +11,23 @@ from clustertheory.analysis.exact_loss import population_infonce
 from clustertheory.analysis.hypercube import vertex_codes
 from clustertheory.analysis.regularity import (
     CodeLaw,
+    agnostic_comb,
     alignment_weight_term,
     augmentation_moments,
+    changes_after_win,
+    classify_splits,
     empirical_delta,
+    grid_table,
     implied_c,
     near_uniform_c,
     relabel_cluster,
+    relabelling_rows,
+    rows_by_split,
     search_split,
     spectral_delta,
+    split_code,
     split_statistics,
+    split_summaries,
     sufficient_conditions,
     threshold_from,
     weighted_population_infonce,
@@ -31,7 +39,6 @@ from clustertheory.functions.features import (
     fourier_features,
     linear_features,
 )
-
 
 # ----------------------------------------------------------------------------- spectral delta
 
@@ -338,3 +345,104 @@ def test_threshold_from_needs_the_property_at_every_larger_value():
     assert threshold_from([1, 2, 4], [True, True, False]) is None
     with pytest.raises(ValueError, match="increasing"):
         threshold_from([2, 1], [True, True])
+
+
+# ----------------------------------------------------------------------------- Theorem 5.4 experiment rows
+
+
+def test_agnostic_comb_has_one_free_vertex_and_geometric_weights():
+    data = agnostic_comb(3, 4, 2, leak=0.1, noise=0.02, imbalance=0.5)
+    assert data.num_clusters == 7 and data.num_base == 28
+    weights = np.asarray(data.cluster_weight)
+    assert weights == pytest.approx(0.5 ** np.arange(7) / (0.5 ** np.arange(7)).sum())
+
+
+def test_split_code_moves_base_points_of_cluster_zero_to_the_free_vertex():
+    data = agnostic_comb(2, 4, 2, leak=0.0, noise=0.0, imbalance=0.7)
+    code = split_code(data, 2, 1)
+    vertices = {tuple(v) for v in code[data.content == 0]}
+    assert vertices == {tuple(vertex_codes(2)[0]), tuple(vertex_codes(2)[1])}  # the split: vertex 0 and the free vertex 1
+    for c in (1, 2):
+        assert (code[data.content == c] == vertex_codes(2)[c + 1]).all()
+    with pytest.raises(ValueError, match="clusters"):
+        split_code(comb_dataset(4, 4, 2), 2, 1)
+
+
+@pytest.mark.parametrize("moved", [1, 2])
+def test_split_ratio_without_noise_is_the_closed_form(moved):
+    n, leak = 4, 0.45
+    data = agnostic_comb(2, n, 2, leak=leak, noise=0.0, imbalance=0.7)
+    code = split_code(data, 2, moved)
+    assert split_statistics(code[:, 0], data, 0).ratio[0] == pytest.approx(2 * leak * (n - moved) / (n - 1), abs=1e-12)
+
+
+def test_relabelling_rows_are_the_exact_loss_changes():
+    data = agnostic_comb(2, 4, 2, leak=0.3, noise=0.05, imbalance=0.7)
+    code = split_code(data, 2, 2)
+    relabelled = relabel_cluster(code, data, 0, 0)
+    rows = relabelling_rows(data, code, 0.3, 2, (1, 4), (0.5, 2.0), (2,), (1.0,))
+    assert [r["kind"] for r in rows] == ["grid"] * 4 + ["paper", "reference"]
+    assert any(r["delta_loss"] > 0 for r in rows[:4])  # some grid point where L alone prefers the split: rho_needed > 1
+    for r in rows[:5]:
+        change = population_infonce(relabelled, data, r["l"], r["beta"]) - population_infonce(code, data, r["l"], r["beta"])
+        assert r["delta_loss"] == pytest.approx(change, abs=1e-10)
+        rho = r["rho_corollary"]
+        args = (r["l"], r["beta"], rho)
+        weighted = weighted_population_infonce(relabelled, data, *args) - weighted_population_infonce(code, data, *args)
+        assert r["delta_loss_weighted"] == pytest.approx(weighted, abs=1e-10)
+        if r["delta_loss"] >= 0 and math.isfinite(r["rho_needed"]):  # at rho_needed, L_rho does not change
+            args = (r["l"], r["beta"], r["rho_needed"])
+            at = weighted_population_infonce(relabelled, data, *args) - weighted_population_infonce(code, data, *args)
+            assert at == pytest.approx(0.0, abs=1e-9)
+    first = rows[0]
+    assert first["eps"] == pytest.approx(first["eps_closed_form"], abs=1e-12)
+    assert first["delta_in_cluster"] == pytest.approx(first["delta_in_cluster_closed_form"], abs=1e-12)
+    assert not first["split_preserves"] and first["relabelled_preserves"]
+    assert first["rho_corollary"] == pytest.approx(8 + 1 / first["delta"])
+    assert (rows[4]["l"], rows[4]["beta"]) == pytest.approx(sufficient_conditions(first["c_near_uniform"], first["eps"], 2))
+    assert rows[5]["loss"] == pytest.approx(rows[5]["loss_reference"], abs=1e-10)
+
+
+def _grid(d, leak, moved, delta, changes, needed=None, in_cluster=None, ls=(1, 4), betas=(0.5, 1.0, 2.0)):
+    """Synthetic grid rows of one split: changes[i][j] = Delta L at (ls[i], betas[j])."""
+    needed = needed or [[1.0] * len(betas)] * len(ls)
+    return [{"kind": "grid", "d": d, "leak": leak, "moved": moved, "l": l, "beta": b, "delta": delta, "eps": 0.1,
+             "delta_in_cluster": delta if in_cluster is None else in_cluster, "c_near_uniform": 2.0, "rho_corollary": 10.0,
+             "delta_loss": changes[i][j], "rho_needed": needed[i][j]} for i, l in enumerate(ls) for j, b in enumerate(betas)]
+
+
+def test_rows_by_split_and_grid_table():
+    rows = _grid(2, 0.1, 1, 0.5, [[1, 2, 3], [4, 5, 6]])[::-1] + _grid(2, 0.2, 1, 0.5, [[0] * 3] * 2)
+    rows += [{"kind": "paper", "d": 2, "leak": 0.1, "moved": 1}]
+    groups = rows_by_split(rows, "grid")
+    assert list(groups) == [(2, 0.1, 1), (2, 0.2, 1)] and len(groups[(2, 0.1, 1)]) == 6
+    ls, betas, values = grid_table(groups[(2, 0.1, 1)], "delta_loss")
+    assert ls == [1, 4] and betas == [0.5, 1.0, 2.0]
+    assert values.tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert np.isnan(grid_table(groups[(2, 0.1, 1)][:5], "delta_loss")[2][0, 0])  # the row of (l, beta) = (1, 0.5) left out: nan
+
+
+def test_changes_after_win_reports_losses_at_larger_l():
+    rows = _grid(2, 0.1, 1, 0.5, [[-1, -1, 1], [2, -3, 1]], ls=(1, 4))
+    assert changes_after_win(rows) == [2.0, -3.0]  # beta 0.5: win at l=1, loss 2 at l=4; beta 1: win kept; beta 2: no win
+    assert changes_after_win(_grid(2, 0.1, 1, 0.5, [[1, 1, 1], [-1, -1, -1]])) == []  # wins only at the largest l
+
+
+def test_split_summaries_read_the_thresholds():
+    rows = _grid(2, 0.1, 1, 0.5, [[-1, 1, -1], [1, -1, -1]], needed=[[1, 20, 5], [1, 1, 1]])
+    rows += [{"kind": "paper", "d": 2, "leak": 0.1, "moved": 1, "l": 100, "beta": 7.0, "delta_loss": -0.5}]
+    (summary,) = split_summaries(rows)
+    assert summary["beta_star"] == 2.0 and summary["beta_star_lmin"] == 2.0 and summary["beta_star_lmax"] == 1.0
+    assert summary["l_flip_beta_max"] == 0.5  # wins at l = 1, loses at l = 4
+    assert summary["beta_star_weighted"] == 2.0  # needed rho 20 > 10 at beta 1
+    assert (summary["l_paper"], summary["beta_paper"], summary["delta_loss_paper"]) == (100, 7.0, -0.5)
+    assert summary["c_beta"] == pytest.approx(implied_c(None, 1.0, 0.1, 2)[1])
+
+
+def test_classify_splits_by_delta_and_in_cluster_share():
+    rows = (_grid(2, 0.4, 1, 0.6, [[0] * 3] * 2) + _grid(2, 0.1, 1, 0.2, [[0] * 3] * 2, in_cluster=0.15)
+            + _grid(2, 0.05, 1, 0.2, [[0] * 3] * 2, in_cluster=0.05) + _grid(2, 0.0, 1, 0.1, [[0] * 3] * 2, in_cluster=0.0))
+    first, regular, share, inside, crossing, free = classify_splits(rows_by_split(rows, "grid"), 0.4, 0.5)
+    assert regular == [(2, 0.4, 1)] and set(first) == {(2, p, 1) for p in (0.4, 0.1, 0.05, 0.0)}
+    assert share == pytest.approx({(2, 0.1, 1): 0.75, (2, 0.05, 1): 0.25, (2, 0.0, 1): 0.0})
+    assert inside == [(2, 0.1, 1)] and crossing == [(2, 0.05, 1), (2, 0.0, 1)] and free == [(2, 0.0, 1)]

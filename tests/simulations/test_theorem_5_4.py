@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import simulations.theorem_5_4 as sim
-from clustertheory.analysis.regularity import split_statistics
 from clustertheory.simulation import RunContext
 
 matplotlib.use("Agg")
@@ -64,14 +63,6 @@ def test_split_summaries_report_the_thresholds(rows):
     assert summary[0.45]["beta_star"] == 1.0 and summary[0.45]["beta_star_lmin"] == 0.5
     assert summary[0.45]["l_flip_beta_max"] == 0.5
     assert summary[0.0]["beta_star"] is None
-
-
-def test_split_ratio_without_noise_is_the_closed_form():
-    config = TINY.replace(noise=0.0)
-    data = sim.agnostic_data(2, 0.45, config)
-    moved, n = 1, config.points_per_cluster
-    code = sim.split_code(data, 2, moved)
-    assert split_statistics(code[:, 0], data, 0).ratio[0] == pytest.approx(2 * 0.45 * (n - moved) / (n - 1), abs=1e-12)
 
 
 def test_wrong_exact_loss_fails_the_reference_check(rows):
