@@ -306,10 +306,18 @@ def _md(text: Any) -> str:
 
 
 def note_for(simulation: str, notes_dir: Path) -> Path | None:
-    """The note of ``simulation`` in ``notes_dir``: ``theorem-4.5`` -> ``theorem_4_5*.md``."""
-    stem = simulation.replace("-", "_").replace(".", "_")
-    found = sorted(p for p in Path(notes_dir).glob(f"{stem}*.md") if p.name != "README.md")
-    return found[0] if found else None
+    """The note of ``simulation`` in ``notes_dir``: ``theorem-4.5`` -> ``theorem_4_5*.md``; a
+    simulation split off another shares its family's note (``blurring-kernel`` -> ``blurring*.md``
+    when no ``blurring_kernel*.md`` exists: the name is shortened part by part)."""
+    parts = simulation.replace("-", "_").replace(".", "_").split("_")
+    while parts:
+        found = sorted(p for p in Path(notes_dir).glob(f"{'_'.join(parts)}*.md") if p.name != "README.md")
+        if found:
+            return found[0]
+        if len(parts) == 1 or parts[-1].isdigit():  # theorem-4.8 must not fall back to theorem 4's notes
+            return None
+        parts = parts[:-1]
+    return None
 
 
 def _simulation_link(simulation: str, notes_dir: Path, link_from: Path) -> str:

@@ -200,3 +200,15 @@ def test_committed_claims_tables_match_the_committed_results():
         text = path.read_text()
         block = text[text.index(INDEX_START) + len(INDEX_START): text.index(INDEX_END)].strip()
         assert block == render_table(found, ROOT / "paper_notes", path.parent), f"{path} is out of date"
+
+
+def test_note_for_finds_a_simulations_note_or_its_familys(tmp_path):
+    from clustertheory.report import note_for
+
+    for name in ("theorem_4_5_codes.md", "blurring_lemma_4_4.md", "README.md"):
+        (tmp_path / name).write_text("x")
+    assert note_for("theorem-4.5", tmp_path).name == "theorem_4_5_codes.md"
+    assert note_for("blurring", tmp_path).name == "blurring_lemma_4_4.md"
+    assert note_for("blurring-kernel", tmp_path).name == "blurring_lemma_4_4.md"  # split off blurring
+    assert note_for("theorem-4.6", tmp_path) is None  # a number is never dropped
+    assert note_for("real-digits", tmp_path) is None
