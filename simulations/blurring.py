@@ -163,7 +163,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     return Verdict(checks, claims)
 
 
-def _chain_panel(ax, rows: list[dict], d: int, l: int, beta: float, symlog: bool) -> None:
+def _chain_panel(ax, rows: list[dict], d: int, l: int, beta: float, symlog: bool, log_d_factor: float) -> None:
     """Ltilde(D_t) - L* along the walk from every starting law (thick: a curve that rises somewhere)."""
     curves = bl.chain_curves(rows, d, l, beta, "loss_minus_minimum", lambda r: symlog or r["loss_minus_minimum"] > 0)
     named_curves(ax, curves, bl.rising_starts(rows, d, l, beta), " (rises)")
@@ -172,7 +172,7 @@ def _chain_panel(ax, rows: list[dict], d: int, l: int, beta: float, symlog: bool
         ax.set_yscale("symlog", linthresh=1e-7)
     else:
         ax.set_yscale("log")
-    inside = "inside" if bl.inside_conditions(d, beta, Config().log_d_factor) else "outside"
+    inside = "inside" if bl.inside_conditions(d, beta, log_d_factor) else "outside"
     ax.set(xlabel="blurring step t", ylabel="Ltilde(D_t) - L*  (L*: the uniform law)")
     ax.set_title(f"loss along the walk, d={d}, l={l}, beta={beta:g} ({inside} beta > log d)", fontsize=9)
     ax.legend(fontsize=6, loc="best")
@@ -204,8 +204,8 @@ def plot(rows: list[dict], config: Config):
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
     d, cell = max(config.chain_dims), (max(config.chain_negatives), max(config.chain_betas))
-    _chain_panel(axes[0, 0], rows, d, *cell, symlog=False)
-    _chain_panel(axes[0, 1], rows, d, min(config.chain_negatives), min(config.chain_betas), symlog=True)
+    _chain_panel(axes[0, 0], rows, d, *cell, symlog=False, log_d_factor=config.log_d_factor)
+    _chain_panel(axes[0, 1], rows, d, min(config.chain_negatives), min(config.chain_betas), symlog=True, log_d_factor=config.log_d_factor)
     # below 1e-14: the parity tilt lands on u
     named_curves(axes[1, 0], bl.chain_curves(rows, d, *cell, "distance_tv_binomial", lambda r: r["distance_tv_binomial"] > 1e-14))
     axes[1, 0].set(yscale="log", xlabel="blurring step t", ylabel="TV(law of h(y, ybar), Binomial(d, 1/2))")
