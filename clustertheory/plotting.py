@@ -110,3 +110,18 @@ def animate_relaxed_codes(
     animation.save(path, writer=PillowWriter(fps=fps), dpi=80)
     plt.close(fig)
     return path
+
+
+def plot_mean(ax, rows: list[dict], x: str, key: str, fmt: str = "-", shift: float = 0.0, band: bool = False, **kwargs):
+    """Draw the mean of ``rows[key]`` over the rows sharing each value of the field ``x`` (e.g. over
+    seeds), against ``x + shift`` with the x values in increasing order; ``band``: also shade the
+    min..max of those rows (alpha 0.15, in ``kwargs["color"]``). ``fmt`` and ``kwargs`` go to
+    ``ax.plot``. Returns (xs, means) as arrays.
+    """
+    xs = np.array(sorted({r[x] for r in rows}))
+    values = [[r[key] for r in rows if r[x] == v] for v in xs]
+    means = np.array([np.mean(v) for v in values])
+    if band:
+        ax.fill_between(xs + shift, [min(v) for v in values], [max(v) for v in values], color=kwargs.get("color"), alpha=0.15)
+    ax.plot(xs + shift, means, fmt, **kwargs)
+    return xs, means

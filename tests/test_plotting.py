@@ -28,3 +28,17 @@ def test_annotated_heatmap_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="text must have"):
         annotated_heatmap(ax, np.zeros((1, 1)), ["a"], ["b"], text=[["x", "y"]])
     plt.close(fig)
+
+
+def test_plot_mean_draws_the_mean_over_rows_of_each_x_with_a_band():
+    from clustertheory.plotting import plot_mean
+
+    fig, ax = plt.subplots()
+    rows = [{"x": 2, "y": 1.0}, {"x": 1, "y": 4.0}, {"x": 2, "y": 3.0}, {"x": 1, "y": 0.0}]
+    xs, means = plot_mean(ax, rows, "x", "y", "-o", shift=1, band=True, color="red", label="m")
+    assert xs.tolist() == [1, 2] and means.tolist() == [2.0, 2.0]
+    (line,) = ax.get_lines()
+    assert line.get_xdata().tolist() == [2, 3] and line.get_label() == "m"
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == 0.0 and band[:, 1].max() == 4.0
+    plt.close(fig)

@@ -1,0 +1,146 @@
+"""What the class-collapse, feature-suppression and joint-loss simulations measure on the linear
+model f(x) = W x + b of the data model of :mod:`clustertheory.data.collapse` (Xue et al. 2023).
+
+Weights are the lifted ``Wt = [W b]`` (p, dim + 1); the features v_1, v_2, v_3 are the first
+standard-basis coordinates, so ``||W v_j|| = ||Wt[:, j - 1]||``. Probes are the library's
+logistic probe on ``n`` fresh examples with the random half / quarter / quarter split of
+:func:`clustertheory.analysis.embedding.probe_split` (:func:`fresh_probe`).
+
+    fresh_probe            test accuracy of a linear probe on fresh examples
+    feature_norms          ||W v_j|| of named features, as row fields
+    collapse_measures      feature norms, collapse of the training embeddings, probes on fresh examples
+    scl_collapse_traces    per seed: the exact min-norm L_SCL minimiser and gradient descent's trace
+    learning_order         per seed: which feature GD learns first and the subclass probe at the peak
+    seed_traces            {seed: rows sorted by step}, for reading traces in verdicts
+    peak_and_ends          the first, peak and last rows of one trace
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..data.collapse import CollapseConfig, CollapseData, collapse_dataset
+from ..losses.spectral import scl_moments, with_bias
+from .embedding import (
+    linear_probe_accuracy,
+    probe_split,
+    subclass_separation,
+    within_between_ratio,
+)
+from .min_norm import (
+    DescentConfig,
+    population_moments,
+    range_basis,
+    spectral_gradient_descent,
+    spectral_min_norm,
+)
+
+
+def fresh_probe(z: np.ndarray, labels: np.ndarray, cs: Sequence[float]) -> float:
+    """Test accuracy of :func:`linear_probe_accuracy` on embeddings z (n, p) of n examples with
+    labels (n,), split at random into half train / quarter validation / quarter test
+    (``probe_split(n)``), the inverse regularisation picked from ``cs`` on the validation part."""
+    return linear_probe_accuracy(z, labels, probe_split(len(labels)), cs=cs)["accuracy"]
+
+
+def feature_norms(weights: np.ndarray, prefix: str, names: Sequence[str] = ("v1", "v2", "v3")) -> dict[str, float]:
+    """``{f"{prefix}_{name}": ||Wt[:, i]||}`` for the i-th of ``names``: the norm of weights (p, D')
+    along the standard-basis feature v_{i+1}."""
+    return {f"{prefix}_{name}": float(np.linalg.norm(weights[:, i])) for i, name in enumerate(names)}
+
+
+def collapse_measures(weights: np.ndarray, train: CollapseData, probe_x: np.ndarray, probe: CollapseData, cs: Sequence[float]) -> dict:
+    """What class collapse is read from, for weights Wt (p, D'):
+
+    norm_v1, norm_v2      ||W v_1|| (class), ||W v_2|| (subclass)
+    class_ratio           within / between class sum of squares of the training views' embeddings
+    subclass_separation   subclass / class separation of the training views' embeddings
+    probe_subclass/class  :func:`fresh_probe` of the subclass / class on probe_x (n, D') = the
+                          lifted originals of ``probe``
+    """
+    z_train = with_bias(train.flat_views) @ weights.T
+    labels, sublabels = np.repeat(train.y, train.views.shape[1]), np.repeat(train.y_sub, train.views.shape[1])
+    z = probe_x @ weights.T
+    return {
+        "norm_v1": float(np.linalg.norm(weights[:, 0])), "norm_v2": float(np.linalg.norm(weights[:, 1])),
+        "class_ratio": within_between_ratio(z_train, labels), "subclass_separation": subclass_separation(z_train, labels, sublabels),
+        "probe_subclass": fresh_probe(z, probe.y_sub, cs), "probe_class": fresh_probe(z, probe.y, cs),
+    }
+
+
+def scl_collapse_traces(
+    data: CollapseConfig, regime: str, p: int, descent: DescentConfig, seeds: Sequence[int], record_at: Sequence[int],
+    probe_examples: int, cs: Sequence[float], device="cpu",
+) -> list[dict]:
+    """Exact minimiser and gradient descent on L_SCL for one training set per seed (one batched GD pass).
+
+    Training set e is ``collapse_dataset(data, seeds[e])``, its probe set ``probe_examples`` fresh
+    originals drawn with seed ``seeds[e] + 1``. Rows: per seed one ``kind="min_norm"`` row (the
+    min-norm minimiser's ``loss_min``, ``tie_size``, the population limit ``regime``'s
+    ``population_v1`` / ``population_v2`` and :func:`collapse_measures`), then per step of
+    ``record_at`` and seed a ``kind="trace"`` row with GD's :func:`collapse_measures`.
+    """
+    trains = [collapse_dataset(data, s) for s in seeds]
+    probes = [collapse_dataset(data.replace(num_originals=probe_examples), s + 1) for s in seeds]
+    xs = [with_bias(pr.originals) for pr in probes]
+    moments = [scl_moments(t.views, t.y) for t in trains]
+    bases = [range_basis(S) for S, _ in moments]
+    S_pop, M_pop = population_moments(data, "scl", limit=regime)
+    population = spectral_min_norm(S_pop, M_pop, p)
+    rows = []
+    for e, ((S, M), basis) in enumerate(zip(moments, bases)):
+        best = spectral_min_norm(S, M, p, basis=basis)
+        rows.append({"kind": "min_norm", "regime": regime, "seed": e, "p": p, "loss_min": best.loss, "tie_size": best.tie_size,
+                     "population_v1": population.norm_along(np.eye(len(S_pop))[0]), "population_v2": population.norm_along(np.eye(len(S_pop))[1]),
+                     **collapse_measures(best.weights, trains[e], xs[e], probes[e], cs)})
+    for step, Ws in spectral_gradient_descent(moments, p, descent, seeds=seeds, record_at=record_at, bases=bases, device=device):
+        for e, W in enumerate(Ws):
+            rows.append({"kind": "trace", "regime": regime, "seed": e, "p": p, "step": step, **collapse_measures(W, trains[e], xs[e], probes[e], cs)})
+    return rows
+
+
+def learning_order(
+    data: CollapseConfig, p: int, descent: DescentConfig, seeds: Sequence[int], every: int, probe_examples: int, cs: Sequence[float], device="cpu",
+) -> list[dict]:
+    """Which feature gradient descent on L_SCL learns first, per seed (training set and probe set as
+    in :func:`scl_collapse_traces`), from ||W_t v_j|| recorded every ``every`` steps (and the last):
+
+    peak_step       the step where ||W_t v2|| peaks;  peak_ratio  max ||W_t v2|| / max ||W_t v1||
+    half_v1_step    the first step where ||W_t v1|| reaches half its final value
+    half_v2_step    the first step where ||W_t v2|| reaches half its peak
+    probe_init      subclass probe (fresh examples) at initialisation;  probe_peak  at peak_step
+    """
+    steps = sorted(set(range(0, descent.steps + 1, every)) | {descent.steps})
+    trains = [collapse_dataset(data, s) for s in seeds]
+    probes = [collapse_dataset(data.replace(num_originals=probe_examples), s + 1) for s in seeds]
+    moments = [scl_moments(t.views, t.y) for t in trains]
+    trace = list(spectral_gradient_descent(moments, p, descent, seeds=seeds, record_at=steps, device=device))
+    rows = []
+    for e in range(len(seeds)):
+        v1 = np.array([np.linalg.norm(Ws[e][:, 0]) for _, Ws in trace])
+        v2 = np.array([np.linalg.norm(Ws[e][:, 1]) for _, Ws in trace])
+        peak = int(np.argmax(v2))
+        x = with_bias(probes[e].originals)
+        init_probe, peak_probe = (fresh_probe(x @ trace[i][1][e].T, probes[e].y_sub, cs) for i in (0, peak))
+        rows.append({
+            "peak_step": steps[peak], "peak_ratio": float(v2.max() / v1.max()),
+            "half_v1_step": steps[int(np.argmax(v1 >= v1[-1] / 2))], "half_v2_step": steps[int(np.argmax(v2 >= v2.max() / 2))],
+            "probe_init": init_probe, "probe_peak": peak_probe,
+        })
+    return rows
+
+
+def seed_traces(rows: Iterable[dict]) -> dict[int, list[dict]]:
+    """{seed: that seed's rows sorted by ``step``} (seeds in order of first appearance after sorting)."""
+    out: dict = {}
+    for r in sorted(rows, key=lambda r: r["step"]):
+        out.setdefault(r["seed"], []).append(r)
+    return out
+
+
+def peak_and_ends(trace: Sequence[dict], peak_key: str) -> tuple[dict, dict, dict]:
+    """(first row, the row where ``peak_key`` is largest (the first such), last row) of one seed's trace in step order."""
+    peak = max(trace, key=lambda r: r[peak_key])
+    return trace[0], peak, trace[-1]

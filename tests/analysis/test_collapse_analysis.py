@@ -1,0 +1,85 @@
+"""What the collapse simulations measure on the linear model: against direct computations."""
+
+import numpy as np
+import pytest
+
+from clustertheory.analysis.collapse import (
+    collapse_measures,
+    feature_norms,
+    fresh_probe,
+    learning_order,
+    peak_and_ends,
+    scl_collapse_traces,
+    seed_traces,
+)
+from clustertheory.analysis.embedding import linear_probe_accuracy, probe_split
+from clustertheory.analysis.min_norm import DescentConfig, range_basis, spectral_gradient_descent, spectral_min_norm
+from clustertheory.data.collapse import CollapseConfig, collapse_dataset
+from clustertheory.losses.spectral import scl_moments, with_bias
+
+DATA = CollapseConfig(dim=12, num_originals=60, num_augmentations=2)
+
+
+def test_fresh_probe_is_the_library_probe_on_the_default_split():
+    rng = np.random.default_rng(0)
+    labels = rng.choice([-1, 1], size=200)
+    z = np.stack([labels + 0.3 * rng.standard_normal(200), rng.standard_normal(200)], axis=1)
+    expected = linear_probe_accuracy(z, labels, probe_split(200), cs=(1.0,))["accuracy"]
+    assert fresh_probe(z, labels, (1.0,)) == expected > 0.95
+    assert fresh_probe(rng.standard_normal((200, 2)), labels, (1.0,)) < 0.75  # nothing to read
+
+
+def test_feature_norms_are_column_norms():
+    W = np.array([[3.0, 0.0, 1.0, 5.0], [4.0, 2.0, 0.0, 5.0]])
+    assert feature_norms(W, "gd") == {"gd_v1": 5.0, "gd_v2": 2.0, "gd_v3": 1.0}
+    assert feature_norms(W, "x", names=("a",)) == {"x_a": 5.0}
+
+
+def test_collapse_measures_read_a_class_only_encoder_as_collapsed():
+    train, probe = collapse_dataset(DATA, 1), collapse_dataset(DATA.replace(num_originals=200), 2)
+    W = np.zeros((2, DATA.dim + 1))
+    W[0, 0] = 1.0  # reads v_1 (the class) only
+    m = collapse_measures(W, train, with_bias(probe.originals), probe, (1.0,))
+    assert m["norm_v1"] == 1.0 and m["norm_v2"] == 0.0
+    assert m["probe_class"] > 0.9 and m["probe_subclass"] < 0.75
+    assert m["subclass_separation"] < 0.05
+    W[1, 1] = 1.0  # now the subclass too: no longer collapsed
+    m = collapse_measures(W, train, with_bias(probe.originals), probe, (1.0,))
+    assert m["subclass_separation"] > 0.5 and m["probe_subclass"] > 0.9
+
+
+def test_scl_collapse_traces_hold_the_min_norm_minimiser_and_gd():
+    descent = DescentConfig(steps=20, lr=0.05, init_scale=0.001)
+    rows = scl_collapse_traces(DATA, "many-views", 3, descent, [5, 6], (0, 10, 20), 80, (1.0,))
+    best = [r for r in rows if r["kind"] == "min_norm"]
+    trace = [r for r in rows if r["kind"] == "trace"]
+    assert len(best) == 2 and len(trace) == 6 and {r["step"] for r in trace} == {0, 10, 20}
+    train = collapse_dataset(DATA, 6)
+    S, M = scl_moments(train.views, train.y)
+    direct = spectral_min_norm(S, M, 3, basis=range_basis(S))
+    assert best[1]["seed"] == 1 and best[1]["loss_min"] == pytest.approx(direct.loss, rel=1e-12)
+    assert best[1]["norm_v2"] == pytest.approx(np.linalg.norm(direct.weights[:, 1]), abs=1e-12)
+    (_, (W,)), = spectral_gradient_descent([(S, M)], 3, descent, seeds=[6], record_at=[20])
+    last = [r for r in trace if r["seed"] == 1 and r["step"] == 20][0]
+    assert last["norm_v1"] == pytest.approx(np.linalg.norm(W[:, 0]), rel=1e-9)
+
+
+def test_learning_order_matches_a_direct_descent():
+    descent = DescentConfig(steps=60, lr=0.05, init_scale=0.001)
+    data = DATA.replace(class_strength=0.5)
+    (row,) = learning_order(data, 3, descent, [3], 2, 80, (1.0,))
+    train = collapse_dataset(data, 3)
+    steps = list(range(0, 61, 2))
+    trace = list(spectral_gradient_descent([scl_moments(train.views, train.y)], 3, descent, seeds=[3], record_at=steps))
+    v1, v2 = (np.array([np.linalg.norm(Ws[0][:, j]) for _, Ws in trace]) for j in (0, 1))
+    assert row["peak_step"] == steps[int(np.argmax(v2))] and row["peak_ratio"] == pytest.approx(v2.max() / v1.max())
+    assert row["half_v1_step"] == steps[int(np.argmax(v1 >= v1[-1] / 2))] and row["half_v2_step"] == steps[int(np.argmax(v2 >= v2.max() / 2))]
+    assert 0.0 <= row["probe_init"] <= 1.0 and 0.0 <= row["probe_peak"] <= 1.0
+
+
+def test_seed_traces_and_peak_and_ends():
+    rows = [{"seed": s, "step": t, "x": x} for s, t, x in [(1, 5, 0.2), (0, 5, 3.0), (0, 0, 1.0), (0, 9, 2.0), (1, 0, 0.1)]]
+    traces = seed_traces(rows)
+    assert [r["step"] for r in traces[0]] == [0, 5, 9] and [r["step"] for r in traces[1]] == [0, 5]
+    first, peak, last = peak_and_ends(traces[0], "x")
+    assert (first["step"], peak["step"], last["step"]) == (0, 5, 9)
