@@ -87,7 +87,6 @@ SCALES = {
 }
 
 
-
 def collapse_traces(config: Config, regime: str, ctx: RunContext) -> list[dict]:
     """Exact minimiser and GD traces of L_SCL for every seed of one regime (one batched GD pass per p)."""
     seeds = [ctx.seed_for(NAME, regime, s) for s in range(config.seeds)]

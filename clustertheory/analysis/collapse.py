@@ -11,6 +11,8 @@ logistic probe on ``n`` fresh examples with the random half / quarter / quarter 
     collapse_measures      feature norms, collapse of the training embeddings, probes on fresh examples
     scl_collapse_traces    per seed: the exact min-norm L_SCL minimiser and gradient descent's trace
     learning_order         per seed: which feature GD learns first and the subclass probe at the peak
+    joint_weight_sweep     min-norm minimisers of w L_SCL + (1 - w) L_UCL over w (population, training sets) and GD
+    kept_fractions         ||W v1|| / ||W_SCL v1|| and ||W v2|| / ||W_UCL v2|| of joint-loss rows
     seed_traces            {seed: rows sorted by step}, for reading traces in verdicts
     peak_and_ends          the first, peak and last rows of one trace
 """
@@ -22,7 +24,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..data.collapse import CollapseConfig, CollapseData, collapse_dataset
-from ..losses.spectral import scl_moments, with_bias
+from ..losses.spectral import (
+    scl_moments,
+    spectral_loss_from_moments,
+    ucl_moments,
+    with_bias,
+)
 from .embedding import (
     linear_probe_accuracy,
     probe_split,
@@ -31,6 +38,7 @@ from .embedding import (
 )
 from .min_norm import (
     DescentConfig,
+    gram_gap,
     population_moments,
     range_basis,
     spectral_gradient_descent,
@@ -130,6 +138,66 @@ def learning_order(
             "probe_init": init_probe, "probe_peak": peak_probe,
         })
     return rows
+
+
+def joint_weight_sweep(
+    data: CollapseConfig, regime: str, p: int, weights: Sequence[float], gd_weights: Sequence[float], threshold: float, descent: DescentConfig,
+    seeds: Sequence[int], probe_examples: int, cs: Sequence[float], device="cpu",
+) -> list[dict]:
+    """The min-norm minimiser of L_joint = w L_SCL + (1 - w) L_UCL (M = w M_SCL + (1 - w) M_UCL, one S)
+    for every w in ``weights``, and gradient descent from small initialisation at ``gd_weights``.
+
+    Rows (``threshold`` = w* is copied into each; ``min_norm_v*``, ``gd_v*``: :func:`feature_norms`):
+    ``kind="population"`` per w (the population limit ``regime``); ``kind="sample"`` per (seed
+    index, w) on ``collapse_dataset(data, seeds[s])``, with ``probe_class`` / ``probe_subclass``
+    on ``probe_examples`` fresh originals (seed ``seeds[s] + 1``) where w is in ``gd_weights``;
+    ``kind="gd"`` per (seed, w in gd_weights): GD's endpoint after ``descent.steps`` (one batched
+    pass), its relative loss gap to the minimum, the relative Gram gap to the min-norm minimiser on
+    the features + bias (:func:`gram_gap`) and the minimiser's ``tie_size``.
+    """
+    rows = []
+    for w in weights:
+        S, M = population_moments(data, "joint", scl_weight=w, limit=regime)
+        rows.append({"kind": "population", "regime": regime, "scl_weight": w, "threshold": threshold, **feature_norms(spectral_min_norm(S, M, p).weights, "min_norm")})
+    problems, bases, members, solutions = [], [], [], []
+    for s, seed in enumerate(seeds):
+        train = collapse_dataset(data, seed)
+        probe = collapse_dataset(data.replace(num_originals=probe_examples), seed + 1)
+        x = with_bias(probe.originals)
+        S, M_ucl = ucl_moments(train.views)
+        _, M_scl = scl_moments(train.views, train.y)
+        basis = range_basis(S)
+        for w in weights:
+            M = w * M_scl + (1 - w) * M_ucl
+            best = spectral_min_norm(S, M, p, basis=basis)
+            W = best.weights
+            rows.append({"kind": "sample", "regime": regime, "scl_weight": w, "seed": s, "threshold": threshold, **feature_norms(W, "min_norm")})
+            if w in gd_weights:
+                z = x @ W.T
+                rows[-1].update(probe_class=fresh_probe(z, probe.y, cs), probe_subclass=fresh_probe(z, probe.y_sub, cs))
+                problems.append((S, M))
+                bases.append(basis)
+                members.append((s, w, seed))
+                solutions.append(best)
+    (_, Ws), = spectral_gradient_descent(problems, p, descent, seeds=[m[2] for m in members], record_at=[descent.steps], bases=bases, device=device)
+    block = list(range(data.num_features)) + [data.dim]  # the features and the bias
+    for (s, w, _), W, (S, M), best in zip(members, Ws, problems, solutions):
+        rows.append({"kind": "gd", "regime": regime, "scl_weight": w, "seed": s, "threshold": threshold, **feature_norms(W, "gd"),
+                     "loss_gap": (spectral_loss_from_moments(W, S, M) - best.loss) / abs(best.loss), "gram_gap": gram_gap(W, best.weights, block),
+                     "tie_size": best.tie_size})
+    return rows
+
+
+def kept_fractions(rows: Sequence[dict], prefix: str) -> list[tuple[float, float, float]]:
+    """(w, ||W v1|| / ||W_SCL v1||, ||W v2|| / ||W_UCL v2||) per row of a joint-loss sweep, against the
+    rows of the same seed (or the population: no ``seed``) at w = 1 (SCL) and w = 0 (UCL); norms
+    are the fields ``{prefix}_v1`` and ``{prefix}_v2`` (a zero reference counts as 1e-300)."""
+    ref = {(r.get("seed"), r["scl_weight"]): r for r in rows}
+    out = []
+    for r in rows:
+        scl, ucl = ref[(r.get("seed"), 1.0)], ref[(r.get("seed"), 0.0)]
+        out.append((r["scl_weight"], r[f"{prefix}_v1"] / max(scl[f"{prefix}_v1"], 1e-300), r[f"{prefix}_v2"] / max(ucl[f"{prefix}_v2"], 1e-300)))
+    return out
 
 
 def seed_traces(rows: Iterable[dict]) -> dict[int, list[dict]]:

@@ -8,6 +8,7 @@ the ensemble with :meth:`EncoderSettings.build` from ``seeds``, samples batches 
 :func:`clustertheory.analysis.collapse.fresh_probe` (logistic probe, regularisation from ``cs``).
 
     supcon_probe_trace    SupCon; class and subclass probes at checkpoints (class collapse with networks)
+    joint_nce_probes      w SupCon + (1 - w) InfoNCE, one member per (w, seed); feature norms and probes
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..analysis.collapse import fresh_probe
+from ..analysis.collapse import feature_norms, fresh_probe
 from ..analysis.embedding import subclass_separation
 from ..data.collapse import (
     CollapseConfig,
@@ -26,7 +27,7 @@ from ..data.collapse import (
     stack_training_sets,
 )
 from ..functions.ensemble import EncoderSettings
-from ..losses.ensemble import ensemble_supcon
+from ..losses.ensemble import ensemble_infonce, ensemble_supcon
 from .fitting import FitConfig, fit
 
 
@@ -62,3 +63,39 @@ def supcon_probe_trace(
                 for e, (pr, tr) in enumerate(zip(probes, trains))]
 
     return fit(net, loss, fit_config, checkpoints=checkpoints, on_checkpoint=measure)
+
+
+def joint_nce_probes(
+    data: CollapseConfig, encoder: EncoderSettings, fit_config: FitConfig, members: Sequence[tuple[float, int]], temperature: float,
+    probe_examples: int, cs: Sequence[float], device="cpu",
+) -> list[dict]:
+    """The encoder (linear for depth 0: f(x) = W x + b) trained on w SupCon + (1 - w) InfoNCE, one
+    member per ``(w, seed)`` of ``members`` (training set ``collapse_dataset(data, seed)``, initial
+    weights from ``seed + int(1000 w)``). SupCon runs on the 2B views of a batch with their
+    classes, InfoNCE on its B positive pairs (NT-Xent: cosine, in-batch, symmetric, same-view
+    negatives). One row per member: ``nce_v1..nce_v3`` (:func:`feature_norms` of the first layer's
+    (p, dim) weights) and the class / subclass probes on ``probe_examples`` fresh originals (seed + 1).
+    """
+    seeds = [seed for _, seed in members]
+    views, y = stack_training_sets([collapse_dataset(data, seed) for seed in seeds], device)
+    net = encoder.build(data.dim, [seed + int(1000 * w) for w, seed in members], device)
+    weight = torch.tensor([w for w, _ in members], dtype=torch.float32, device=device)
+    g = torch.Generator().manual_seed(seeds[0])
+
+    def loss(step: int) -> torch.Tensor:
+        first, second, originals = draw_view_pairs(views, fit_config.batch_size, g)
+        za, zb = net(first), net(second)
+        labels = torch.gather(y, 1, originals).repeat(1, 2)
+        supcon = ensemble_supcon(torch.cat([za, zb], 1), labels, temperature=temperature)
+        nce = ensemble_infonce(za, zb, temperature=temperature, symmetric=True, same_view_negatives=True)
+        return (weight * supcon + (1 - weight) * nce).sum()
+
+    fit(net, loss, fit_config)
+    rows = []
+    for e in range(len(members)):
+        probe = collapse_dataset(data.replace(num_originals=probe_examples), seeds[e] + 1)
+        with torch.no_grad():
+            z = net(torch.tensor(probe.originals, dtype=torch.float32, device=device))[e].cpu().numpy()
+        W = net.weights[0][e].detach().double().cpu().numpy().T  # (p, dim)
+        rows.append({**feature_norms(W, "nce"), "probe_class": fresh_probe(z, probe.y, cs), "probe_subclass": fresh_probe(z, probe.y_sub, cs)})
+    return rows
