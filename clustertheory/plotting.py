@@ -125,3 +125,15 @@ def plot_mean(ax, rows: list[dict], x: str, key: str, fmt: str = "-", shift: flo
         ax.fill_between(xs + shift, [min(v) for v in values], [max(v) for v in values], color=kwargs.get("color"), alpha=0.15)
     ax.plot(xs + shift, means, fmt, **kwargs)
     return xs, means
+
+
+def strip_plot(ax, groups, labels, colors=None, fontsize: float = 6.0) -> None:
+    """One column of points per group at x = 0, 1, ... (spread evenly over +-0.15) with a black bar
+    at the group's mean (width 0.5); ``labels`` name the columns; ``colors`` one per group (None:
+    matplotlib's cycle)."""
+    if len(groups) != len(labels) or (colors is not None and len(colors) != len(groups)):
+        raise ValueError(f"groups, labels and colors must have one entry per group, got {len(groups)}, {len(labels)}, {colors and len(colors)}")
+    for i, vals in enumerate(groups):
+        ax.plot(np.full(len(vals), i) + np.linspace(-0.15, 0.15, len(vals)), vals, "o", ms=3, color=None if colors is None else colors[i])
+        ax.plot([i - 0.25, i + 0.25], [np.mean(vals)] * 2, "k-")
+    ax.set_xticks(range(len(labels)), labels, fontsize=fontsize)

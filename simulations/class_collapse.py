@@ -58,7 +58,7 @@ class Config(SimulationConfig):
     collapse_null: float = setting(1.0, Real(0, open_lo=True), "||W v2|| / ||W v1|| of the min-norm minimiser without collapse")
     minimal_collapse: float = setting(0.05, Real(0, open_lo=True), "collapse: ||W v2|| / ||W v1|| (or the subclass separation) below this")
     minimal_class_collapse: float = setting(0.1, Real(0, open_lo=True),
-                                            "classes collapse: within/between class ratio of the training views below this (1: as much spread inside as between)")
+                                            "classes collapse: within/between class ratio of the training views below this (1: no collapse)")
     gd_tolerance: float = setting(0.05, Real(0, open_lo=True), "package: GD endpoint vs min-norm, absolute on ||W v||")
     population_tolerance: float = setting(0.1, Real(0, open_lo=True), "package: training set vs population limit, relative (finite n)")
     min_class_probe: float = setting(0.95, Real(0.5, 1), "package: the class is read from the final embeddings (fresh examples)")

@@ -29,7 +29,7 @@ from clustertheory.training.collapse import supcon_probe_trace
 from clustertheory.training.fitting import FitConfig
 
 NAME = "class-collapse-dynamics"
-SUMMARY = "supervised CL: 1 + mu^2 > phi_1^2 decides the order GD learns class and subclass, not whether; an MLP + SupCon learns the subclass, then collapses it"
+SUMMARY = "supervised CL: 1 + mu^2 > phi_1^2 decides which of class, subclass GD learns first, not whether; MLP + SupCon: rise and fall"
 SOURCE = "Xue et al. 2023 (ICML), class collapse"
 SEEDS_OF = "class-collapse"  # the seeds' root name: these experiments ran inside class-collapse, the split left their rows unchanged
 
@@ -105,7 +105,8 @@ def supcon_mlp(config: Config, ctx: RunContext) -> list[dict]:
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
-    return ctx.sweep([{"part": "sweep"}, {"part": "mlp"}], lambda unit: (phi_sweep if unit["part"] == "sweep" else supcon_mlp)(config, ctx), desc=NAME)
+    parts = {"sweep": phi_sweep, "mlp": supcon_mlp}
+    return ctx.sweep([{"part": part} for part in parts], lambda unit: parts[unit["part"]](config, ctx), desc=NAME)
 
 
 # ----------------------------------------------------------------------------- verdict

@@ -56,7 +56,7 @@ class Config(SimulationConfig):
     minimal_kept: float = setting(0.1, Real(0, 1, open_lo=True), "kept: this fraction of the norm under the loss that keeps it (SCL v1, UCL v2)")
     minimal_rule_share: float = setting(0.9, Real(0.5, 1), "share of cells away from w* where the threshold rule must hold")
     minimal_gram_gap: float = setting(0.1, Real(0, 1, open_lo=True), "GD ends at the min-norm minimiser: relative Gram gap below this (1: unrelated)")
-    gd_tolerance: float = setting(0.05, Real(0, open_lo=True), "package: GD endpoint vs training-set min-norm, absolute on ||W v_j|| (unique minimiser)")
+    gd_tolerance: float = setting(0.05, Real(0, open_lo=True), "package: GD endpoint vs training-set min-norm, absolute on ||W v_j||")
     loss_tolerance: float = setting(1e-3, Real(0, open_lo=True), "package: GD's relative loss gap to the minimum (a family of minimisers)")
 
     def validate(self) -> None:

@@ -42,3 +42,18 @@ def test_plot_mean_draws_the_mean_over_rows_of_each_x_with_a_band():
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() == 0.0 and band[:, 1].max() == 4.0
     plt.close(fig)
+
+
+def test_strip_plot_places_each_group_in_its_column_with_a_mean_bar():
+    from clustertheory.plotting import strip_plot
+
+    fig, ax = plt.subplots()
+    strip_plot(ax, [[1.0, 3.0], [2.0, 2.0, 5.0]], ["a", "b"], colors=["red", "blue"])
+    points, bar_a, points_b, bar_b = ax.get_lines()
+    assert points.get_xdata().tolist() == [-0.15, 0.15] and points.get_color() == "red"
+    assert bar_a.get_ydata().tolist() == [2.0, 2.0] and bar_b.get_ydata().tolist() == [3.0, 3.0]
+    assert points_b.get_xdata().tolist() == [0.85, 1.0, 1.15]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="one entry per group"):
+        strip_plot(ax, [[1.0]], ["a", "b"])
+    plt.close(fig)

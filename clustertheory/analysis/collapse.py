@@ -15,6 +15,11 @@ logistic probe on ``n`` fresh examples with the random half / quarter / quarter 
     kept_fractions         ||W v1|| / ||W_SCL v1|| and ||W v2|| / ||W_UCL v2|| of joint-loss rows
     seed_traces            {seed: rows sorted by step}, for reading traces in verdicts
     peak_and_ends          the first, peak and last rows of one trace
+    kept_class_norm        ||W* v1|| when nothing outranks v_1: the scale of "kept"
+    rule_predictions       whether v_1 is kept by the stated rule and by the bias-first rule
+    ucl_class_norms        min-norm L_UCL ||W* v1|| over embedding sizes (population, training sets)
+    ucl_descent_against_min_norm   per seed GD on L_UCL traced against the min-norm minimiser
+    final_rows             the last step of each seed's trace
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from .embedding import (
 from .min_norm import (
     DescentConfig,
     gram_gap,
+    outranking_directions,
     population_moments,
     range_basis,
     spectral_gradient_descent,
@@ -158,7 +164,8 @@ def joint_weight_sweep(
     rows = []
     for w in weights:
         S, M = population_moments(data, "joint", scl_weight=w, limit=regime)
-        rows.append({"kind": "population", "regime": regime, "scl_weight": w, "threshold": threshold, **feature_norms(spectral_min_norm(S, M, p).weights, "min_norm")})
+        norms = feature_norms(spectral_min_norm(S, M, p).weights, "min_norm")
+        rows.append({"kind": "population", "regime": regime, "scl_weight": w, "threshold": threshold, **norms})
     problems, bases, members, solutions = [], [], [], []
     for s, seed in enumerate(seeds):
         train = collapse_dataset(data, seed)
@@ -212,3 +219,64 @@ def peak_and_ends(trace: Sequence[dict], peak_key: str) -> tuple[dict, dict, dic
     """(first row, the row where ``peak_key`` is largest (the first such), last row) of one seed's trace in step order."""
     peak = max(trace, key=lambda r: r[peak_key])
     return trace[0], peak, trace[-1]
+
+
+# ----------------------------------------------------------------------------- feature suppression (L_UCL)
+
+
+def kept_class_norm(data: CollapseConfig, limit: str) -> float:
+    """||W* v1|| of the population min-norm L_UCL minimiser when nothing outranks v_1 (p = K + 1):
+    the norm v_1 has when it is kept, the scale of "kept" and "suppressed"."""
+    S, M = population_moments(data, "ucl", limit=limit)
+    return spectral_min_norm(S, M, data.num_features + 1).norm_along(np.eye(len(S))[0])
+
+
+def rule_predictions(data: CollapseConfig, p: int) -> dict[str, bool]:
+    """Whether v_1 is kept at embedding size p by the two rules of :func:`outranking_directions`:
+    ``stated_kept`` (many-dims: the rule as Xue et al. state it, the bias ranked as a variance-1
+    feature) and ``bias_first_kept`` (many-views: the bias always takes the first slot)."""
+    return {"stated_kept": p > outranking_directions(data, "many-dims"), "bias_first_kept": p > outranking_directions(data, "many-views")}
+
+
+def ucl_class_norms(data: CollapseConfig, sizes: Sequence[int], seeds: Sequence[int], limit: str | None) -> tuple[list[dict], list[dict]]:
+    """||W* v1|| of the min-norm L_UCL minimiser at every embedding size p in ``sizes``:
+    (population rows ``{p, population_v1}`` of the limit ``limit`` (none when None), training-set
+    rows ``{seed (index), p, sample_v1}`` on ``collapse_dataset(data, seeds[s])``)."""
+    population = []
+    if limit is not None:
+        S, M = population_moments(data, "ucl", limit=limit)
+        population = [{"p": p, "population_v1": spectral_min_norm(S, M, p).norm_along(np.eye(len(S))[0])} for p in sizes]
+    sample = []
+    for s, seed in enumerate(seeds):
+        S, M = ucl_moments(collapse_dataset(data, seed).views)
+        basis = range_basis(S)
+        sample += [{"seed": s, "p": p, "sample_v1": spectral_min_norm(S, M, p, basis=basis).norm_along(np.eye(len(S))[0])} for p in sizes]
+    return population, sample
+
+
+def ucl_descent_against_min_norm(data: CollapseConfig, p: int, descent: DescentConfig, seeds: Sequence[int], device="cpu") -> list[dict]:
+    """Per training set ``collapse_dataset(data, seeds[e])``: the min-norm L_UCL minimiser and gradient
+    descent from small initialisation (one batched pass), recorded at 0, ``descent.steps`` and 20
+    geometrically spaced steps. Rows ``{seed (index), p, step, gd_v1 (||W_t v1||), min_norm_v1,
+    tie_size, loss_gap}``; ``loss_gap`` (GD's relative gap to the minimum value) at the last step only, else nan."""
+    moments = [ucl_moments(collapse_dataset(data, s).views) for s in seeds]
+    bases = [range_basis(S) for S, _ in moments]
+    best = [spectral_min_norm(S, M, p, basis=b) for (S, M), b in zip(moments, bases)]
+    steps = descent.steps
+    record = sorted({0, steps} | {int(t) for t in np.unique(np.geomspace(1, steps, 20).astype(int))})
+    rows = []
+    for step, Ws in spectral_gradient_descent(moments, p, descent, seeds=seeds, record_at=record, bases=bases, device=device):
+        rows += [{"seed": e, "p": p, "step": step, "gd_v1": float(np.linalg.norm(W[:, 0])),
+                  "min_norm_v1": best[e].norm_along(np.eye(W.shape[1])[0]), "tie_size": best[e].tie_size,
+                  "loss_gap": (spectral_loss_from_moments(W, *moments[e]) - best[e].loss) / abs(best[e].loss) if step == steps else float("nan")}
+                 for e, W in enumerate(Ws)]
+    return rows
+
+
+def final_rows(rows: Iterable[dict]) -> list[dict]:
+    """The row of the largest ``step`` of each seed, in seed order."""
+    last: dict = {}
+    for r in rows:
+        if r["seed"] not in last or r["step"] > last[r["seed"]]["step"]:
+            last[r["seed"]] = r
+    return [last[s] for s in sorted(last)]

@@ -115,3 +115,44 @@ def test_kept_fractions_divide_by_the_same_seeds_scl_and_ucl_rows():
     fractions = kept_fractions(rows, "m")
     assert fractions[1] == (0.5, 0.5, 0.25) and fractions[4] == (0.5, 0.25, 0.125)
     assert fractions[0][1] == 0.0 and fractions[2][2] == 0.0
+
+
+RULE = CollapseConfig(dim=12, num_features=4, num_originals=400, num_augmentations=2, class_strength=float(np.sqrt(2.5)), subclass_strength=2.0,
+                      irrelevant_strength=float(np.sqrt(0.5)), subclass_mean=0.0, noise=3.0)
+
+
+def test_kept_class_norm_and_rule_predictions():
+    from clustertheory.analysis.collapse import kept_class_norm, rule_predictions
+    from clustertheory.analysis.min_norm import population_moments
+
+    S, M = population_moments(RULE, "ucl")
+    kept = kept_class_norm(RULE, "many-views")
+    assert kept > 0 and kept == pytest.approx(spectral_min_norm(S, M, 5).norm_along(np.eye(len(S))[0]), rel=1e-12)
+    # phi_1^2 = 2.5: the stated rule ranks (phi_2^2 = 4) above v_1, the bias-first rule (bias, phi_2^2) above it
+    assert rule_predictions(RULE, 2) == {"stated_kept": True, "bias_first_kept": False}
+    assert rule_predictions(RULE, 1) == {"stated_kept": False, "bias_first_kept": False}
+    assert rule_predictions(RULE, 3) == {"stated_kept": True, "bias_first_kept": True}
+
+
+def test_ucl_class_norms_population_and_training_sets():
+    from clustertheory.analysis.collapse import ucl_class_norms
+    from clustertheory.losses.spectral import ucl_moments
+
+    population, sample = ucl_class_norms(RULE, (1, 3), [4, 5], "many-views")
+    assert [r["p"] for r in population] == [1, 3] and population[0]["population_v1"] < 1e-9 < population[1]["population_v1"]
+    assert [(r["seed"], r["p"]) for r in sample] == [(0, 1), (0, 3), (1, 1), (1, 3)]
+    S, M = ucl_moments(collapse_dataset(RULE, 5).views)
+    assert sample[3]["sample_v1"] == pytest.approx(spectral_min_norm(S, M, 3).norm_along(np.eye(len(S))[0]), rel=1e-9)
+    assert ucl_class_norms(RULE, (1,), [4], None)[0] == []
+
+
+def test_ucl_descent_against_min_norm_and_final_rows():
+    from clustertheory.analysis.collapse import final_rows, ucl_descent_against_min_norm
+
+    descent = DescentConfig(steps=1500, lr=0.02, init_scale=0.001)
+    rows = ucl_descent_against_min_norm(RULE, 3, descent, [8, 9])
+    assert {r["step"] for r in rows} >= {0, 1, 1500} and len({r["step"] for r in rows}) <= 22
+    last = final_rows(rows)
+    assert [r["seed"] for r in last] == [0, 1] and all(r["step"] == 1500 for r in last)
+    assert all(np.isnan(r["loss_gap"]) for r in rows if r["step"] < 1500)
+    assert all(abs(r["gd_v1"] - r["min_norm_v1"]) < 0.05 * r["min_norm_v1"] and r["loss_gap"] < 1e-3 for r in last)  # unique minimiser reached
