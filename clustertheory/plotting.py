@@ -144,3 +144,30 @@ def animate_relaxed_codes(
     animation.save(path, writer=PillowWriter(fps=fps), dpi=80)
     plt.close(fig)
     return path
+
+
+def plot_mean(ax, rows: list[dict], x: str, key: str, fmt: str = "-", shift: float = 0.0, band: bool = False, **kwargs):
+    """Draw the mean of ``rows[key]`` over the rows sharing each value of the field ``x`` (e.g. over
+    seeds), against ``x + shift`` with the x values in increasing order; ``band``: also shade the
+    min..max of those rows (alpha 0.15, in ``kwargs["color"]``). ``fmt`` and ``kwargs`` go to
+    ``ax.plot``. Returns (xs, means) as arrays.
+    """
+    xs = np.array(sorted({r[x] for r in rows}))
+    values = [[r[key] for r in rows if r[x] == v] for v in xs]
+    means = np.array([np.mean(v) for v in values])
+    if band:
+        ax.fill_between(xs + shift, [min(v) for v in values], [max(v) for v in values], color=kwargs.get("color"), alpha=0.15)
+    ax.plot(xs + shift, means, fmt, **kwargs)
+    return xs, means
+
+
+def strip_plot(ax, groups, labels, colors=None, fontsize: float = 6.0) -> None:
+    """One column of points per group at x = 0, 1, ... (spread evenly over +-0.15) with a black bar
+    at the group's mean (width 0.5); ``labels`` name the columns; ``colors`` one per group (None:
+    matplotlib's cycle)."""
+    if len(groups) != len(labels) or (colors is not None and len(colors) != len(groups)):
+        raise ValueError(f"groups, labels and colors must have one entry per group, got {len(groups)}, {len(labels)}, {colors and len(colors)}")
+    for i, vals in enumerate(groups):
+        ax.plot(np.full(len(vals), i) + np.linspace(-0.15, 0.15, len(vals)), vals, "o", ms=3, color=None if colors is None else colors[i])
+        ax.plot([i - 0.25, i + 0.25], [np.mean(vals)] * 2, "k-")
+    ax.set_xticks(range(len(labels)), labels, fontsize=fontsize)

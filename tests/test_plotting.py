@@ -59,4 +59,32 @@ def test_hit_map_places_groups_side_by_side_and_marks_hits():
     assert [p.get_xdata()[0] for p in points] == pytest.approx([4 / 1.05**0.5, 4 * 1.05**0.5, 8 * 1.05**0.5])
     assert [p.get_marker() for p in points] == ["x", "o", "o"] and points[0].get_color() == "tab:red"
     assert [line.get_label() for line in ax.get_lines()[3:]] == ["hit", "miss"]
+
+
+def test_plot_mean_draws_the_mean_over_rows_of_each_x_with_a_band():
+    from clustertheory.plotting import plot_mean
+
+    fig, ax = plt.subplots()
+    rows = [{"x": 2, "y": 1.0}, {"x": 1, "y": 4.0}, {"x": 2, "y": 3.0}, {"x": 1, "y": 0.0}]
+    xs, means = plot_mean(ax, rows, "x", "y", "-o", shift=1, band=True, color="red", label="m")
+    assert xs.tolist() == [1, 2] and means.tolist() == [2.0, 2.0]
+    (line,) = ax.get_lines()
+    assert line.get_xdata().tolist() == [2, 3] and line.get_label() == "m"
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == 0.0 and band[:, 1].max() == 4.0
+    plt.close(fig)
+
+
+def test_strip_plot_places_each_group_in_its_column_with_a_mean_bar():
+    from clustertheory.plotting import strip_plot
+
+    fig, ax = plt.subplots()
+    strip_plot(ax, [[1.0, 3.0], [2.0, 2.0, 5.0]], ["a", "b"], colors=["red", "blue"])
+    points, bar_a, points_b, bar_b = ax.get_lines()
+    assert points.get_xdata().tolist() == [-0.15, 0.15] and points.get_color() == "red"
+    assert bar_a.get_ydata().tolist() == [2.0, 2.0] and bar_b.get_ydata().tolist() == [3.0, 3.0]
+    assert points_b.get_xdata().tolist() == [0.85, 1.0, 1.15]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="one entry per group"):
+        strip_plot(ax, [[1.0]], ["a", "b"])
     plt.close(fig)

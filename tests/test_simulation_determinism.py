@@ -14,9 +14,7 @@ from helpers import scramble_global_rngs
 
 from clustertheory.analysis.min_norm import DescentConfig
 from clustertheory.data import CollapseConfig
-from clustertheory.functions.ensemble import EncoderSettings
 from clustertheory.simulation import run_simulation
-from clustertheory.training.fitting import FitConfig
 from simulations import blurring, class_collapse
 
 TINY = {
@@ -43,11 +41,6 @@ TINY = {
         record_steps=(0, 5, 10),
         probe_examples=40,
         seeds=2,
-        class_strengths=(1.0, 2.0),
-        mlp_data=CollapseConfig(dim=10, num_originals=40, num_augmentations=2),
-        mlp_encoder=EncoderSettings(out_dim=2, width=4),
-        mlp_fit=FitConfig(steps=4, batch_size=8),
-        mlp_checkpoints=(0, 2, 4),
     ),
 }
 MODULES = {"blurring": blurring, "class-collapse": class_collapse}

@@ -111,6 +111,13 @@ class CollapseConfig(Settings):
         return "many-views" if self.num_views > self.dim + 1 else "many-dims"
 
 
+def check_regime(name: str, config: CollapseConfig, regime: str) -> None:
+    """Raise ValueError naming the settings field ``name`` unless ``config`` is a training set of
+    ``regime`` (:attr:`CollapseConfig.regime`): a simulation's validation of its data blocks."""
+    if config.regime != regime:
+        raise ValueError(f"{name} must be in the {regime} regime, got n m = {config.num_views} against dim + 1 = {config.dim + 1}")
+
+
 @dataclass(frozen=True, eq=False)
 class CollapseData:
     """One draw of the model.

@@ -129,3 +129,11 @@ def test_view_pairs_are_two_distinct_augmentations_of_one_original():
         draw_view_pairs(views[:, :, :1], 4, torch.Generator())
     with pytest.raises(ValueError, match="datasets"):
         stack_training_sets([datasets[0], collapse_dataset(CollapseConfig(dim=8, num_features=3, num_originals=10, num_augmentations=2))])
+
+
+def test_check_regime_names_the_field():
+    from clustertheory.data.collapse import check_regime
+
+    check_regime("many_views", CollapseConfig(dim=10, num_originals=20, num_augmentations=2), "many-views")
+    with pytest.raises(ValueError, match="many_dims must be in the many-dims regime"):
+        check_regime("many_dims", CollapseConfig(dim=10, num_originals=20, num_augmentations=2), "many-dims")

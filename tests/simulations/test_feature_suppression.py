@@ -9,24 +9,14 @@ import pytest  # noqa: E402
 
 from clustertheory.analysis.min_norm import DescentConfig  # noqa: E402
 from clustertheory.data.collapse import CollapseConfig  # noqa: E402
-from clustertheory.functions.ensemble import EncoderSettings  # noqa: E402
 from clustertheory.simulation import RunContext  # noqa: E402
-from clustertheory.training.fitting import FitConfig  # noqa: E402
 from simulations import feature_suppression as fs  # noqa: E402
 
 RULE = dict(num_features=4, num_augmentations=2, class_strength=float(np.sqrt(2.5)), subclass_strength=2.0,
             irrelevant_strength=float(np.sqrt(0.5)), subclass_mean=0.0, noise=3.0)
-IMPERFECT = dict(num_features=10, num_augmentations=2, class_strength=float(np.sqrt(2)), subclass_strength=0.5, irrelevant_strength=1.0,
-                 subclass_mean=0.0, noise=0.5, augmentation_noise=1.0)
 TINY = fs.Config(
     many_views=CollapseConfig(dim=12, num_originals=2000, **RULE), many_dims=CollapseConfig(dim=150, num_originals=40, **RULE),
-    class_variances=(0.5, 2.5), sizes=(1, 2), grid_seeds=1, descent=DescentConfig(steps=800, lr=0.02, init_scale=0.001),
-    imperfect_views=CollapseConfig(dim=10, num_originals=600, **IMPERFECT), imperfect_dims=CollapseConfig(dim=150, num_originals=40, **IMPERFECT),
-    imperfect_sizes=(2, 9, 10), imperfect_p=2, imperfect_descent=DescentConfig(steps=800, lr=0.05, init_scale=0.001), seeds=2,
-    bits_data=CollapseConfig(dim=8, num_features=3, num_originals=300, num_augmentations=2, subclass_strength=0.0, subclass_mean=0.0,
-                             irrelevant_strength=0.0, noise=1.0, augmentation_noise=0.5),
-    bits_encoder=EncoderSettings(out_dim=8, width=16, depth=1), small_p=2, bits_fit=FitConfig(steps=60, lr=3e-3, batch_size=32),
-    infonce_fit=FitConfig(steps=60, lr=1e-2, batch_size=64), probe_examples=200, restored_probe=0.7,
+    class_variances=(0.5, 2.5), sizes=(1, 2), grid_seeds=1, descent=DescentConfig(steps=800, lr=0.02, init_scale=0.001), seeds=2,
 )
 
 
@@ -63,10 +53,6 @@ def test_tiny_run_passes_its_package_checks_and_draws(rows):
      lambda r: r["kind"] == "disagreement" and r["regime"] == "many-views", {"gd_v1": 1.0}),
     ("disagreement cell: GD reaches the minimum value, max relative loss gap (many-dims)",
      lambda r: r["kind"] == "disagreement" and r["regime"] == "many-dims", {"loss_gap": 0.1}),
-    ("imperfect augmentation, population: the closed form counts K - 1 directions above v1 (p < K)",
-     lambda r: r["kind"] == "imperfect-population", {"outranking": 0}),
-    ("bits: class probe without bits (min over seeds)", lambda r: r["kind"] == "bits" and r["mode"] == "none", {"probe_class": 0.5}),
-    ("InfoNCE, perfect augmentation: class probe (min over seeds)", lambda r: r["kind"] == "infonce" and r["arm"] == "perfect", {"probe_class": 0.5}),
 ])
 def test_each_package_check_fails_on_broken_rows(rows, name, where, changes):
     assert _checks(rows)[name].passed
@@ -76,14 +62,6 @@ def test_each_package_check_fails_on_broken_rows(rows, name, where, changes):
 def test_claims_change_status_when_their_effect_is_removed(rows):
     kept = _edit(rows, lambda r: r["kind"] == "disagreement" and r["regime"] == "many-views", min_norm_v1=1.0, gd_v1=1.0)
     assert _status(kept, "stated-rule-keeps-class (many-views)") == "reproduced"
-    kept_sample = _edit(rows, lambda r: r["kind"] == "imperfect-sample", sample_v1=1.0)
-    assert _status(kept_sample, "imperfect-augmentation-suppresses (many-views)") == "not-reproduced"
-    steady = _edit(rows, lambda r: r["kind"] == "imperfect-gd", gd_v1=0.5)
-    assert _status(steady, "gd-learns-class-then-suppresses (many-dims)") == "not-reproduced"
-    untouched = _edit(rows, lambda r: r["kind"] == "bits", probe_class=0.99)
-    assert _status(untouched, "shared-bits-suppress") == "not-reproduced"
-    inert = _edit(rows, lambda r: r["kind"] == "infonce", probe_class=0.95)
-    assert _status(inert, "infonce-imperfect-augmentation-suppresses") == "not-reproduced"
 
 
 def test_rule_claims_need_a_cell_where_the_rules_disagree(rows):
@@ -92,7 +70,7 @@ def test_rule_claims_need_a_cell_where_the_rules_disagree(rows):
 
 
 @pytest.mark.parametrize("changes, field", [
-    ({"disagreement_p": 5}, "disagreement_p"), ({"imperfect_p": 3}, "imperfect_p"), ({"small_p": 40}, "small_p"),
+    ({"disagreement_p": 5}, "disagreement_p"),
     ({"many_views": CollapseConfig(dim=400, num_originals=50, num_augmentations=2)}, "many_views"), ({"seeds": 1}, "seeds"),
 ])
 def test_config_rejects_bad_values_by_name(changes, field):

@@ -9,14 +9,13 @@ import pytest  # noqa: E402
 from clustertheory.analysis.min_norm import DescentConfig  # noqa: E402
 from clustertheory.data.collapse import CollapseConfig  # noqa: E402
 from clustertheory.simulation import RunContext  # noqa: E402
-from clustertheory.training.fitting import FitConfig  # noqa: E402
 from simulations import joint_loss as jl  # noqa: E402
 
 MODEL = dict(num_features=3, num_augmentations=2, class_strength=0.8, subclass_strength=2.0, irrelevant_strength=1.25, subclass_mean=0.0, noise=5.0)
 TINY = jl.Config(
     many_views=CollapseConfig(dim=20, num_originals=3000, **MODEL), many_dims=CollapseConfig(dim=120, num_originals=30, **MODEL),
     scl_weights=(0.0, 0.1, 0.5, 0.75, 1.0), gd_weights=(0.0, 0.5, 1.0), descent=DescentConfig(steps=800, lr=0.05, init_scale=0.001),
-    seeds=2, nce_originals=200, nce_fit=FitConfig(steps=40, lr=1e-2, batch_size=32), probe_examples=200, min_class_probe=0.6,
+    seeds=2, probe_examples=200,
 )
 
 
@@ -62,7 +61,6 @@ def _w_star(regime):
      lambda r: r["kind"] == "gd" and r["regime"] == "many-views", {"gd_v2": 3.0}),
     ("GD endpoint reaches the minimum value: max relative loss gap",
      lambda r: r["kind"] == "gd" and r["regime"] == "many-dims", {"loss_gap": 0.5}),
-    ("SupCon/InfoNCE linear: class probe at w = 0.5 (min over seeds)", lambda r: r["kind"] == "nce", {"probe_class": 0.5}),
 ])
 def test_each_package_check_fails_on_broken_rows(rows, name, where, changes):
     assert _checks(rows)[name].passed, sorted(_checks(rows))
@@ -80,8 +78,6 @@ def test_claims_change_status_when_their_effect_is_removed(rows):
     assert _status(dropped, "joint-keeps-both (training sets) (many-dims)") == "not-reproduced"
     elsewhere = _edit(rows, lambda r: r["kind"] == "gd" and r["regime"] == "many-views", gram_gap=0.9)
     assert _status(elsewhere, "gd-selects-min-norm (many-views)") == "not-reproduced"
-    same = _edit(rows, lambda r: r["kind"] == "nce", probe_subclass=0.9)
-    assert _status(same, "supcon-collapses-subclass") == "not-reproduced"
 
 
 @pytest.mark.parametrize("changes, field", [
