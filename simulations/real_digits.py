@@ -7,13 +7,13 @@ linear in the pixels, Lipschitz-bounded ReLU MLPs of growing width; codes on H_d
 every strength the classes x seeds train in one batched pass with the paper's InfoNCE, and each
 code is scored against the labels (ARI: 1 = the clusters exactly). Per class at the strongest
 strength: the empirical delta and the supervised fit (realisability). Downstream: a two-layer
-ReLU head against a linear head on the linear class's codes. Twin: the same questions on
-synthetic comb data (10 clusters, band-limited B, teeth T) where the augmentation graph is exact.
+ReLU head against a linear head on the linear class's codes. The same questions on synthetic
+comb data, where the augmentation graph is exact, are the simulation digits-twin.
 
 Claims: stronger augmentation and lower capacity give higher ARI; classes with measured delta
->= 0.4 preserve better; the ReLU head beats the linear head; the twin preserves iff B < T.
-Package checks: the augmentations keep the label, the strength dial works, the DCT class depends
-on its band only and spans the linear class at B = 7, the heads train, the twin is its comb.
+>= 0.4 preserve better; the ReLU head beats the linear head. Package checks: the augmentations
+keep the label, the strength dial works, the DCT class depends on its band only and spans the
+linear class at B = 7, the heads train.
 """
 
 from __future__ import annotations
@@ -22,21 +22,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clustertheory.analysis import arms
 from clustertheory.analysis.downstream import head_comparison
 from clustertheory.analysis.hypercube import vertex_index
-from clustertheory.analysis.metrics import cluster_agreement, code_metrics, preserves_clusters
-from clustertheory.analysis.regularity import smallest_split_ratio, spectral_delta
+from clustertheory.analysis.metrics import code_metrics
+from clustertheory.analysis.regularity import smallest_split_ratio
 from clustertheory.config import Integer, Real, TupleOf, setting
-from clustertheory.data import comb_dataset
 from clustertheory.data.digits import IMAGE_SHAPE, NUM_CLASSES, DigitAugmentation, augmentation_summary, digits_dataset
-from clustertheory.functions.features import fourier_features
 from clustertheory.functions.images import band_checks, class_label, class_regularity, image_capacities, image_function_class
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, combine_models, train_batched, train_members
+from clustertheory.training.batched import combine_models, train_batched
 
 NAME = "real-digits"
-SUMMARY = "real digits: capacity (DCT band, linear, MLP width) x augmentation strength; ARI against labels, empirical delta, heads; synthetic comb twin"
+SUMMARY = "real digits: capacity (DCT band, linear, MLP width) x augmentation strength; ARI against labels, empirical delta, heads (synthetic twin: digits-twin)"
 SOURCE = "Parulekar et al. 2023 (InfoNCE provably learns cluster-preserving representations)"
 FULL_BAND = max(IMAGE_SHAPE) - 1  # DCT B = 7 on 8 x 8 images: every coefficient, the linear class's span
 POSITIVE = Real(0, open_lo=True)
@@ -45,7 +44,7 @@ SHARE = Real(0, 1, open_lo=True)
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """Data, classes, training, adversary, heads and twin; the claim thresholds are fixed before the run (never fitted to it)."""
+    """Data, classes, training, adversary and heads; the claim thresholds are fixed before the run (never fitted to it)."""
 
     num_images: int = setting(150, Integer(20, 1500), "natural digits (a seeded sample of the 1797)")
     views_per_image: int = setting(4, Integer(1), "augmented views K per natural image")
@@ -63,16 +62,11 @@ class Config(SimulationConfig):
     adversary_restarts: int = setting(1, Integer(1), "split-search restarts per cluster (empirical delta at the strongest strength)")
     adversary_steps: int = setting(100, Integer(1), "steps of the split search")
     head_tasks: int = setting(8, Integer(1), "random cluster-faithful tasks of the heads (plus the codes' parity tasks)")
-    twin_points: int = setting(4, Integer(2), "twin: natural points per comb cluster (NUM_CLASSES clusters)")
-    twin_teeth: tuple = setting((1, 2, 3), TupleOf(Integer(1), increasing=True), "twin: comb teeth T")
-    twin_bandwidths: tuple = setting((0, 1, 2), TupleOf(Integer(0), increasing=True), "twin: bandwidths B of the band-limited class")
-    twin_seeds: int = setting(10, Integer(2), "twin: trained members per (T, B) cell")
     max_label_loss: float = setting(0.1, Real(0, 1), "a 1-NN reader may lose at most this share of accuracy on augmented views (the label is kept)")
     realizable_ari: float = setting(0.5, Real(0, 1), "a class realises the labels when its supervised fit reaches this ARI")
     regular_delta: float = setting(0.4, POSITIVE, "the agnostic theorem's delta >= 0.4")
     minimal_ari_gain: float = setting(0.05, SHARE, "smallest ARI change that counts (a tenth of a supervised linear code's ARI, above seed noise)")
     minimal_head_gain: float = setting(0.02, SHARE, "a head that is better by two points of error on average")
-    minimal_twin_gap: float = setting(0.5, SHARE, "on the twin the theory predicts all-or-nothing preservation")
 
 
 SCALES = {
@@ -81,7 +75,7 @@ SCALES = {
     "paper": Config(
         num_images=600, views_per_image=8, strengths=(0.0, 0.25, 0.5, 0.75, 1.0), bandwidths=(0, 1, 2, 3, 5), widths=(16, 64, 256),
         seeds=20, train=TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05, log_every=600),
-        adversary_restarts=4, adversary_steps=300, head_tasks=128, twin_points=6, twin_teeth=(1, 2, 3, 4), twin_bandwidths=(0, 1, 2, 3, 4), twin_seeds=20,
+        adversary_restarts=4, adversary_steps=300, head_tasks=128,
     ),
 }
 
@@ -123,28 +117,9 @@ def measure_strength(config: Config, strength: float, ctx: RunContext) -> list[d
     return rows
 
 
-def measure_twin(config: Config, ctx: RunContext) -> list[dict]:
-    """The synthetic twin: comb data (NUM_CLASSES clusters) x band-limited B, every cell's seeds in
-    one pass; the exact spectral delta of each cell."""
-    cells = [(t, b) for t in config.twin_teeth for b in config.twin_bandwidths]
-    datasets = {t: comb_dataset(NUM_CLASSES, config.twin_points, t, seed=config.seed) for t in config.twin_teeth}
-    seeds = [ctx.seed_for("twin-member", k) for k in range(config.twin_seeds)]
-    members = [Member("band-limited", datasets[t], config.train, s, {"bandwidth": b}) for t, b in cells for s in seeds]
-    codes = train_members(members, config.dim, seed=ctx.seed_for("twin"), device=ctx.device, evaluate=lambda c: [{} for _ in c], score_table=True).codes
-    rows = []
-    for c, (t, b) in enumerate(cells):
-        data = datasets[t]
-        rows.append({"kind": "twin-class", "teeth": t, "bandwidth": b, "delta": spectral_delta(fourier_features(data, b), data).delta})
-        for k in range(config.twin_seeds):
-            member = codes[c * config.twin_seeds + k, : data.num_views].astype(np.float64)
-            rows.append({"kind": "twin", "teeth": t, "bandwidth": b, "seed_index": k, "preserving": bool(preserves_clusters(member, data, distinct=False)),
-                         "ari": cluster_agreement(member, data)["ari"]})
-    return rows
-
-
 def run(config: Config, ctx: RunContext) -> list[dict]:
     units = ([{"part": "strength", "strength": s} for s in config.strengths] + [{"part": "class", "capacity": key} for key, _, _ in capacities(config)]
-             + [{"part": "dct"}, {"part": "twin"}])
+             + [{"part": "dct"}])
     strongest = max(config.strengths)
     options = {key: (name, opts) for key, name, opts in capacities(config)}
 
@@ -155,9 +130,8 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
             key = unit["capacity"]
             return {"kind": "class", "capacity": key, **class_regularity(make_data(config, strongest), *options[key], config.dim, config.adversary_restarts,
                                                                           config.adversary_steps, ctx.seed_for("adversary", key), ctx.device)}
-        if unit["part"] == "dct":  # package checks of the DCT class as built, on the strongest strength's data
-            return {"kind": "dct", **band_checks(make_data(config, strongest), config.bandwidths, config.dim, [ctx.seed_for("dct", b) for b in config.bandwidths])}
-        return measure_twin(config, ctx)
+        # package checks of the DCT class as built, on the strongest strength's data
+        return {"kind": "dct", **band_checks(make_data(config, strongest), config.bandwidths, config.dim, [ctx.seed_for("dct", b) for b in config.bandwidths])}
 
     return ctx.sweep(units, measure, desc="real-digits")
 
@@ -165,10 +139,9 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _by_seed(rows: list[dict], kind: str, value: str, **where) -> np.ndarray:
-    """(seeds,) ``value`` of the rows of ``kind`` matching ``where``, in seed order."""
-    chosen = sorted((r for r in rows if r["kind"] == kind and all(r[k] == v for k, v in where.items())), key=lambda r: r["seed_index"])
-    return np.array([r[value] for r in chosen], dtype=np.float64)
+def _by_seed(rows: list[dict], value: str, **where) -> np.ndarray:
+    """(seeds,) ``value`` of the trained rows matching ``where``, in seed order."""
+    return arms.seed_values(rows, value, "seed_index", kind="trained", **where)
 
 
 def class_deltas(rows: list[dict], config: Config) -> dict[str, float]:
@@ -190,9 +163,7 @@ def package_checks(rows: list[dict], config: Config) -> list[Check]:
     data = sorted((r for r in rows if r["kind"] == "data"), key=lambda r: r["strength"])
     dct = next(r for r in rows if r["kind"] == "dct")
     heads = [r["relu_train_excess"] for r in rows if r["kind"] == "trained" and "relu_train_excess" in r]
-    twin = [r for r in rows if r["kind"] == "twin-class"]
     displacement = [r["median_displacement"] for r in data]
-    twin_off = max(abs(r["delta"] - float(r["bandwidth"] < r["teeth"])) for r in twin)
     return [
         Check.at_most("augmentations keep the label: largest 1-NN accuracy loss on augmented views (over strengths)", max(r["label_loss"] for r in data), config.max_label_loss),
         Check.holds("the strength dial moves views further: median view-to-image distance by strength", bool(np.all(np.diff(displacement) > 0)),
@@ -202,7 +173,6 @@ def package_checks(rows: list[dict], config: Config) -> list[Check]:
         Check.at_most("DCT with every frequency spans the linear class: largest gap between their invariance eigenvalues", dct["full_band_gap"], 1e-6),
         Check.at_most("nested DCT bands: largest decrease of an invariance eigenvalue as B grows", dct["nesting_violation"], 1e-9),
         Check.at_most("trained ReLU heads reach the Bayes error of the training views (largest mean excess over seeds)", max(heads), 0.01),
-        Check.at_most("twin setting: spectral delta is 1 for B < T and 0 for B >= T (largest deviation)", twin_off, 1e-6),
     ]
 
 
@@ -213,7 +183,7 @@ def claims(rows: list[dict], config: Config) -> list[Claim]:
     loss_at_strongest = next(r["label_loss"] for r in rows if r["kind"] == "data" and r["strength"] == strongest)
     keeps_label = Check.at_most(f"augmentations at s = {strongest:g} keep the label: 1-NN accuracy loss", loss_at_strongest, config.max_label_loss)
     realises = Check.at_least("the linear class realises the labels: ARI of its supervised fit", classes["linear"]["supervised_ari"], config.realizable_ari)
-    ari = {(k, s): _by_seed(rows, "trained", "ari", capacity=k, strength=s) for k in keys for s in config.strengths}
+    ari = {(k, s): _by_seed(rows, "ari", capacity=k, strength=s) for k in keys for s in config.strengths}
     gain = config.minimal_ari_gain
     out = [
         Claim.from_paired(
@@ -244,22 +214,8 @@ def claims(rows: list[dict], config: Config) -> list[Claim]:
     out.append(Claim.from_paired(
         "relu-head-beats-linear-head", SOURCE + ", Thm 4.6 (two-layer ReLU head)",
         f"on the linear class's codes at s = {strongest:g}, a two-layer ReLU head (2^d neurons) errs less on cluster-faithful tasks than a linear head",
-        _by_seed(rows, "trained", "linear_error", capacity="linear", strength=strongest),
-        _by_seed(rows, "trained", "relu_error", capacity="linear", strength=strongest), "mean test error", minimal_effect=config.minimal_head_gain))
-    twin = [r for r in rows if r["kind"] == "twin"]
-    below = [r for r in twin if r["bandwidth"] < r["teeth"]]
-    above = [r for r in twin if r["bandwidth"] >= r["teeth"]]
-    sides = [Check.at_least("twin cells with B < T", len(below), 1), Check.at_least("twin cells with B >= T", len(above), 1)]
-    statement = "on the synthetic twin, band-limited codes preserve clusters when B < T and split them when B >= T"
-    source = SOURCE + ", Thm 4.5 on comb data (package twin)"
-    if below and above:
-        def share(group: list[dict]) -> list[float]:
-            return [np.mean([r["preserving"] for r in group if r["seed_index"] == k]) for k in range(config.twin_seeds)]
-
-        out.append(Claim.from_paired("twin-preserves-below-teeth", source, statement, share(below), share(above), "share of cells preserving",
-                                     minimal_effect=config.minimal_twin_gap, preconditions=sides))
-    else:
-        out.append(_untestable("twin-preserves-below-teeth", source, statement, "share of cells preserving", config.minimal_twin_gap, sides))
+        _by_seed(rows, "linear_error", capacity="linear", strength=strongest),
+        _by_seed(rows, "relu_error", capacity="linear", strength=strongest), "mean test error", minimal_effect=config.minimal_head_gain))
     return out
 
 
@@ -271,8 +227,8 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 
 
 def plot(rows: list[dict], config: Config):
-    """Top: phase diagram on real digits (ARI against the labels), its synthetic twin
-    (preserving share), ARI by capacity with the supervised ceiling. Bottom: digits per vertex
+    """Top: phase diagram on real digits (ARI against the labels), ARI by capacity with the
+    supervised ceiling (the synthetic twin's phase diagram is digits-twin's figure). Bottom: digits per vertex
     for one trained linear code; downstream head errors."""
     import matplotlib.pyplot as plt
 
@@ -287,8 +243,8 @@ def plot(rows: list[dict], config: Config):
     grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.15], hspace=0.38, wspace=0.28)
 
     ax = fig.add_subplot(grid[0, 0])
-    mean = np.array([[_by_seed(rows, "trained", "ari", capacity=k, strength=s).mean() for k in keys] for s in strengths])
-    purity = np.array([[_by_seed(rows, "trained", "mean_purity", capacity=k, strength=s).mean() for k in keys] for s in strengths])
+    mean = np.array([[_by_seed(rows, "ari", capacity=k, strength=s).mean() for k in keys] for s in strengths])
+    purity = np.array([[_by_seed(rows, "mean_purity", capacity=k, strength=s).mean() for k in keys] for s in strengths])
     text = np.array([[f"{a:.2f}\npur {p:.2f}" for a, p in zip(ra, rp)] for ra, rp in zip(mean, purity)])
     delta = class_deltas(rows, config)
     x_labels = [f"{labels[k]}\nδ ≤ {delta[k]:.2f}\n(search {classes[k]['delta_adversary']:.2f})" for k in keys]
@@ -299,21 +255,10 @@ def plot(rows: list[dict], config: Config):
     ax.set_title(f"real digits: ARI of codes vs labels (mean of {config.seeds} seeds)", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04)
 
-    ax = fig.add_subplot(grid[0, 1])
-    teeth, bands = list(config.twin_teeth), list(config.twin_bandwidths)
-    twin = [r for r in rows if r["kind"] == "twin"]
-    share = np.array([[np.mean([r["preserving"] for r in twin if r["teeth"] == t and r["bandwidth"] == b]) for b in bands] for t in teeth])
-    spectral = {(r["teeth"], r["bandwidth"]): r["delta"] for r in rows if r["kind"] == "twin-class"}
-    text = np.array([[f"{share[i, j]:.1f}\ndF {spectral[t, b]:.0f}" for j, b in enumerate(bands)] for i, t in enumerate(teeth)])
-    annotated_heatmap(ax, share, [f"B={b}" for b in bands], [f"T={t}" for t in teeth], text=text, vmin=0, vmax=1, fontsize=7)
-    ax.set_xlabel("capacity: band-limited bandwidth B")
-    ax.set_ylabel("intertwining: teeth T")
-    ax.set_title(f"synthetic twin (comb, {NUM_CLASSES} clusters): share of seeds preserving\n(dF = exact spectral delta)", fontsize=9)
-
-    ax = fig.add_subplot(grid[0, 2])
+    ax = fig.add_subplot(grid[0, 1:3])
     x = np.arange(len(keys))
     for s, colour in zip(strengths, plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(strengths)))):
-        interval_lines(ax, x, [_by_seed(rows, "trained", "ari", capacity=k, strength=s) for k in keys], f"InfoNCE, s = {s:g}", colour)
+        interval_lines(ax, x, [_by_seed(rows, "ari", capacity=k, strength=s) for k in keys], f"InfoNCE, s = {s:g}", colour)
     ax.plot(x, [classes[k]["supervised_ari"] for k in keys], "k--", marker="s", ms=4, label="supervised fit (ceiling)")
     ax.set_xticks(x, [labels[k] for k in keys], fontsize=7)
     ax.set_ylabel("ARI against the labels (+- 95% CI)")
@@ -327,8 +272,8 @@ def plot(rows: list[dict], config: Config):
     fig.text(0.36, 0.475, f"the 16 vertices of one trained linear code (seed 0, s = {max(strengths):g}) and some of the natural digits on each", ha="center", fontsize=9)
 
     ax = fig.add_subplot(grid[1, 2])
-    relu = _by_seed(rows, "trained", "relu_error", capacity="linear", strength=max(strengths))
-    linear = _by_seed(rows, "trained", "linear_error", capacity="linear", strength=max(strengths))
+    relu = _by_seed(rows, "relu_error", capacity="linear", strength=max(strengths))
+    linear = _by_seed(rows, "linear_error", capacity="linear", strength=max(strengths))
     paired_dots(ax, relu, linear, ("ReLU head", "linear head"), ("two-layer ReLU head", "linear head"))
     ax.set_ylabel("mean test error over cluster-faithful tasks")
     data = {r["strength"]: r for r in rows if r["kind"] == "data"}
@@ -336,5 +281,5 @@ def plot(rows: list[dict], config: Config):
     ax.set_title(f"downstream on the linear codes (one line per seed)\nlabel kept by 1-NN: {strongest['augmented_accuracy']:.0%} of views "
                  f"(natural {strongest['natural_accuracy']:.0%}); sets linked across labels: {strongest['mass_linked_across']:.0%}", fontsize=8)
     ax.legend(fontsize=7)
-    fig.suptitle(f"InfoNCE on real digits ({config.num_images} images, {config.views_per_image} views each, d = {config.dim}) and its synthetic twin", fontsize=12)
+    fig.suptitle(f"InfoNCE on real digits ({config.num_images} images, {config.views_per_image} views each, d = {config.dim})", fontsize=12)
     return fig
