@@ -8,7 +8,7 @@ every strength the classes x seeds train in one batched pass with the paper's In
 code is scored against the labels (ARI: 1 = the clusters exactly). Per class at the strongest
 strength: the empirical delta and the supervised fit (realisability). Downstream: a two-layer
 ReLU head against a linear head on the linear class's codes. The same questions on synthetic
-comb data, where the augmentation graph is exact, are the simulation digits-twin.
+comb data, where the augmentation graph is exact, are the simulation real-digits-twin.
 
 Claims: stronger augmentation and lower capacity give higher ARI; classes with measured delta
 >= 0.4 preserve better; the ReLU head beats the linear head. Package checks: the augmentations
@@ -35,7 +35,7 @@ from clustertheory.training import TrainConfig
 from clustertheory.training.batched import combine_models, train_batched
 
 NAME = "real-digits"
-SUMMARY = "real digits: capacity (DCT band, linear, MLP width) x augmentation strength; ARI against labels, empirical delta, heads (synthetic twin: digits-twin)"
+SUMMARY = "real digits: capacity (DCT band, linear, MLP width) x augmentation strength; ARI vs labels, empirical delta, heads (twin: real-digits-twin)"
 SOURCE = "Parulekar et al. 2023 (InfoNCE provably learns cluster-preserving representations)"
 FULL_BAND = max(IMAGE_SHAPE) - 1  # DCT B = 7 on 8 x 8 images: every coefficient, the linear class's span
 POSITIVE = Real(0, open_lo=True)
@@ -51,7 +51,7 @@ class Config(SimulationConfig):
     strengths: tuple = setting((0.0, 0.5, 1.0), TupleOf(Real(0), min_len=2, increasing=True),
                                "augmentation strengths s (the kernel at s = 1 is the strongest that keeps labels readable)")
     augmentation: DigitAugmentation = DigitAugmentation()
-    link_radius: float = setting(1.0, POSITIVE, "pixel L2 distance at which augmentation sets touch (1.0: median distance of a digit to its nearest other)")
+    link_radius: float = setting(1.0, POSITIVE, "pixel L2 distance at which augmentation sets touch (1.0: a digit's median distance to its nearest)")
     dim: int = setting(4, Integer(4, 8), "code dimension d")
     bandwidths: tuple = setting((1, 3), TupleOf(Integer(0, FULL_BAND - 1), increasing=True), "DCT bandwidths B of the band-limited classes")
     widths: tuple = setting((16, 64), TupleOf(Integer(1), increasing=True), "hidden widths of the MLP classes")
@@ -128,10 +128,12 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
             return measure_strength(config, unit["strength"], ctx)
         if unit["part"] == "class":  # a class's empirical delta and supervised fit at the strongest strength
             key = unit["capacity"]
-            return {"kind": "class", "capacity": key, **class_regularity(make_data(config, strongest), *options[key], config.dim, config.adversary_restarts,
-                                                                          config.adversary_steps, ctx.seed_for("adversary", key), ctx.device)}
+            found = class_regularity(make_data(config, strongest), *options[key], config.dim, config.adversary_restarts, config.adversary_steps,
+                                     ctx.seed_for("adversary", key), ctx.device)
+            return {"kind": "class", "capacity": key, **found}
         # package checks of the DCT class as built, on the strongest strength's data
-        return {"kind": "dct", **band_checks(make_data(config, strongest), config.bandwidths, config.dim, [ctx.seed_for("dct", b) for b in config.bandwidths])}
+        seeds = [ctx.seed_for("dct", b) for b in config.bandwidths]
+        return {"kind": "dct", **band_checks(make_data(config, strongest), config.bandwidths, config.dim, seeds)}
 
     return ctx.sweep(units, measure, desc="real-digits")
 
@@ -228,8 +230,8 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 
 def plot(rows: list[dict], config: Config):
     """Top: phase diagram on real digits (ARI against the labels), ARI by capacity with the
-    supervised ceiling (the synthetic twin's phase diagram is digits-twin's figure). Bottom: digits per vertex
-    for one trained linear code; downstream head errors."""
+    supervised ceiling (the synthetic twin's phase diagram is real-digits-twin's figure).
+    Bottom: digits per vertex for one trained linear code; downstream head errors."""
     import matplotlib.pyplot as plt
 
     from clustertheory.data.digits import load_digit_images

@@ -176,7 +176,8 @@ def test_class_regularity_reports_the_search_and_the_supervised_fit(data):
     assert linear["supervised_ari"] == cluster_agreement(supervised_code(class_features("linear", data), data, 4), data)["ari"] > 0.5
     mean_only = class_regularity(data, "dct", {"bandwidth": 0}, 4, restarts=1, steps=10, seed=0)
     assert mean_only["supervised_ari"] < linear["supervised_ari"]
-    mlp = class_regularity(digits_dataset(num_images=60, views_per_image=2, seed=0), "mlp", {"width": 8, "depth": 1, "lipschitz": 1.0}, 4, restarts=1, steps=10)
+    other = digits_dataset(num_images=60, views_per_image=2, seed=0)
+    mlp = class_regularity(other, "mlp", {"width": 8, "depth": 1, "lipschitz": 1.0}, 4, restarts=1, steps=10)
     assert math.isnan(mlp["supervised_ari"])  # no supervised fit for a class not linear in features
 
 

@@ -1,4 +1,4 @@
-"""Simulation digits-twin: a tiny run, and a verdict whose check fails and claim changes status on broken rows."""
+"""Simulation real-digits-twin: a tiny run, and a verdict whose check fails and claim changes status on broken rows."""
 
 import math
 
@@ -6,9 +6,10 @@ import pytest
 
 from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
-from simulations import digits_twin as sim
+from simulations import real_digits_twin as sim
 
-TINY = sim.Config(teeth=(1, 2), bandwidths=(0, 1), seeds=3, train=TrainConfig(steps=20, batch_size=16, num_negatives=4, beta=2.0, lr=0.05, log_every=20))
+TINY = sim.Config(teeth=(1, 2), bandwidths=(0, 1), seeds=3,
+                  train=TrainConfig(steps=20, batch_size=16, num_negatives=4, beta=2.0, lr=0.05, log_every=20))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,9 @@ def test_claim_is_not_testable_without_cells_on_both_sides(rows):
     assert sim.verdict(only_below, TINY).claims[0].status == "not-testable"
 
 
-@pytest.mark.parametrize("changes,field", [({"teeth": (2, 1)}, "teeth"), ({"seeds": 1}, "seeds"), ({"dim": 3}, "dim"), ({"minimal_gap": 0.0}, "minimal_gap")])
+@pytest.mark.parametrize(
+    "changes,field", [({"teeth": (2, 1)}, "teeth"), ({"seeds": 1}, "seeds"), ({"dim": 3}, "dim"), ({"minimal_gap": 0.0}, "minimal_gap")],
+)
 def test_config_validation_names_the_field(changes, field):
     with pytest.raises(ValueError, match=field):
         sim.Config(**changes)

@@ -29,7 +29,7 @@ from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig,
 from clustertheory.training import TrainConfig
 from clustertheory.training.batched import Member, train_members
 
-NAME = "digits-twin"
+NAME = "real-digits-twin"
 SUMMARY = "synthetic twin of real-digits: comb with 10 clusters, teeth T x band-limited B; codes preserve iff B < T, exact spectral delta"
 SOURCE = "Parulekar et al. 2023 (InfoNCE provably learns cluster-preserving representations)"
 
