@@ -1,11 +1,13 @@
 """Shared figure conventions and the training animation.
 
 Simulations build their own figures from result rows; what they share lives here: cluster
-colours, the annotated heatmap of a grid of cells (and its signed variant), one line per named
-curve, hit / miss markers, and the animation of relaxed codes moving to vertices. Importing this module leaves
-matplotlib's backend alone (a notebook keeps its inline figures); the command line and
-reproduce's workers, which only write files, choose the headless "Agg" backend themselves
-(:func:`use_file_backend`).
+colours; grids of cells (the annotated heatmap and its signed variant, count tables);
+lines (one per named curve, the mean over rows with a band, mean intervals along an axis);
+markers (hit / miss maps, strips, paired values per seed, grouped bars); a gallery of images
+per hypercube vertex; and the animation of relaxed codes moving to vertices. Importing this
+module leaves matplotlib's backend alone (a notebook keeps its inline figures); the command
+line and reproduce's workers, which only write files, choose the headless "Agg" backend
+themselves (:func:`use_file_backend`).
 """
 
 from __future__ import annotations
@@ -171,3 +173,66 @@ def strip_plot(ax, groups, labels, colors=None, fontsize: float = 6.0) -> None:
         ax.plot(np.full(len(vals), i) + np.linspace(-0.15, 0.15, len(vals)), vals, "o", ms=3, color=None if colors is None else colors[i])
         ax.plot([i - 0.25, i + 0.25], [np.mean(vals)] * 2, "k-")
     ax.set_xticks(range(len(labels)), labels, fontsize=fontsize)
+
+
+def interval_lines(ax, x, samples, label: str, colour, **style):
+    """Means with 95% t intervals (:func:`clustertheory.statistics.mean_interval`, as the claims
+    use) of one sample per x position, drawn as one line with error bars.
+
+    x: (C,) positions; samples: C arrays of values (e.g. one value per seed). ``style`` goes to
+    ``ax.errorbar`` (default: round markers of size 4, caps of 3). Returns the container.
+    """
+    from clustertheory.statistics import mean_interval
+
+    means = [mean_interval(s) for s in samples]
+    half = np.array([[m.estimate - m.low for m in means], [m.high - m.estimate for m in means]])
+    style = {"marker": "o", "ms": 4, "capsize": 3, **style}
+    return ax.errorbar(x, [m.estimate for m in means], yerr=half, color=colour, label=label, **style)
+
+
+def paired_dots(ax, left, right, names: tuple[str, str], labels: tuple[str, str], colours=("tab:green", "tab:red")) -> None:
+    """Two arms measured on the same seeds: a grey line per seed from left[k] (at x = 0) to
+    right[k] (at x = 1), dots coloured per arm. left, right: (S,) values; names: the x tick
+    labels; labels: the legend entries of the dots."""
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    if left.shape != right.shape or left.ndim != 1:
+        raise ValueError(f"left and right must be (S,) arrays of one shape, got {left.shape} and {right.shape}")
+    for a, b in zip(left, right):
+        ax.plot([0, 1], [a, b], color="0.6", lw=0.8)
+    ax.scatter(np.zeros_like(left), left, color=colours[0], zorder=3, label=labels[0])
+    ax.scatter(np.ones_like(right), right, color=colours[1], zorder=3, label=labels[1])
+    ax.set_xticks([0, 1], list(names))
+    ax.set_xlim(-0.5, 1.5)
+
+
+def vertex_gallery(fig, spec, images, vertex, labels, dim: int, num_labels: int, per_row: int = 4, noun: str = "images") -> list:
+    """One small panel per vertex of H_d (a 2^(d/2) x 2^(d - d/2) grid inside ``spec``), each
+    showing up to 2 x ``per_row`` of the images the code puts there, dark on white, titled with
+    the vertex's count of ``noun`` and its majority label's share.
+
+    images: (N, h, w) in [0, 1]; vertex: (N,) vertex index of each image; labels: (N,) its
+    label in 0..num_labels - 1. Returns the 2^d axes, vertex order.
+    """
+    images = np.asarray(images)
+    vertex, labels = np.asarray(vertex), np.asarray(labels)
+    if images.ndim != 3 or vertex.shape != (len(images),) or labels.shape != (len(images),):
+        raise ValueError(f"images must be (N, h, w) with vertex and labels (N,), got {images.shape}, {vertex.shape}, {labels.shape}")
+    h, w = images.shape[1:]
+    side = 2 ** (dim // 2)
+    cells = spec.subgridspec(2**dim // side, side, wspace=0.05, hspace=0.3)
+    axes = []
+    for v in range(2**dim):
+        ax = fig.add_subplot(cells[v // side, v % side])
+        members = np.flatnonzero(vertex == v)
+        mosaic = np.ones((2 * h + 1, (w + 1) * per_row - 1))
+        for slot, n in enumerate(members[: 2 * per_row]):
+            i, j = divmod(slot, per_row)
+            mosaic[i * (h + 1) : i * (h + 1) + h, j * (w + 1) : j * (w + 1) + w] = 1 - images[n]
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        counts = np.bincount(labels[members], minlength=num_labels)
+        title = f"vertex {v}: {len(members)} {noun}, {counts.max() / len(members):.0%} '{counts.argmax()}'" if len(members) else f"vertex {v}: empty"
+        ax.set_title(title, fontsize=7, pad=2)
+        axes.append(ax)
+    return axes

@@ -5,12 +5,11 @@ uniform cluster-preserving codes, with loss L*(l, beta) = E log(1 + sum_{i<=l} e
 h_i ~ Binomial(d, 1/2). Negatives are not filtered: one shares the anchor's cluster with
 probability sum_c pi_c^2. On realizable comb data (2^d balanced clusters, band-limited B < T):
 
-exact    over every cluster-constant vertex law (up to the hypercube's symmetries), the margin
-         of the best non-uniform law over L*, for l up to exact_negatives and every beta;
-trained  per cell, the seeds (same initial weights in every cell) trained in a few batched
-         passes, three regimes: "iid" (l i.i.d. negatives, train.batch_size anchors), "in-batch"
-         (the other anchors, B = l + 1, so K = l) and "iid-small-batch" (l i.i.d. negatives with
-         B = l + 1 anchors: in-batch's batch size without its shared negatives);
+exact    the margin over L* of the best non-uniform cluster-constant vertex law (up to the
+         hypercube's symmetries; analysis.codes.law_margins), l up to exact_negatives, every beta;
+trained  per cell, the seeds (same initial weights in every cell) trained in a few batched passes,
+         in the three negative regimes of analysis.negatives: "iid" (train.batch_size anchors),
+         "in-batch" (B = l + 1) and "iid-small-batch" (i.i.d. negatives with in-batch's B);
 rates    the share of negatives from the anchor's own cluster and natural image, from the
          trainer's own sampler, against sum_c pi_c^2 and sum_i w_i^2.
 """
@@ -21,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.blurring import reduced_loss
-from clustertheory.analysis.codes import RealizableComb, cluster_constant_law_count, cluster_constant_laws, code_summaries, loss_crosscheck
-from clustertheory.analysis.exact_loss import uniform_minimum
-from clustertheory.analysis.negatives import negative_rates
-from clustertheory.config import Integer, Real, TupleOf
+from clustertheory.analysis import arms
+from clustertheory.analysis.codes import RealizableComb, cluster_constant_law_count, cluster_constant_laws, code_summaries, law_margins
+from clustertheory.analysis.codes import loss_crosscheck
+from clustertheory.analysis.negatives import NEGATIVE_REGIMES, negative_rates, regime_settings
+from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import annotated_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.statistics import z_score
@@ -35,7 +34,7 @@ from clustertheory.training.batched import Member, train_members
 NAME = "finite-negatives"
 SUMMARY = "l from 1 to 1024 and beta: the uniform law is the exact minimiser for every l; which l, beta and negative regime training reaches it with; same-cluster negatives at sum pi^2"
 
-MODES = ("iid", "in-batch", "iid-small-batch")
+MODES = NEGATIVE_REGIMES
 MODE_LABEL = {"iid": "i.i.d., B={B}", "in-batch": "in-batch, B=l+1", "iid-small-batch": "i.i.d., B=l+1"}
 ROUNDING = 1e-12  # floor on a Monte Carlo standard error (float64 rounding of a mean of losses)
 
@@ -44,63 +43,29 @@ ROUNDING = 1e-12  # floor on a Monte Carlo standard error (float64 rounding of a
 class Config(SimulationConfig):
     """Data: comb (d, comb.*). train: the trainer's settings; per cell, beta comes from betas,
     l from the grids, and B = train.batch_size for "iid" (train.beta and train.num_negatives
-    are not used). negatives_grid: l of the "iid" regime; small_batch_negatives: l (B = l + 1)
-    of the two small-batch regimes. exact_negatives: l of the exact part (any l, Laplace).
-    seeds: members per cell. rate_pairs: (anchor, negative) pairs per (regime, l) for the rates;
-    crosscheck_samples, crosscheck_z: Monte Carlo draws and allowed |z| for the exact loss of
-    one trained code per iid cell, and |z| for the rates. Cluster-constant laws are enumerated
-    when there are at most enumerate_limit, else random_laws are sampled. gap_tolerance: |L - L*|
-    counted as zero.
-    Claims (fixed before the run): minimal_margin, the least margin that counts as "strictly
-    above" (the numerical resolution); claim_max_beta: the betas the training predictions are
-    about; null_share / minimal_share: per-seed share of cells at L* (0.5 no effect, 0.8 the
-    least that counts); minimal_difference: the least paired difference of shares that counts
-    (one cell in ten); small_l: the l of the batch-size prediction; inbatch_margin: the
-    non-inferiority margin of in-batch against i.i.d. negatives at equal B."""
+    are not used). The claim thresholds are fixed before the run."""
 
-    d: int = 3
+    d: int = setting(3, Integer(1, 4), "code dimension d of the comb and its codes")
     comb: RealizableComb = RealizableComb()
     train: TrainConfig = TrainConfig(steps=600, batch_size=32, num_negatives=16, beta=2.0, lr=0.05)
-    negatives_grid: tuple = (1, 2, 4, 8, 16, 64)
-    small_batch_negatives: tuple = (1, 2, 4, 8)
-    betas: tuple = (0.5, 1.0, 2.0, 5.0)
-    exact_negatives: tuple = (1, 2, 4, 8, 16, 64, 256, 1024)
-    seeds: int = 10
-    rate_pairs: int = 40000
-    crosscheck_samples: int = 10000
-    crosscheck_z: float = 4.0
-    enumerate_limit: int = 20000
-    random_laws: int = 2000
-    gap_tolerance: float = 1e-6
-    minimal_margin: float = 1e-6
-    claim_max_beta: float = 2.0
-    null_share: float = 0.5
-    minimal_share: float = 0.8
-    minimal_difference: float = 0.1
-    small_l: int = 2
-    inbatch_margin: float = 0.15
-
-    constraints = {
-        "d": Integer(1, 4),
-        "negatives_grid": TupleOf(Integer(1), increasing=True),
-        "small_batch_negatives": TupleOf(Integer(1), increasing=True),
-        "betas": TupleOf(Real(0, open_lo=True), increasing=True),
-        "exact_negatives": TupleOf(Integer(1), increasing=True),
-        "seeds": Integer(2),
-        "rate_pairs": Integer(1),
-        "crosscheck_samples": Integer(2),
-        "crosscheck_z": Real(0, open_lo=True),
-        "enumerate_limit": Integer(1),
-        "random_laws": Integer(1),
-        "gap_tolerance": Real(0, open_lo=True),
-        "minimal_margin": Real(0),
-        "claim_max_beta": Real(0, open_lo=True),
-        "null_share": Real(0, 1),
-        "minimal_share": Real(0, 1),
-        "minimal_difference": Real(0, 1),
-        "small_l": Integer(1),
-        "inbatch_margin": Real(0, 1),
-    }
+    negatives_grid: tuple = setting((1, 2, 4, 8, 16, 64), TupleOf(Integer(1), increasing=True), 'l of the "iid" regime')
+    small_batch_negatives: tuple = setting((1, 2, 4, 8), TupleOf(Integer(1), increasing=True), "l (B = l + 1) of the two small-batch regimes")
+    betas: tuple = setting((0.5, 1.0, 2.0, 5.0), TupleOf(Real(0, open_lo=True), increasing=True), "inverse temperatures beta of every part")
+    exact_negatives: tuple = setting((1, 2, 4, 8, 16, 64, 256, 1024), TupleOf(Integer(1), increasing=True), "l of the exact part (any l, Laplace)")
+    seeds: int = setting(10, Integer(2), "members per trained cell")
+    rate_pairs: int = setting(40000, Integer(1), "(anchor, negative) pairs per (regime, l) for the rates")
+    crosscheck_samples: int = setting(10000, Integer(2), "Monte Carlo draws for the exact loss of one trained code per iid cell")
+    crosscheck_z: float = setting(4.0, Real(0, open_lo=True), "allowed |z| of that Monte Carlo cross-check and of the rates")
+    enumerate_limit: int = setting(20000, Integer(1), "cluster-constant laws are enumerated when there are at most this many")
+    random_laws: int = setting(2000, Integer(1), "else this many random cluster-constant laws are sampled")
+    gap_tolerance: float = setting(1e-6, Real(0, open_lo=True), "|L - L*| counted as zero")
+    minimal_margin: float = setting(1e-6, Real(0), 'the least margin that counts as "strictly above" (the numerical resolution)')
+    claim_max_beta: float = setting(2.0, Real(0, open_lo=True), "the betas the training predictions are about (beta <= this)")
+    null_share: float = setting(0.5, Real(0, 1), "per-seed share of cells at L* of no effect")
+    minimal_share: float = setting(0.8, Real(0, 1), "the least per-seed share of cells at L* that counts")
+    minimal_difference: float = setting(0.1, Real(0, 1), "the least paired difference of shares that counts (one cell in ten)")
+    small_l: int = setting(2, Integer(1), "the l of the batch-size prediction")
+    inbatch_margin: float = setting(0.15, Real(0, 1), "non-inferiority margin of in-batch against i.i.d. negatives at equal B")
 
     def validate(self) -> None:
         if self.minimal_share < self.null_share:
@@ -123,18 +88,12 @@ SCALES = {
 # ----------------------------------------------------------------------------- measurements
 
 
-def cell_config(mode: str, l: int, beta: float, config: Config) -> TrainConfig:
-    """The trainer settings of one cell: B = train.batch_size for "iid", B = l + 1 otherwise."""
-    return config.train.replace(batch_size=config.train.batch_size if mode == "iid" else l + 1, num_negatives=l, beta=beta,
-                                negative_mode="in-batch" if mode == "in-batch" else "iid")
-
-
 def train_cells(cells: list[dict], config: Config, ctx: RunContext) -> list[list[dict]]:
     """One batched pass over every seed of every cell (cells share mode and batch size): the
     rows of each cell. Member s starts from the same weights in every cell."""
     data = config.comb.dataset(config.d, config.seed)
-    members = [Member("band-limited", data, cell_config(c["mode"], c["l"], c["beta"], config), ctx.seed_for("member", s), config.comb.class_options())
-               for c in cells for s in range(config.seeds)]
+    members = [Member("band-limited", data, regime_settings(config.train, c["mode"], c["l"], c["beta"]), ctx.seed_for("member", s),
+                      config.comb.class_options()) for c in cells for s in range(config.seeds)]
     first, shape = cells[0], members[0].config
     rows_per_member = shape.batch_size * (2 + max(c["l"] for c in cells))  # relaxing the score table pays off past the view count
     codes = train_members(members, config.d, seed=ctx.seed_for("train", first["mode"], first["l"], first["beta"]), device=ctx.device,
@@ -154,15 +113,7 @@ def exact_margins(config: Config, ctx: RunContext) -> list[dict]:
     """Per (l, beta): L*, the uniform law's reduced loss minus L*, and the least margin of a
     non-uniform cluster-constant law over L*."""
     laws = cluster_constant_laws(config.d, config.comb.clusters_per_vertex, config.enumerate_limit, config.random_laws, np.random.default_rng(ctx.seed_for("laws")))
-    uniform = np.all(np.isclose(laws, 2.0**-config.d), axis=1)
-    rows = []
-    for l in config.exact_negatives:
-        for beta in config.betas:
-            minimum = uniform_minimum(config.d, l, beta)
-            gaps = np.asarray(reduced_loss(laws, l, beta, method="laplace")) - minimum
-            rows.append({"kind": "exact", "l": l, "beta": beta, "minimum": minimum, "uniform_gap": float(gaps[uniform][0]),
-                         "min_nonuniform_gap": float(gaps[~uniform].min()), "laws": len(laws)})
-    return rows
+    return [{"kind": "exact", "l": l, "beta": beta, **law_margins(laws, config.d, l, beta)} for l in config.exact_negatives for beta in config.betas]
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
@@ -172,7 +123,7 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
     grids = {"iid": config.negatives_grid, "in-batch": config.small_batch_negatives, "iid-small-batch": config.small_batch_negatives}
     for mode, grid in grids.items():
         for l in grid:
-            settings = cell_config(mode, l, 1.0, config)
+            settings = regime_settings(config.train, mode, l, 1.0)
             rates = negative_rates(data, l, settings.negative_mode, settings.batch_size, config.rate_pairs, seed=ctx.seed_for("rates", mode, l), device=ctx.device)
             rows.append({"kind": "rates", "mode": mode, "l": l, "batch_size": settings.batch_size, **rates})
     cells = [{"kind": "trained", "mode": mode, "l": l, "beta": beta} for mode, grid in grids.items() for l in grid for beta in config.betas]
@@ -187,12 +138,8 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 def seed_shares(rows: list[dict], mode: str, keep, config: Config) -> np.ndarray:
     """(seeds,) per seed, the share of its cells (l, beta) of ``mode`` kept by ``keep(l, beta)``
     where its code is uniform, cluster-preserving and at L*."""
-    hits = np.zeros(config.seeds)
-    cells = {(r["l"], r["beta"]) for r in rows if r["kind"] == "trained" and r["mode"] == mode and keep(r["l"], r["beta"])}
-    for r in rows:
-        if r["kind"] == "trained" and r["mode"] == mode and (r["l"], r["beta"]) in cells:
-            hits[r["member"]] += r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance
-    return hits / max(len(cells), 1)
+    return arms.seed_shares(rows, lambda r: r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance, ("l", "beta"), config.seeds, "member",
+                            lambda r: keep(r["l"], r["beta"]), kind="trained", mode=mode)
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:
@@ -260,10 +207,7 @@ def plot(rows: list[dict], config: Config):
     trained = [r for r in rows if r["kind"] == "trained"]
     for ax, mode in zip(axes[0], MODES):
         ls = sorted({r["l"] for r in trained if r["mode"] == mode})
-        hits = np.zeros((len(betas), len(ls)))
-        for r in trained:
-            if r["mode"] == mode:
-                hits[betas.index(r["beta"]), ls.index(r["l"])] += r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance
+        hits = arms.count_grid(trained, lambda r: r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance, "beta", betas, "l", ls, mode=mode)
         annotated_heatmap(ax, hits / config.seeds, ls, [f"{b:g}" for b in betas], text=hits.astype(int), cmap="RdYlGn", vmin=0, vmax=1, fontsize=8)
         ax.set(xlabel="negatives per anchor l", ylabel="beta")
         ax.set_title(f"{MODE_LABEL[mode].format(B=config.train.batch_size)}: seeds at L* (of {config.seeds})", fontsize=10)
@@ -271,9 +215,8 @@ def plot(rows: list[dict], config: Config):
     colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(betas)))
     for mode, style in zip(MODES, ("-", "--", ":")):
         for colour, b in zip(colours, betas):
-            cells = sorted({r["l"] for r in trained if r["mode"] == mode})
-            gaps = [np.mean([r["gap"] for r in trained if r["mode"] == mode and r["l"] == l and r["beta"] == b]) for l in cells]
-            ax.plot(cells, np.maximum(gaps, 0), style, color=colour, marker="o", ms=3, label=f"beta={b:g}" if mode == "iid" else None)
+            gaps = arms.cell_means(trained, "gap", ("l",), mode=mode, beta=b)  # (l,) -> mean over seeds
+            ax.plot([l for (l,) in gaps], np.maximum(list(gaps.values()), 0), style, color=colour, marker="o", ms=3, label=f"beta={b:g}" if mode == "iid" else None)
     ax.set(xlabel="l", ylabel="mean exact gap L(g) - L*")
     ax.set_xscale("log", base=2)
     ax.set_yscale("symlog", linthresh=1e-3)

@@ -1,10 +1,10 @@
-"""Shared figure pieces: the annotated heatmap and its signed variant, named curves, hit maps."""
+"""Shared figure pieces: heatmaps (annotated, signed), named curves, hit maps, means, strips, interval lines, paired dots, the vertex gallery."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from clustertheory.plotting import annotated_heatmap, hit_map, named_curves, signed_heatmap
+from clustertheory.plotting import annotated_heatmap, hit_map, interval_lines, named_curves, paired_dots, signed_heatmap, vertex_gallery
 
 
 def test_annotated_heatmap_places_values_labels_and_readable_text():
@@ -87,4 +87,38 @@ def test_strip_plot_places_each_group_in_its_column_with_a_mean_bar():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     with pytest.raises(ValueError, match="one entry per group"):
         strip_plot(ax, [[1.0]], ["a", "b"])
+
+
+def test_interval_lines_draw_t_intervals_of_each_sample():
+    from clustertheory.statistics import mean_interval
+
+    fig, ax = plt.subplots()
+    samples = [np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.5, 0.8])]
+    container = interval_lines(ax, [0, 1], samples, "arm", "k")
+    line, _, (bars,) = container
+    assert np.allclose(line.get_ydata(), [0.2, 0.6]) and container.get_label() == "arm"
+    low = [seg[0][1] for seg in bars.get_segments()]
+    assert np.allclose(low, [mean_interval(s).low for s in samples])
+    plt.close(fig)
+
+
+def test_paired_dots_join_each_seeds_two_values():
+    fig, ax = plt.subplots()
+    paired_dots(ax, [0.1, 0.2], [0.3, 0.4], ("a", "b"), ("arm a", "arm b"))
+    assert [list(line.get_ydata()) for line in ax.lines] == [[0.1, 0.3], [0.2, 0.4]]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="left and right"):
+        paired_dots(ax, [0.1], [0.3, 0.4], ("a", "b"), ("arm a", "arm b"))
+    plt.close(fig)
+
+
+def test_vertex_gallery_titles_each_vertex_with_its_count_and_majority():
+    fig = plt.figure()
+    images = np.zeros((5, 8, 8))
+    axes = vertex_gallery(fig, fig.add_gridspec(1, 1)[0, 0], images, [0, 0, 0, 3, 3], [1, 1, 2, 5, 5], 2, 10, noun="digits")
+    assert len(axes) == 4
+    assert [ax.get_title() for ax in axes] == ["vertex 0: 3 digits, 67% '1'", "vertex 1: empty", "vertex 2: empty", "vertex 3: 2 digits, 100% '5'"]
+    assert axes[0].images[0].get_array().shape == (17, 35)
+    with pytest.raises(ValueError, match="images"):
+        vertex_gallery(fig, fig.add_gridspec(1, 1)[0, 0], images, [0, 1], [1, 1], 2, 10)
     plt.close(fig)

@@ -19,6 +19,13 @@ def select(rows: Iterable[dict], **where) -> list[dict]:
     return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
 
 
+def seed_values(rows: Iterable[dict], key: str, seed_field: str = "seed", **where) -> np.ndarray:
+    """(S,) float64 ``key`` of the rows matching ``where``, in the order of ``row[seed_field]``
+    (one row per seed, e.g. one cell of a sweep: no averaging)."""
+    chosen = sorted(select(rows, **where), key=lambda r: r[seed_field])
+    return np.array([r[key] for r in chosen], dtype=np.float64)
+
+
 def per_seed(rows: Iterable[dict], key: str, **where) -> dict[int, float]:
     """seed -> mean of ``key`` over the rows matching ``where`` (rows without the key ignored)."""
     values: dict[int, list[float]] = {}
@@ -45,3 +52,31 @@ def cell_means(rows: Iterable[dict], key: str, cell: tuple[str, ...], **where) -
         if key in r:
             values.setdefault(tuple(r[c] for c in cell), []).append(float(r[key]))
     return {c: float(np.mean(v)) for c, v in sorted(values.items())}
+
+
+def seed_shares(rows: Iterable[dict], hit, cell: tuple[str, ...], seeds: int, seed_field: str = "seed", keep=None, **where) -> np.ndarray:
+    """(seeds,) per seed s, the share of the cells where ``hit(row)`` holds for s's row:
+
+        share_s = #{rows r of seed s with hit(r)} / #cells
+
+    over the rows matching ``where`` and ``keep(row)`` (None: all); the cells are the distinct
+    values of the ``cell`` fields among them, and each seed (``row[seed_field]`` in
+    0..seeds-1) has one row per cell. With no cells every share is 0.
+    """
+    chosen = [r for r in select(rows, **where) if keep is None or keep(r)]
+    cells = {tuple(r[c] for c in cell) for r in chosen}
+    hits = np.zeros(seeds)
+    for r in chosen:
+        hits[r[seed_field]] += hit(r)
+    return hits / max(len(cells), 1)
+
+
+def count_grid(rows: Iterable[dict], hit, row_field: str, row_values, col_field: str, col_values, **where) -> np.ndarray:
+    """(len(row_values), len(col_values)) how many rows matching ``where`` have ``hit(row)``, in
+    the cell (row_values.index(row[row_field]), col_values.index(row[col_field])) (e.g. seeds
+    at a target per (beta, l)). Every matching row must fall in the grid."""
+    row_values, col_values = list(row_values), list(col_values)
+    counts = np.zeros((len(row_values), len(col_values)))
+    for r in select(rows, **where):
+        counts[row_values.index(r[row_field]), col_values.index(r[col_field])] += hit(r)
+    return counts

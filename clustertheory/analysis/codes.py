@@ -9,6 +9,7 @@ simulations measure on one code table.
                              cluster-constant assignments, codes that split one cluster)
 :func:`cluster_constant_laws` the vertex laws of every cluster-constant code, one per orbit of
                              the hypercube's symmetries
+:func:`law_margins`          how far those laws lie above L* at one (l, beta)
 
 ``codes`` is always a (V, d) array in {-1,+1}: the code of every view of the dataset.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clustertheory.analysis.blurring import reduced_loss
 from clustertheory.analysis.exact_loss import (
     monte_carlo_population_infonce,
     multinomial_term_count,
@@ -243,3 +245,25 @@ def cluster_constant_law_count(d: int, clusters_per_vertex: int) -> int:
     """Number of count vectors of m clusters on 2^d vertices, C(m + 2^d - 1, 2^d - 1)."""
     m, V = clusters_per_vertex * 2**d, 2**d
     return math.comb(m + V - 1, V - 1)
+
+
+def law_margins(laws, d: int, num_negatives: int, beta: float) -> dict:
+    """Where vertex laws p (n, 2^d) (e.g. :func:`cluster_constant_laws`) lie above the analytic
+    minimum at l = ``num_negatives`` and ``beta``, by their exact reduced loss (Laplace):
+
+        minimum             L*(l, beta) = E log(1 + sum_{i<=l} exp(-2 beta h_i)), h_i ~ Binomial(d, 1/2)
+        uniform_gap         reduced loss of the (first) uniform law, minus L* (0 up to quadrature)
+        min_nonuniform_gap  least reduced loss of a law that is not uniform, minus L*
+                            (> 0: the uniform law is the unique minimiser among them)
+        laws                n
+
+    A law counts as uniform when every entry is 2^-d up to ``np.isclose``; ``laws`` must hold a
+    uniform and a non-uniform law.
+    """
+    laws = np.asarray(laws, dtype=np.float64)
+    uniform = np.all(np.isclose(laws, 2.0**-d), axis=1)
+    if uniform.all() or not uniform.any():
+        raise ValueError("laws must hold the uniform law and at least one non-uniform law")
+    minimum = uniform_minimum(d, num_negatives, beta)
+    gaps = np.asarray(reduced_loss(laws, num_negatives, beta, method="laplace")) - minimum
+    return {"minimum": minimum, "uniform_gap": float(gaps[uniform][0]), "min_nonuniform_gap": float(gaps[~uniform].min()), "laws": len(laws)}

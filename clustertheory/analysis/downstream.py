@@ -623,6 +623,26 @@ def task_errors(codes, data: ViewDataset, tasks, split, relu: HeadConfig, linear
     }
 
 
+def head_comparison(codes, data: ViewDataset, num_tasks: int, seed: int = 0, device="cpu") -> dict[str, float]:
+    """A trained two-layer ReLU head (2^d neurons) against a trained linear head on one code,
+    over ``num_tasks`` random cluster-faithful tasks plus the code's parity tasks
+    (:func:`cluster_faithful_tasks`, :func:`parity_tasks`), on one seeded split of the views:
+
+        relu_error, linear_error   mean test error over the tasks (:func:`fit_heads`; the
+                                   linear head gets one initialisation, same seed)
+        relu_train_excess          mean over tasks of the ReLU head's training error minus the
+                                   training views' Bayes error (:func:`bayes_errors`; 0 = reached)
+        tasks                      how many tasks
+    """
+    tasks = cluster_faithful_tasks(data.num_clusters, num_tasks, include=parity_tasks(cluster_codes_of(codes, data)), seed=seed)
+    split = split_views(data, seed=seed)
+    relu = fit_heads(codes, data, tasks, split, HeadConfig(kind="relu"), seed=seed, device=device)
+    linear = fit_heads(codes, data, tasks, split, HeadConfig(kind="linear", restarts=1), seed=seed, device=device)
+    bayes = bayes_errors(codes, data, tasks, views=split == 0)
+    return {"relu_error": float(relu.test_error.mean()), "linear_error": float(linear.test_error.mean()),
+            "relu_train_excess": float((relu.train_error - bayes).mean()), "tasks": len(tasks)}
+
+
 def explicit_head_summary(codes, data: ViewDataset) -> dict[str, float]:
     """The Theorem 4.6 construction on every non-constant task (m <= 16): its sup error, the
     (min, max) number of active neurons and of their pre-activations over the views, and the

@@ -164,3 +164,32 @@ def uniformity(law) -> dict[str, float]:
         "entropy_gap": d * math.log(2) - entropy,
         "collision_excess": float(((p - u) ** 2).sum()),
     }
+
+
+def code_metrics(codes, data) -> dict[str, float]:
+    """One code's preservation, uniformity and alignment on ``data``, as one row of numbers:
+
+        ari, ami                    :func:`cluster_agreement` (clusters vs vertices, natural images)
+        mean_purity, min_purity     mean / least of :func:`cluster_purity` over the clusters
+        tv                          total variation of the natural vertex law from uniform
+        vertices_used               distinct vertices of the natural images
+        distinct_cluster_vertices   distinct most-common vertices of the clusters
+                                    (:func:`clustertheory.analysis.downstream.cluster_codes_of`)
+        alignment_error             :func:`alignment_error`
+
+    ``codes``: (V', d) in {-1,+1} with V' >= V; rows past ``data.num_views`` are ignored.
+    """
+    from clustertheory.analysis.downstream import cluster_codes_of
+
+    codes = np.asarray(codes)[: data.num_views].astype(np.float64)
+    purity = cluster_purity(codes, data)
+    modes = vertex_index(cluster_codes_of(codes, data))
+    return {
+        **cluster_agreement(codes, data),
+        "mean_purity": float(np.nanmean(purity)),
+        "min_purity": float(np.nanmin(purity)),
+        "tv": uniformity(natural_vertex_law(codes, data))["tv"],
+        "vertices_used": len(np.unique(vertex_index(codes[data.base_view]))),
+        "distinct_cluster_vertices": len(np.unique(modes)),
+        "alignment_error": alignment_error(codes, data),
+    }

@@ -5,6 +5,12 @@ With l i.i.d. natural-image negatives (the theorem's loss) a negative shares the
 cluster with probability sum_c pi_c^2 and is the anchor's own natural image with probability
 sum_i w_i^2; negatives are never filtered. In-batch negatives (the other anchors of a batch,
 drawn with replacement) have the same rates.
+
+The regimes a simulation compares (:data:`NEGATIVE_REGIMES`, trainer settings by
+:func:`regime_settings`): "iid" (l i.i.d. negatives, the configured batch of anchors),
+"in-batch" (the other anchors, B = l + 1, so each anchor has l negatives) and
+"iid-small-batch" (l i.i.d. negatives with B = l + 1 anchors: in-batch's batch size without
+its shared negatives).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from clustertheory.config import check_in, check_nonneg_int, check_positive_int
 from clustertheory.data import PairSampler, ViewDataset
 from clustertheory.data.sampling import NEGATIVE_MODES
 
+NEGATIVE_REGIMES = ("iid", "in-batch", "iid-small-batch")
 MIN_BATCHES = 50  # at least this many independent batches behind each standard error
 
 
@@ -49,3 +56,13 @@ def negative_rates(data: ViewDataset, num_negatives: int, negative_mode: str, ba
         "self_se": float(same_image.std(ddof=1) / math.sqrt(batches)),
         "self_expected": float((data.base_weight**2).sum()),
     }
+
+
+def regime_settings(train, regime: str, num_negatives: int, beta: float):
+    """The trainer settings (a TrainConfig) of one negative regime with l = ``num_negatives``
+    negatives per anchor and ``beta``: B = ``train.batch_size`` anchors for "iid", B = l + 1 for
+    "in-batch" and "iid-small-batch"; negatives in-batch for "in-batch", i.i.d. otherwise."""
+    check_in("regime", regime, NEGATIVE_REGIMES)
+    l = check_positive_int("num_negatives", num_negatives)
+    return train.replace(batch_size=train.batch_size if regime == "iid" else l + 1, num_negatives=l, beta=beta,
+                         negative_mode="in-batch" if regime == "in-batch" else "iid")

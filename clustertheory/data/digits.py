@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from scipy import ndimage
 
 from ..config import Real, Settings, check_nonneg, check_nonneg_int, check_positive_int
+from .graph import proximity_summary
 from .views import ViewDataset
 
 DIGITS_TOTAL = 1797
@@ -254,4 +255,23 @@ def label_retention(data: DigitsDataset) -> dict[str, float]:
         "natural_accuracy": natural_accuracy,
         "augmented_accuracy": augmented_accuracy,
         "label_loss": natural_accuracy - augmented_accuracy,
+    }
+
+
+def augmentation_summary(data: DigitsDataset, link_radius: float) -> dict[str, float]:
+    """What a dataset's augmentations do, measured on the data alone (before any training):
+
+        natural_accuracy, augmented_accuracy, label_loss   :func:`label_retention`
+        median_displacement   median L2 distance of an augmented view from its natural image
+                              (:func:`view_displacement`)
+        links_per_image, ..., components   the augmentation sets linked at pixel distance
+                              ``link_radius`` (:func:`clustertheory.data.graph.proximity_summary`)
+        smallest_cluster, largest_cluster  the least and the largest natural mass of a cluster
+    """
+    return {
+        **label_retention(data),
+        "median_displacement": float(np.median(view_displacement(data))),
+        **proximity_summary(data, link_radius),
+        "smallest_cluster": float(data.cluster_weight.min()),
+        "largest_cluster": float(data.cluster_weight.max()),
     }

@@ -32,7 +32,9 @@ search (``clustertheory.analysis.regularity.search_split``) unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import itertools
+from collections.abc import Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
@@ -41,6 +43,8 @@ import torch
 from scipy import fft
 
 from ..analysis.hypercube import vertex_codes
+from ..analysis.metrics import cluster_agreement
+from ..analysis.regularity import empirical_delta, spectral_delta
 from ..config import check_in, check_int_range, check_positive_int
 from ..data.views import ViewDataset
 from .classes import LinearScore, MLPScore, ScoreModel
@@ -139,6 +143,15 @@ def image_function_class(
     return model
 
 
+def image_capacities(bandwidths: Sequence[int], widths: Sequence[int], depth: int = 1, lipschitz: float | None = 1.0) -> list[tuple[str, str, dict]]:
+    """(key, class name, options) of a grid of image classes in order of capacity: DCT with each
+    bandwidth ("dct-B"), linear, MLP of each width ("mlp-W", with ``depth`` and ``lipschitz``).
+    The options are :func:`image_function_class`'s keyword arguments."""
+    dct = [(f"dct-{b}", "dct", {"bandwidth": b}) for b in bandwidths]
+    mlp = [(f"mlp-{w}", "mlp", {"width": w, "depth": depth, "lipschitz": lipschitz}) for w in widths]
+    return dct + [("linear", "linear", {})] + mlp
+
+
 def class_label(name: str, options: Mapping[str, Any]) -> str:
     """A short label for a class and its capacity, e.g. "DCT B=2", "linear", "MLP w=32"."""
     check_in("name", name, IMAGE_CLASS_NAMES)
@@ -200,3 +213,46 @@ def band_locality(data: ViewDataset, bandwidth: int, dim: int = 4, seed: int = 0
         scores = image_function_class("dct", moved, dim, seeds=[seed], bandwidth=bandwidth, image_shape=shape).scores().detach()
         changes.append(float((scores - base).abs().max()))
     return changes[0], changes[1]
+
+
+def class_regularity(data: ViewDataset, name: str, options: Mapping[str, Any], dim: int, restarts: int, steps: int, seed: int = 0,
+                     device="cpu") -> dict[str, float]:
+    """How an image class (``name`` with ``options``, as in :func:`image_function_class`) stands
+    to the clusters of ``data``:
+
+        delta_adversary   the empirical delta: smallest R / Delta the adversarial split search
+                          finds (:func:`clustertheory.analysis.regularity.empirical_delta`,
+                          ``restarts`` per cluster, ``steps``; inf when no split is found)
+        splits_found      how many restarts split their cluster
+        supervised_ari    ARI of the class's supervised fit (:func:`supervised_code`) against the
+                          clusters, for classes linear in features; nan for "mlp"
+    """
+    found = empirical_delta(data, functools.partial(image_function_class, name), restarts=restarts, steps=steps, seed=seed, device=device, **options)
+    supervised = float("nan")
+    if name != "mlp":
+        supervised = cluster_agreement(supervised_code(class_features(name, data, **options), data, dim), data)["ari"]
+    return {"delta_adversary": found.delta, "splits_found": found.splits_found, "supervised_ari": supervised}
+
+
+def band_checks(data: ViewDataset, bandwidths: Sequence[int], dim: int, seeds: Sequence[int]) -> dict[str, float]:
+    """The DCT class as built, checked on ``data`` (one seed per bandwidth):
+
+        high_frequency_change  largest score change of a DCT-B model when an image without energy
+                               at frequencies <= B is added (:func:`band_locality`; 0: the class
+                               ignores it)
+        low_frequency_change   smallest score change when one with energy there is added (> 0)
+        full_band_gap          largest gap between the spectral invariance eigenvalues of DCT
+                               with every frequency (B = max(H, W) - 1) and of the linear class
+                               (0: equal spans; inf when their numbers differ)
+        nesting_violation      largest decrease of an invariance eigenvalue from a band to the
+                               next larger one (bandwidths, then the full band); 0 for nested spans
+                               (Courant-Fischer)
+    """
+    full = max(_image_shape(data, None)) - 1
+    moves = [band_locality(data, b, dim, seed=s) for b, s in zip(bandwidths, seeds, strict=True)]
+    bands = [spectral_delta(class_features("dct", data, bandwidth=b), data).eigenvalues for b in (*bandwidths, full)]
+    linear = spectral_delta(class_features("linear", data), data).eigenvalues
+    span_gap = float(np.abs(linear - bands[-1]).max()) if len(linear) == len(bands[-1]) else float("inf")
+    nested = max(float(np.max(small[: len(large)] - large[: len(small)], initial=0.0)) for small, large in itertools.pairwise(bands))
+    return {"high_frequency_change": max(h for h, _ in moves), "low_frequency_change": min(lo for _, lo in moves),
+            "full_band_gap": span_gap, "nesting_violation": nested}

@@ -14,6 +14,7 @@ from clustertheory.analysis.codes import (
     cluster_constant_laws,
     code_summaries,
     code_summary,
+    law_margins,
     loss_crosscheck,
 )
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
@@ -90,3 +91,14 @@ def test_sampled_laws_include_uniform_and_its_neighbours():
     uniform = np.full(4, 0.25)
     assert np.any(np.all(np.isclose(laws, uniform), axis=1))
     assert np.any(np.isclose(np.abs(laws - uniform).sum(axis=1), 2 / 8))  # one cluster (weight 1/8) moved
+
+
+def test_law_margins_put_the_uniform_law_at_the_minimum_and_others_above():
+    laws = cluster_constant_laws(2, 1, 1000, 10, np.random.default_rng(0))
+    margins = law_margins(laws, 2, 4, 1.0)
+    assert margins["minimum"] == uniform_minimum(2, 4, 1.0) and margins["laws"] == len(laws)
+    assert abs(margins["uniform_gap"]) < 1e-9
+    gaps = np.asarray(reduced_loss(laws, 4, 1.0, method="laplace")) - margins["minimum"]
+    assert margins["min_nonuniform_gap"] == gaps[~np.all(np.isclose(laws, 0.25), axis=1)].min() > 0
+    with pytest.raises(ValueError, match="uniform"):
+        law_margins(np.full((1, 4), 0.25), 2, 4, 1.0)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from clustertheory.analysis.downstream import (
+    head_comparison,
     HeadConfig,
     ReLUHeads,
     _group_bayes,
@@ -322,3 +323,11 @@ def test_task_errors_and_explicit_summary_of_a_preserving_code(comb2):
     assert summary["explicit_sup_all_tasks"] == 0 and (summary["explicit_min_active"], summary["explicit_max_active"]) == (1, 1)
     assert summary["explicit_min_pre"] == summary["explicit_max_pre"] == 2.0 and summary["bayes_sup_all_tasks"] == 0
     assert explicit_head_summary(partner_split_code(comb2, 2), comb2)["bayes_sup_all_tasks"] == 0.5
+
+
+def test_head_comparison_on_a_preserving_code_favours_the_relu_head(comb3):
+    result = head_comparison(preserving_code(comb3, 3), comb3, num_tasks=6, seed=0)
+    assert result["tasks"] >= 6 and result["relu_error"] == 0.0 and result["relu_train_excess"] == 0.0
+    assert result["linear_error"] > 0.0  # the parity tasks of the cube are not linearly separable
+    mixed = head_comparison(mixing_code(comb3, 3), comb3, num_tasks=6, seed=0)
+    assert mixed["relu_error"] > 0.2  # a mixing code hides the clusters from every head

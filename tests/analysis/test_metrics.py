@@ -20,6 +20,7 @@ from clustertheory.analysis.hypercube import (
     vertex_index,
 )
 from clustertheory.analysis.metrics import (
+    code_metrics,
     alignment_error,
     cluster_agreement,
     cluster_purity,
@@ -324,3 +325,14 @@ def test_vertex_law_ignores_row_order_and_is_linear_in_the_weights(d, n, seed, s
     np.testing.assert_allclose(vertex_law(codes[order], weights[order]), law, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(vertex_law(codes, scale * weights), scale * law, rtol=1e-12, atol=1e-15)
     assert law.sum() == pytest.approx(weights.sum(), rel=1e-12) and (law >= 0).all()
+
+
+def test_code_metrics_of_a_preserving_and_of_a_constant_code():
+    data = comb_dataset(num_clusters=4, points_per_cluster=3, teeth=2)
+    good = code_metrics(cluster_codes(data, 2), data)
+    assert good["ari"] == good["ami"] == 1.0 and good["mean_purity"] == good["min_purity"] == 1.0
+    assert good["tv"] == 0.0 and good["vertices_used"] == good["distinct_cluster_vertices"] == 4 and good["alignment_error"] == 0.0
+    padded = np.concatenate([cluster_codes(data, 2), -np.ones((3, 2))])  # rows past the views are ignored
+    assert code_metrics(padded, data) == good
+    flat = code_metrics(np.ones((data.num_views, 2)), data)
+    assert flat["ari"] == 0.0 and flat["vertices_used"] == flat["distinct_cluster_vertices"] == 1 and flat["tv"] == 0.75

@@ -2,8 +2,9 @@
 
 import pytest
 
-from clustertheory.analysis.negatives import negative_rates
+from clustertheory.analysis.negatives import NEGATIVE_REGIMES, negative_rates, regime_settings
 from clustertheory.data import comb_dataset
+from clustertheory.training import TrainConfig
 
 
 @pytest.mark.parametrize("mode,batch_size", [("iid", 32), ("iid", 5), ("in-batch", 5)])
@@ -23,3 +24,15 @@ def test_negative_rates_validate_their_arguments():
         negative_rates(data, 1, "hard", 4, 100)
     with pytest.raises(ValueError, match="pairs"):
         negative_rates(data, 1, "iid", 4, 0)
+
+
+def test_regime_settings_match_negatives_per_anchor_to_l():
+    train = TrainConfig(steps=10, batch_size=32, num_negatives=16, beta=2.0)
+    iid = regime_settings(train, "iid", 4, 0.5)
+    assert (iid.batch_size, iid.num_negatives, iid.beta, iid.negative_mode, iid.steps) == (32, 4, 0.5, "iid", 10)
+    for regime in NEGATIVE_REGIMES[1:]:
+        assert regime_settings(train, regime, 4, 2.0).batch_size == 5
+    assert regime_settings(train, "in-batch", 4, 2.0).negative_mode == "in-batch"
+    assert regime_settings(train, "iid-small-batch", 4, 2.0).negative_mode == "iid"
+    with pytest.raises(ValueError, match="regime"):
+        regime_settings(train, "hard", 4, 2.0)

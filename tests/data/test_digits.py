@@ -11,6 +11,7 @@ from clustertheory.data.digits import (
     IMAGE_SHAPE,
     DigitAugmentation,
     augment_images,
+    augmentation_summary,
     choose_digits,
     digits_dataset,
     label_retention,
@@ -138,3 +139,14 @@ def test_kernel_scales_are_checked(field):
     with pytest.raises(ValueError, match="elastic_sigma"):
         DigitAugmentation(elastic_sigma=0.0)
     assert dataclasses.replace(DigitAugmentation(), noise=0.1).noise == 0.1
+
+
+def test_augmentation_summary_collects_the_datas_own_measurements(small):
+    from clustertheory.data.graph import proximity_summary
+
+    summary = augmentation_summary(small, 1.0)
+    assert summary == {**label_retention(small), "median_displacement": float(np.median(view_displacement(small))), **proximity_summary(small, 1.0),
+                       "smallest_cluster": float(small.cluster_weight.min()), "largest_cluster": float(small.cluster_weight.max())}
+    assert summary["smallest_cluster"] <= 0.1 <= summary["largest_cluster"]  # 10 labels: the mean cluster weighs 0.1
+    copies = augmentation_summary(digits_dataset(num_images=60, views_per_image=3, strength=0.0, seed=2), 1.0)
+    assert copies["median_displacement"] == 0.0 < summary["median_displacement"] and abs(copies["label_loss"]) < 1e-12

@@ -15,12 +15,15 @@ from clustertheory.data import comb_dataset
 from clustertheory.data.digits import IMAGE_SHAPE, digits_dataset
 from clustertheory.functions.classes import LinearScore, MLPScore
 from clustertheory.functions.images import (
+    band_checks,
     band_locality,
     centred_images,
     class_features,
     class_label,
+    class_regularity,
     dct_coefficients,
     dct_features,
+    image_capacities,
     image_function_class,
     low_frequency_mask,
     supervised_code,
@@ -157,3 +160,30 @@ def test_labels_and_bad_arguments():
         dct_features(comb_dataset(2, 2, 1), 1)
     with pytest.raises(ValueError, match="dim"):
         supervised_code(class_features("linear", data), data, 3)  # 10 clusters need 2^d >= 10
+
+
+def test_image_capacities_are_ordered_dct_linear_mlp():
+    grid = image_capacities((0, 2), (8, 32), depth=2, lipschitz=0.5)
+    assert [key for key, _, _ in grid] == ["dct-0", "dct-2", "linear", "mlp-8", "mlp-32"]
+    assert grid[1] == ("dct-2", "dct", {"bandwidth": 2}) and grid[4] == ("mlp-32", "mlp", {"width": 32, "depth": 2, "lipschitz": 0.5})
+    assert [class_label(name, opts) for _, name, opts in grid] == ["DCT B=0", "DCT B=2", "linear", "MLP w=8", "MLP w=32"]
+
+
+def test_class_regularity_reports_the_search_and_the_supervised_fit(data):
+    linear = class_regularity(data, "linear", {}, 4, restarts=1, steps=10, seed=0)
+    found = empirical_delta(data, functools.partial(image_function_class, "linear"), restarts=1, steps=10, seed=0)
+    assert linear["delta_adversary"] == found.delta and linear["splits_found"] == found.splits_found
+    assert linear["supervised_ari"] == cluster_agreement(supervised_code(class_features("linear", data), data, 4), data)["ari"] > 0.5
+    mean_only = class_regularity(data, "dct", {"bandwidth": 0}, 4, restarts=1, steps=10, seed=0)
+    assert mean_only["supervised_ari"] < linear["supervised_ari"]
+    other = digits_dataset(num_images=60, views_per_image=2, seed=0)
+    mlp = class_regularity(other, "mlp", {"width": 8, "depth": 1, "lipschitz": 1.0}, 4, restarts=1, steps=10)
+    assert math.isnan(mlp["supervised_ari"])  # no supervised fit for a class not linear in features
+
+
+def test_band_checks_pass_on_the_dct_class_as_built(data):
+    checks = band_checks(data, (1, 3), 4, seeds=(0, 1))
+    assert checks["high_frequency_change"] < 1e-5 and checks["low_frequency_change"] > 1e-3
+    assert checks["full_band_gap"] < 1e-6 and checks["nesting_violation"] < 1e-9
+    with pytest.raises(ValueError):
+        band_checks(data, (1, 3), 4, seeds=(0,))  # one seed per bandwidth

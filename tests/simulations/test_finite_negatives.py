@@ -88,14 +88,6 @@ def test_seed_shares_count_cells_per_member():
     assert sim.seed_shares(rows, "iid", lambda l, b: l == 2, config).tolist() == [1.0, 0.0]
 
 
-def test_cell_config_matches_negatives_per_anchor_to_l():
-    assert sim.cell_config("iid", 4, 2.0, TINY).batch_size == TINY.train.batch_size
-    for mode in ("in-batch", "iid-small-batch"):
-        assert sim.cell_config(mode, 4, 2.0, TINY).batch_size == 5
-    assert sim.cell_config("in-batch", 4, 2.0, TINY).negative_mode == "in-batch"
-    assert sim.cell_config("iid-small-batch", 4, 0.5, TINY).beta == 0.5
-
-
 @pytest.mark.parametrize(
     "changes,field",
     [({"d": 0}, "d"), ({"negatives_grid": (0,)}, "negatives_grid"), ({"betas": (-1.0,)}, "betas"), ({"seeds": 1}, "seeds"),

@@ -12,7 +12,7 @@ from simulations import real_digits as sim
 TINY = sim.Config(
     num_images=60, views_per_image=2, seeds=3, bandwidths=(1,), widths=(8,),
     train=TrainConfig(steps=20, batch_size=16, num_negatives=4, beta=2.0, lr=0.05, log_every=20),
-    adversary_steps=10, head_tasks=4, twin_teeth=(1, 2), twin_bandwidths=(0, 1), twin_seeds=3,
+    adversary_steps=10, head_tasks=4,
 )
 
 
@@ -39,7 +39,7 @@ def test_tiny_run_passes_its_package_checks_and_gives_every_claim_a_status(rows)
     verdict = sim.verdict(rows, TINY)
     assert verdict.passed, verdict.report()
     assert [c.name for c in verdict.claims] == [
-        "stronger-augmentation-preserves", "lower-capacity-preserves", "delta-predicts-preservation", "relu-head-beats-linear-head", "twin-preserves-below-teeth",
+        "stronger-augmentation-preserves", "lower-capacity-preserves", "delta-predicts-preservation", "relu-head-beats-linear-head",
     ]
     for claim in verdict.claims:
         assert claim.status in ("reproduced", "not-reproduced", "inconclusive", "not-testable")
@@ -47,9 +47,9 @@ def test_tiny_run_passes_its_package_checks_and_gives_every_claim_a_status(rows)
 
 
 def test_rows_cover_every_cell_seed_and_piece(rows):
-    counts = {kind: sum(r["kind"] == kind for r in rows) for kind in ("data", "trained", "cell", "class", "dct", "twin", "twin-class", "gallery")}
+    counts = {kind: sum(r["kind"] == kind for r in rows) for kind in ("data", "trained", "cell", "class", "dct", "gallery")}
     keys = len(sim.capacities(TINY))
-    assert counts == {"data": 3, "trained": 3 * keys * 3, "cell": 3 * keys, "class": keys, "dct": 1, "twin": 4 * 3, "twin-class": 4, "gallery": 60}
+    assert counts == {"data": 3, "trained": 3 * keys * 3, "cell": 3 * keys, "class": keys, "dct": 1, "gallery": 60}
     heads = [r for r in rows if r["kind"] == "trained" and "relu_error" in r]
     assert len(heads) == 3 and {r["capacity"] for r in heads} == {"linear"} and {r["strength"] for r in heads} == {1.0}
     for r in (r for r in rows if r["kind"] == "trained"):
@@ -66,7 +66,6 @@ def test_rows_cover_every_cell_seed_and_piece(rows):
         ("DCT with every frequency spans", "dct", {"full_band_gap": 0.1}, {}),
         ("nested DCT bands", "dct", {"nesting_violation": 0.05}, {}),
         ("trained ReLU heads reach", "trained", {"relu_train_excess": 0.2}, {"capacity": "linear", "strength": 1.0, "seed_index": 0}),
-        ("twin setting", "twin-class", {"delta": 0.5}, {"teeth": 2, "bandwidth": 1}),  # a wrong comb
     ],
 )
 def test_each_package_check_fails_on_broken_rows(rows, start, kind, change, where):
@@ -124,11 +123,6 @@ def test_head_claim_follows_the_errors(rows):
     assert _status(worse, "relu-head-beats-linear-head") == "not-reproduced"
 
 
-def test_twin_claim_fails_when_codes_ignore_the_teeth(rows):
-    assert _status(edit(rows, "twin", lambda r: {"preserving": r["bandwidth"] < r["teeth"]}), "twin-preserves-below-teeth") == "reproduced"
-    assert _status(edit(rows, "twin", {"preserving": True}), "twin-preserves-below-teeth") == "not-reproduced"  # a class that never splits
-
-
 def test_smallest_split_ratio_of_trained_codes_bounds_the_class_delta(rows):
     for r in (r for r in rows if r["kind"] == "cell"):
         assert r["delta_codes"] >= 0
@@ -155,7 +149,7 @@ def test_plot_builds(rows):
     import matplotlib.pyplot as plt
 
     fig = sim.plot(rows, TINY)
-    assert len(fig.axes) >= 5 + 16
+    assert len(fig.axes) >= 4 + 16
     plt.close(fig)
 
 
