@@ -29,3 +29,21 @@ def test_paired_keeps_the_seeds_both_arms_have():
 
 def test_cell_means():
     assert arms.cell_means(ROWS, "x", ("cell",), method="a") == {(1,): 3.0, (2,): 3.0}
+
+
+def test_differences_by_seed_over_the_seeds_both_have():
+    assert arms.differences(ROWS, "x", "method", "a", "b") == {0: 1.5}  # seed 1 lacks b, seed 2 lacks a
+    assert arms.differences(ROWS, "x", "cell", 2, 1, method="a") == {0: 2.0}
+
+
+def test_log_ratios_pair_each_row_with_its_twin():
+    rows = [{"seed": s, "arm": arm, "step": t, "y": y} for s, arm, t, y in
+            [(0, "t", 1, 2.0), (0, "c", 1, 1.0), (0, "t", 2, 1.0), (0, "c", 2, 4.0), (1, "t", 1, 3.0), (1, "c", 1, 3.0), (1, "c", 2, 9.0)]]
+    ratios = arms.log_ratios(rows, "y", "arm", "t", "c", ("step",))
+    assert np.allclose(ratios, [(np.log(2.0) + np.log(0.25)) / 2, 0.0])
+    assert np.allclose(arms.log_ratios(rows, "y", "arm", "t", "c", ("step",), step=1), [np.log(2.0), 0.0])
+
+
+def test_worst_cell_is_the_smallest_cell_mean_or_gain():
+    assert arms.worst_cell(ROWS, "x", ("cell",), "method", "a", seed=0) == 1.0  # cells 1 and 2 of seed 0: 1 and 3
+    assert arms.worst_cell(ROWS, "x", ("cell",), "method", "a", "b") == -0.5  # cell 1: 3 - 3.5, cell 2: 3 - 1 = 2
