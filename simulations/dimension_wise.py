@@ -54,19 +54,19 @@ class Config(SimulationConfig):
     (16 content + 16 style): the rank bottleneck needs data that fill d. batch_sizes (8, 64):
     B/d = 1/4 below d (the paper's BERT runs sit at 64/768 = 1/12; 1/4 keeps the small-batch
     run affordable) and 2 above; 100 steps at B = 64 are 800 at B = 8.
-    gradient_share 1/3: strong enough to act, InfoNCE still leading; min_share 0.05: below it at
-    the end the regulariser no longer acts and the comparison is not about it.
     """
 
     data: SentenceSettings = SentenceSettings(content_dim=16, style_dim=16, obs_dim=64, hidden=128)
     encoder: EncoderSettings = EncoderSettings(out_dim=32, width=64, depth=2, dropout=0.1, layer_norm=True)
     temperature: float = setting(0.05, Real(0, open_lo=True), "instance InfoNCE temperature")
     temperature_d: float = setting(5.0, Real(0, open_lo=True), "temperature tau_d of the dimension-wise term (the paper's)")
-    gradient_share: float = setting(1 / 3, Real(0, 1, open_lo=True, open_hi=True), "each regulariser's share of the gradient at the start")
+    gradient_share: float = setting(1 / 3, Real(0, 1, open_lo=True, open_hi=True),
+                                    "each regulariser's share of the gradient at the start (1/3: it acts, InfoNCE still leads)")
     batch_sizes: tuple = setting((8, 64), TupleOf(Integer(2), min_len=2, increasing=True), "batch sizes B, below and above d")
     train: FitConfig = FitConfig(steps=100, lr=1e-3, batch_size=64)
     seeds: int = setting(10, Integer(2), "seeds per method and batch size")
-    min_share: float = setting(0.05, Real(0, 1, open_lo=True, open_hi=True), "smallest share of the gradient at the end for a regulariser to act")
+    min_share: float = setting(0.05, Real(0, 1, open_lo=True, open_hi=True),
+                               "smallest share of the gradient at the end for a regulariser to act (and a comparison to be about it)")
     minimal_rank_gain: float = setting(1.0, Real(0, open_lo=True), "smallest effective-rank gain counted (one more effective dimension of d)")
     min_rank_deficit: float = setting(0.5, Real(0, open_lo=True),
                                       "how far InfoNCE's effective rank at B < d must lie below its rank at B > d (feature corruption)")

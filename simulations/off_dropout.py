@@ -26,17 +26,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.sentences import fine_tune_arms, sentence_metrics
+from clustertheory.analysis.sentences import fine_tune_arms, pretrained_ensemble, sentence_metrics
 from clustertheory.config import Boolean, Integer, Real, TupleOf, setting
 from clustertheory.data import SentenceSettings
-from clustertheory.data.dropout import anisotropic_targets, observations
+from clustertheory.data.dropout import observations
 from clustertheory.functions import EncoderSettings, EnsembleMLP
 from clustertheory.plotting import paired_seeds
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
-from clustertheory.training.fitting import FitConfig, fit_regression
+from clustertheory.training.fitting import FitConfig
 from clustertheory.utils import torch_generator
 
 NAME = "off-dropout"
@@ -50,35 +49,31 @@ class Config(SimulationConfig):
     """Latent sentences (``data``), the encoder, its pretraining and fine-tuning (``pretrain``,
     ``train``) and the claims' thresholds.
 
-    dropout 0.1, temperature 0.05, batch 64: SimCSE's unsupervised settings. anisotropy 0.6:
-    BERT's last layer is about that anisotropic. train.steps 150: a brief fine-tuning, as
-    SimCSE's one epoch is brief against BERT's pretraining. average_passes 4: the control's
-    negatives keep a quarter of the dropout noise variance. minimal_noise_ratio 0.9: the paper's
-    argument counts if off-dropout cuts the gradient's noise-to-signal ratio by at least 10 %.
-    minimal_spearman 0.01: one point of Spearman x 100, the unit STS results are reported in.
+    dropout 0.1, temperature 0.05, batch 64: SimCSE's unsupervised settings. train.steps 150: a
+    brief fine-tuning, as SimCSE's one epoch is brief against BERT's pretraining.
     min_metric_response 0.02: the STS analogue must move by at least that much under SimCSE
-    fine-tuning to count as a measure of what it learns. max_mode_gap 0.2: beyond it, off-dropout
-    training has found a mode shortcut.
+    fine-tuning to count as a measure of what it learns.
     """
 
     data: SentenceSettings = SentenceSettings()
     encoder: EncoderSettings = EncoderSettings(out_dim=32, width=64, depth=2, dropout=0.1, layer_norm=True)
     pretrained: bool = setting(True, Boolean(), "start from an encoder regressed onto anisotropic latent targets (false: random)")
-    anisotropy: float = setting(0.6, Real(0, 1, open_hi=True), "mean cosine between random sentences of the pretrained encoder")
+    anisotropy: float = setting(0.6, Real(0, 1, open_hi=True), "mean cosine between random sentences of the pretrained encoder (BERT's: about 0.6)")
     pretrain: FitConfig = FitConfig(steps=200, lr=3e-3, batch_size=64)
     train: FitConfig = FitConfig(steps=150, lr=1e-3, batch_size=64)
     temperature: float = setting(0.05, Real(0, open_lo=True), "InfoNCE temperature")
-    positive_weights: tuple = setting((1.0, 0.9), TupleOf(Real(0, open_lo=True), distinct=True), "the paper's r, 1 (default) and 0.9")
-    average_passes: int = setting(4, Integer(2), "dropout-on passes averaged into the control's negatives")
+    positive_weights: tuple = setting((1.0, 0.9), TupleOf(Real(0, open_lo=True), distinct=True), "positive weights r of the off-dropout arms (the paper's: 1 and 0.9)")
+    average_passes: int = setting(4, Integer(2), "dropout-on passes averaged into the control's negatives (4: a quarter of the noise variance)")
     checkpoints: tuple = setting((75, 150), TupleOf(Integer(1), increasing=True), "fine-tuning steps at which gradient noise is measured")
     noise_draws: int = setting(16, Integer(2), "draws of dropout per gradient measurement")
     sts_sentences: int = setting(160, Integer(3), "the probe sentences whose pairs the Spearman correlations run over")
     seeds: int = setting(10, Integer(2), "seeds per arm")
-    minimal_noise_ratio: float = setting(0.9, Real(0, 1, open_lo=True, open_hi=True), "largest noise-to-signal ratio off-dropout / SimCSE counted")
-    minimal_spearman: float = setting(0.01, Real(0, open_lo=True), "smallest Spearman gain counted")
+    minimal_noise_ratio: float = setting(0.9, Real(0, 1, open_lo=True, open_hi=True),
+                                         "largest noise-to-signal ratio off-dropout / SimCSE counted (0.9: a 10 % cut)")
+    minimal_spearman: float = setting(0.01, Real(0, open_lo=True), "smallest Spearman gain counted (one point of Spearman x 100, the STS unit)")
     min_metric_response: float = setting(0.02, Real(0, open_lo=True), "smallest move of an STS analogue under fine-tuning")
     max_mode_gap: float = setting(0.2, Real(0, open_lo=True),
-                                  "how much more dropout-on embeddings of different sentences may align than dropout-off ones")
+                                  "how much more dropout-on embeddings of different sentences may align than dropout-off ones (beyond: a shortcut)")
 
     def validate(self) -> None:
         if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
@@ -105,12 +100,9 @@ def arm_names(config: Config) -> list[tuple[str, float]]:
 
 def pretrained_encoder(config: Config, train, seeds: list[int], ctx: RunContext) -> EnsembleMLP:
     """One member per seed: random, or regressed (dropout on) onto anisotropic latent targets."""
-    encoder = config.encoder.build(config.data.obs_dim, seeds, ctx.device)
     if config.pretrained:
-        targets = [anisotropic_targets(t.latent, config.encoder.out_dim, config.anisotropy, seed=s) for t, s in zip(train, seeds)]
-        fit_regression(encoder, observations(train, ctx.device), torch.stack([torch.as_tensor(t) for t in targets]).to(ctx.device),
-                       config.pretrain, torch_generator(seeds[0] + 7, ctx.device))
-    return encoder
+        return pretrained_ensemble(config.encoder, train, seeds, config.anisotropy, config.pretrain, ctx.device)
+    return config.encoder.build(config.data.obs_dim, seeds, ctx.device)
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
@@ -130,8 +122,8 @@ def train_arms(config: Config, units: list[dict], ctx: RunContext) -> list[list[
     groups = {arm: [i for i, u in enumerate(units) if (u["loss"], u["positive_weight"]) == arm] for arm in arm_names(config)}
     groups = {arm: members for arm, members in groups.items() if members}
     draws = {arm: [seed_list.index(units[i]["seed"]) for i in members] for arm, members in groups.items()}
-    measured = fine_tune_arms(start, config.encoder, draws, seed_values,
-                              observations([t for t, _ in drawn], ctx.device), probe_x, probe, config.train, torch_generator(seed_values[0] + 11, ctx.device),
+    measured = fine_tune_arms(start, config.encoder, draws, seed_values, observations([t for t, _ in drawn], ctx.device), probe_x, probe,
+                              config.train, torch_generator(seed_values[0] + 11, ctx.device),
                               temperature=config.temperature, passes=config.average_passes, checkpoints=config.checkpoints,
                               noise_arms=(("simcse", 1.0), ("off-dropout", 1.0)), noise_sources=MEASURED, noise_draws=config.noise_draws)
     rows = [[{"kind": "start", **initial[seed_list.index(u["seed"])]}] for u in units]
@@ -151,10 +143,8 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     by about its number of passes, gradient signal resolved) and the paper's claims."""
     noise, finals = arms.select(rows, kind="noise"), arms.select(rows, kind="final")
     variance = {kind: np.array([r["neg_sim_variance"] for r in arms.select(noise, measured=kind)]) for kind in MEASURED}
-    simcse_variance = float(np.mean(variance["simcse"]))
-    control_ratio = float(np.mean(variance["averaged-dropout"])) / simcse_variance if simcse_variance > 0 else float("inf")
-    averaging = np.mean([r["neg_embedding_variance"] for r in arms.select(noise, measured="averaged-dropout")]) / np.mean(
-        [r["neg_embedding_variance"] for r in arms.select(noise, measured="simcse")])
+    control_ratio = arms.mean_ratio(noise, "neg_sim_variance", "measured", "averaged-dropout", "simcse")
+    averaging = arms.mean_ratio(noise, "neg_embedding_variance", "measured", "averaged-dropout", "simcse")
     signal = min(r["signal"] for r in noise)
     checks = [
         Check.at_most("off-dropout negatives carry no dropout noise (max variance of s(hbar_i, hbar_j) over draws)", float(variance["off-dropout"].max()), 1e-12),

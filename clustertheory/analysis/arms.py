@@ -83,3 +83,12 @@ def worst_cell(rows: Iterable[dict], key: str, cell: tuple[str, ...], field: str
     treated_means = cell_means(rows, key, cell, **{field: treated}, **where)
     base = cell_means(rows, key, cell, **{field: control}, **where) if control else {c: 0.0 for c in treated_means}
     return min(treated_means[c] - base[c] for c in treated_means)
+
+
+def mean_ratio(rows: Iterable[dict], key: str, field: str, numerator, denominator, **where) -> float:
+    """mean(key | field == numerator) / mean(key | field == denominator) over the rows matching
+    ``where`` (inf when the denominator's mean is not positive), e.g. how much of one arm's
+    variance another keeps."""
+    rows = list(rows)
+    top, bottom = (float(np.mean([r[key] for r in select(rows, **{field: value}, **where)])) for value in (numerator, denominator))
+    return top / bottom if bottom > 0 else float("inf")

@@ -8,6 +8,7 @@
     member_gradient_norms   per-member gradient norms of several per-member losses
     matched_weight          the weight that gives a regulariser a chosen share of the gradient
     gradient_share          a (weighted) regulariser's share of the gradient
+    pretrained_ensemble     an ensemble regressed onto anisotropic latent targets (a stand-in for BERT)
     fine_tune_arms          fine-tune one ensemble per loss on shared batches, measuring at checkpoints
     fit_matched_share       train InfoNCE + a regulariser at a matched gradient share, shares at start and end
 
@@ -31,9 +32,11 @@ from clustertheory.analysis.embedding import (
     similarity_spearman,
 )
 from clustertheory.config import check_positive_int
+from clustertheory.data.dropout import anisotropic_targets, observations
 from clustertheory.functions import dropout_pair, embed
 from clustertheory.losses import cross_correlation, dropout_infonce, negative_views
-from clustertheory.training.fitting import fit
+from clustertheory.training.fitting import fit, fit_regression
+from clustertheory.utils import torch_generator
 
 
 def dropout_arm_loss(source: str, encoder, inputs, *, temperature: float, positive_weight: float = 1.0, passes: int = 4):
@@ -255,3 +258,20 @@ def fit_matched_share(encoder, train_x, methods: list[str], regularisers: dict, 
     fit(encoder, loss_fn, config)
     g_main, g_extra = member_gradient_norms(encoder, *losses())
     return {"weight": weight, "start_share": start_share, "end_share": gradient_share(g_main, g_extra * weight).tolist()}
+
+
+def pretrained_ensemble(settings, sentences, seeds, anisotropy: float, config, device=None):
+    """An ensemble of ``settings`` (one member per seed, member e from ``seeds[e]``) regressed in
+    training mode (dropout on) onto anisotropic targets of its sentences' full latent: a stand-in
+    for a pretrained encoder such as BERT (content-aware, with mean cosine about ``anisotropy``
+    between sentences).
+
+    sentences: one LatentSentences per member; targets ``anisotropic_targets(latent,
+    settings.out_dim, anisotropy, seed=seeds[e])``; :func:`~clustertheory.training.fitting.fit_regression`
+    with config (a FitConfig), batches drawn from a generator seeded ``seeds[0] + 7``.
+    """
+    encoder = settings.build(sentences[0].obs.shape[1], seeds, device)
+    targets = [anisotropic_targets(t.latent, settings.out_dim, anisotropy, seed=s) for t, s in zip(sentences, seeds)]
+    fit_regression(encoder, observations(sentences, device), torch.stack([torch.as_tensor(t) for t in targets]).to(device),
+                   config, torch_generator(seeds[0] + 7, device))
+    return encoder

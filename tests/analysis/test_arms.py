@@ -47,3 +47,9 @@ def test_log_ratios_pair_each_row_with_its_twin():
 def test_worst_cell_is_the_smallest_cell_mean_or_gain():
     assert arms.worst_cell(ROWS, "x", ("cell",), "method", "a", seed=0) == 1.0  # cells 1 and 2 of seed 0: 1 and 3
     assert arms.worst_cell(ROWS, "x", ("cell",), "method", "a", "b") == -0.5  # cell 1: 3 - 3.5, cell 2: 3 - 1 = 2
+
+
+def test_mean_ratio_of_two_arms():
+    assert arms.mean_ratio(ROWS, "x", "method", "a", "b", kind="final", seed=0) == 2.0 / 0.5
+    assert arms.mean_ratio(ROWS, "x", "method", "a", "b", cell=2, seed=0) == 3.0
+    assert arms.mean_ratio([{"m": "a", "x": 1.0}, {"m": "b", "x": 0.0}], "x", "m", "a", "b") == float("inf")
