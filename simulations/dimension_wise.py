@@ -73,8 +73,7 @@ class Config(SimulationConfig):
     minimal_r2: float = setting(0.01, Real(0, open_lo=True), "smallest gain in R^2 of the latent read-out counted (one point)")
 
     def validate(self) -> None:
-        if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
-            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+        self.encoder.check_dropout_augmentation()
         if self.data.content_dim + self.data.style_dim < self.encoder.out_dim:
             raise ValueError(f"the latent dimension data.content_dim + data.style_dim must reach encoder.out_dim = {self.encoder.out_dim} (the rank bottleneck needs it)")
         if self.train.batch_size != self.batch_sizes[-1]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from clustertheory.analysis import arms
 from clustertheory.analysis.negatives import prior_z_scores, train_negative_methods

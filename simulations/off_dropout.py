@@ -28,11 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.sentences import fine_tune_arms, pretrained_ensemble, sentence_metrics
+from clustertheory.analysis.sentences import (
+    fine_tune_arms,
+    pretrained_ensemble,
+    sentence_metrics,
+)
 from clustertheory.config import Boolean, Integer, Real, TupleOf, setting
 from clustertheory.data import SentenceSettings
 from clustertheory.data.dropout import observations
-from clustertheory.functions import EncoderSettings, EnsembleMLP
+from clustertheory.functions import EncoderSettings
 from clustertheory.plotting import paired_seeds
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig
@@ -76,8 +80,7 @@ class Config(SimulationConfig):
                                   "how much more dropout-on embeddings of different sentences may align than dropout-off ones (beyond: a shortcut)")
 
     def validate(self) -> None:
-        if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
-            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+        self.encoder.check_dropout_augmentation()
         if self.checkpoints[-1] > self.train.steps:
             raise ValueError(f"checkpoints must lie in [1, train.steps = {self.train.steps}], got {self.checkpoints}")
         if self.train.batch_size < 2 or self.train.batch_size > self.data.train_sentences:
@@ -98,26 +101,22 @@ def arm_names(config: Config) -> list[tuple[str, float]]:
     return [("simcse", 1.0)] + [("off-dropout", r) for r in config.positive_weights] + [("averaged-dropout", 1.0)]
 
 
-def pretrained_encoder(config: Config, train, seeds: list[int], ctx: RunContext) -> EnsembleMLP:
-    """One member per seed: random, or regressed (dropout on) onto anisotropic latent targets."""
-    if config.pretrained:
-        return pretrained_ensemble(config.encoder, train, seeds, config.anisotropy, config.pretrain, ctx.device)
-    return config.encoder.build(config.data.obs_dim, seeds, ctx.device)
-
-
 def run(config: Config, ctx: RunContext) -> list[dict]:
     units = [{"loss": loss, "positive_weight": r, "seed": s} for loss, r in arm_names(config) for s in range(config.seeds)]
     return ctx.sweep_batched(units, None, lambda batch: train_arms(config, batch, ctx), desc=NAME)
 
 
 def train_arms(config: Config, units: list[dict], ctx: RunContext) -> list[list[dict]]:
-    """Pretrain one encoder per seed, fine-tune a copy per arm (every arm's seeds as one ensemble)."""
+    """Pretrain one encoder per seed (or start at random), fine-tune a copy per arm (every arm's seeds as one ensemble)."""
     seed_list = sorted({u["seed"] for u in units})
     seed_values = [ctx.seed_for(NAME, s) for s in seed_list]
     drawn = [config.data.draw(v) for v in seed_values]
     probe = [p.take(slice(0, config.sts_sentences)) for _, p in drawn]
     probe_x = observations(probe, ctx.device)
-    start = pretrained_encoder(config, [t for t, _ in drawn], seed_values, ctx)
+    if config.pretrained:  # regressed (dropout on) onto anisotropic latent targets
+        start = pretrained_ensemble(config.encoder, [t for t, _ in drawn], seed_values, config.anisotropy, config.pretrain, ctx.device)
+    else:
+        start = config.encoder.build(config.data.obs_dim, seed_values, ctx.device)
     initial = sentence_metrics(start, probe_x, probe)
     groups = {arm: [i for i, u in enumerate(units) if (u["loss"], u["positive_weight"]) == arm] for arm in arm_names(config)}
     groups = {arm: members for arm, members in groups.items() if members}

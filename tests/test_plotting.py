@@ -35,7 +35,7 @@ def test_paired_seeds_joins_each_seed_across_arms_and_marks_the_means():
 
     fig, ax = plt.subplots()
     dashes = paired_seeds(ax, [{0: 1.0, 1: 3.0}, {0: 2.0}], ["a", "b"], ["red", "blue"], "title")
-    assert [list(line.get_ydata()) for line in ax.lines][0] == [1.0, 2.0]
+    assert list(ax.lines[0].get_ydata()) == [1.0, 2.0]
     assert np.isnan(ax.lines[1].get_ydata()[1])  # seed 1 is missing in arm b
     assert np.array_equal(dashes.get_offsets()[:, 1], [2.0, 2.0])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_title() == "title (lines: seeds; dashes: means)"

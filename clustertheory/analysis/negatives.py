@@ -30,7 +30,11 @@ from clustertheory.config import check_in, check_nonneg_int, check_positive_int
 from clustertheory.data import PairSampler, ViewDataset, base_components
 from clustertheory.data.sampling import NEGATIVE_MODES, negatives_excluding_anchor
 from clustertheory.losses import debiased_from_similarities
-from clustertheory.losses.hard_negatives import NEGATIVE_METHODS, method_settings, select_negatives
+from clustertheory.losses.hard_negatives import (
+    NEGATIVE_METHODS,
+    method_settings,
+    select_negatives,
+)
 from clustertheory.training.fitting import fit
 from clustertheory.utils import torch_generator
 

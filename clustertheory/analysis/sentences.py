@@ -268,9 +268,10 @@ def pretrained_ensemble(settings, sentences, seeds, anisotropy: float, config, d
 
     sentences: one LatentSentences per member; targets ``anisotropic_targets(latent,
     settings.out_dim, anisotropy, seed=seeds[e])``; :func:`~clustertheory.training.fitting.fit_regression`
-    with config (a FitConfig), batches drawn from a generator seeded ``seeds[0] + 7``.
+    with config (a FitConfig), batches drawn from a generator seeded ``seeds[0] + 7``, on ``device``.
     """
     encoder = settings.build(sentences[0].obs.shape[1], seeds, device)
+    device = next(encoder.parameters()).device  # None: where build put it
     targets = [anisotropic_targets(t.latent, settings.out_dim, anisotropy, seed=s) for t, s in zip(sentences, seeds)]
     fit_regression(encoder, observations(sentences, device), torch.stack([torch.as_tensor(t) for t in targets]).to(device),
                    config, torch_generator(seeds[0] + 7, device))

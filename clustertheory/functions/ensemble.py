@@ -39,6 +39,12 @@ class EncoderSettings(Settings):
     constraints = {"out_dim": Integer(1), "width": Integer(1), "depth": Integer(0), "init_scale": Real(0, open_lo=True),
                    "dropout": Real(0, 1, open_hi=True), "layer_norm": Boolean()}
 
+    def check_dropout_augmentation(self) -> None:
+        """Raise ValueError unless these settings can make their own positive pairs from dropout
+        (dropout as the only augmentation): out_dim >= 2, depth >= 1 and dropout > 0."""
+        if self.out_dim < 2 or self.depth < 1 or self.dropout == 0:
+            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+
     def build(self, in_dim: int, seeds: Sequence[int], device=None, mask_seed: int | None = None) -> EnsembleMLP:
         """The ensemble these settings describe, one member per seed (dropout masks from
         ``mask_seed``; default ``seeds[0] + 1``)."""

@@ -37,7 +37,6 @@ def test_prior_z_scores_measure_the_distance_to_the_prior_in_standard_errors():
 
 
 def test_train_negative_methods_gives_curves_then_a_final_row_per_member():
-    import torch
 
     from clustertheory.analysis.negatives import train_negative_methods
     from clustertheory.functions import EnsembleMLP

@@ -21,7 +21,7 @@ def encoder(dropout=0.2, seeds=(0, 1)):
 
 def test_arm_loss_is_the_off_dropout_loss_of_the_losses_module():
     x = torch.randn(2, 8, DATA.obs_dim)
-    losses, (h, h_pos, h_bar) = sentences.dropout_arm_loss("off-dropout", encoder(), x, temperature=0.1, positive_weight=0.9)
+    losses, _ = sentences.dropout_arm_loss("off-dropout", encoder(), x, temperature=0.1, positive_weight=0.9)
     expected = off_dropout_infonce(encoder(), x, temperature=0.1, positive_weight=0.9, reduction="none").mean(-1)
     assert torch.allclose(losses, expected) and losses.shape == (2,)
     assert sentences.dropout_arm_loss("simcse", encoder(), x, temperature=0.1)[1][2] is None
@@ -39,7 +39,7 @@ def test_noise_measurement_leaves_the_dropout_stream_alone_and_sees_dropout_nois
 
 
 def test_sentence_metrics_without_dropout_have_no_mode_gap():
-    train, probe = DATA.draw(3)
+    _, probe = DATA.draw(3)
     probes = [probe, probe]
     x = torch.stack([torch.as_tensor(p.obs) for p in probes])
     model = encoder(dropout=0.0)
@@ -111,3 +111,19 @@ def test_matched_share_gives_each_regulariser_its_share_at_the_start():
     with pytest.raises(ValueError, match="contiguous"):
         sentences.fit_matched_share(model, train_x, ["barlow", "infonce", "barlow"], barlow, FitConfig(steps=1, batch_size=8),
                                     torch.Generator(), temperature=0.1, share=0.3)
+
+
+def test_pretrained_ensemble_moves_towards_its_anisotropic_targets():
+    from clustertheory.data.dropout import anisotropic_targets
+
+    seeds = [3, 4]
+    train = [DATA.draw(s)[0] for s in seeds]
+    x = torch.stack([torch.as_tensor(t.obs) for t in train])
+    targets = np.stack([anisotropic_targets(t.latent, 6, 0.6, seed=s) for t, s in zip(train, seeds)])
+    settings = EncoderSettings(out_dim=6, width=16, depth=2, dropout=0.1, layer_norm=True)
+
+    def error(model):
+        return ((embed(model, x).numpy() - targets) ** 2).sum(-1).mean(-1)
+
+    trained = sentences.pretrained_ensemble(settings, train, seeds, 0.6, FitConfig(steps=150, lr=3e-3, batch_size=32))
+    assert (error(trained) < 0.5 * error(settings.build(DATA.obs_dim, seeds))).all()

@@ -5,6 +5,7 @@ import pytest
 
 from clustertheory.data import latent_sentences
 
+
 def within_cluster_variance(data) -> float:
     return float(np.mean([data.obs[data.content == c].var(axis=0).sum() for c in range(data.num_clusters)]))
 

@@ -63,3 +63,10 @@ def test_copy_members_copies_the_chosen_members_and_leaves_the_start_alone():
     assert not torch.equal(copy(x), start(x)[[2, 0]])  # separate tensors
     with pytest.raises(ValueError, match="one item per copied member"):
         settings.copy_members(start, [0], [1, 2])
+
+
+def test_dropout_augmentation_needs_dropout_depth_and_two_dimensions():
+    EncoderSettings(out_dim=2, depth=1, dropout=0.1).check_dropout_augmentation()
+    for settings in (EncoderSettings(out_dim=2, depth=1), EncoderSettings(out_dim=1, depth=1, dropout=0.1), EncoderSettings(out_dim=2, depth=0, dropout=0.1)):
+        with pytest.raises(ValueError, match="dropout is the only augmentation"):
+            settings.check_dropout_augmentation()

@@ -4,6 +4,7 @@ become not-testable outside their regime."""
 
 import pytest
 import torch
+from helpers import doctored
 
 import simulations.off_dropout as od
 from clustertheory.analysis import sentences
@@ -11,7 +12,6 @@ from clustertheory.data import SentenceSettings
 from clustertheory.functions import EncoderSettings, EnsembleMLP
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
-from helpers import doctored
 
 TINY = od.Config(
     data=SentenceSettings(train_sentences=128, probe_sentences=48), encoder=EncoderSettings(out_dim=8, width=16, depth=2, dropout=0.1, layer_norm=True), seeds=2, noise_draws=4, sts_sentences=24,
