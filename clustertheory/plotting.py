@@ -236,3 +236,48 @@ def vertex_gallery(fig, spec, images, vertex, labels, dim: int, num_labels: int,
         ax.set_title(title, fontsize=7, pad=2)
         axes.append(ax)
     return axes
+
+
+def paired_seeds(ax, per_seed: list[dict], labels: list[str], colours: list, title: str = "", fontsize: float = 8.0):
+    """Arms side by side with their seeds joined: per_seed[a] = {seed: value} of arm a (at x = a).
+
+    A thin grey line per seed through its value in every arm (nan where an arm lacks the seed;
+    the seeds of arm 0 are drawn) and a wide dash at each arm's mean, in ``colours[a]``;
+    ``labels`` under the arms; ``title`` gets " (lines: seeds; dashes: means)". Returns the dashes.
+    """
+    if not len(per_seed) == len(labels) == len(colours):
+        raise ValueError(f"per_seed, labels and colours must have one item per arm, got {len(per_seed)}, {len(labels)}, {len(colours)}")
+    x = range(len(per_seed))
+    for seed in per_seed[0]:
+        ax.plot(x, [p.get(seed, np.nan) for p in per_seed], color="grey", lw=0.6, alpha=0.5)
+    dashes = ax.scatter(x, [np.mean(list(p.values())) for p in per_seed], marker="_", s=700, zorder=3, color=colours)
+    ax.set_xticks(x, labels, fontsize=fontsize)
+    ax.set_title(title + " (lines: seeds; dashes: means)", fontsize=9)
+    return dashes
+
+
+def grouped_bars(ax, groups: list[str], series: list[tuple[str, list[float], object]], span: float = 0.85, fontsize: float = 8.0) -> None:
+    """Bars of several series side by side in each group: series = [(label, values, colour)], values
+    one per group (nan: no bar). Series j of n sits at x = g + (j - (n - 1) / 2) span / n in group g,
+    with width span / n; ``groups`` label the ticks."""
+    width = span / len(series)
+    for j, (label, values, colour) in enumerate(series):
+        if len(values) != len(groups):
+            raise ValueError(f"series {label!r} must have one value per group ({len(groups)}), got {len(values)}")
+        ax.bar(np.arange(len(groups)) + (j - (len(series) - 1) / 2) * width, values, width, color=colour, label=label)
+    ax.set_xticks(np.arange(len(groups)), groups, fontsize=fontsize)
+
+
+def count_table(ax, corner: str, row_labels: list[str], column_labels: list[str], counts, fontsize: float = 8.0, scale: float = 1.3):
+    """A table instead of a plot on ``ax`` (axes hidden): one row per row label, its counts
+    (len(row_labels), len(column_labels)) under the column labels, ``corner`` over the row labels.
+    Returns the matplotlib table."""
+    counts = [[str(c) for c in row] for row in counts]
+    if len(counts) != len(row_labels) or any(len(row) != len(column_labels) for row in counts):
+        raise ValueError(f"counts must be ({len(row_labels)}, {len(column_labels)})")
+    ax.axis("off")
+    shown = ax.table(cellText=[[label] + row for label, row in zip(row_labels, counts)], colLabels=[corner, *column_labels], loc="center")
+    shown.auto_set_font_size(False)
+    shown.set_fontsize(fontsize)
+    shown.scale(1, scale)
+    return shown

@@ -25,26 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.embedding import (
-    covariance_spectrum,
-    effective_rank,
-    linear_regression_probe,
-    probe_split,
-)
-from clustertheory.config import Integer, Real, TupleOf
+from clustertheory.analysis.sentences import fit_matched_share, rank_metrics
+from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.data import SentenceSettings
-from clustertheory.functions import EncoderSettings, dropout_pair, embed
-from clustertheory.losses import (
-    barlow_decorrelation,
-    cross_correlation,
-    dimension_wise,
-    dropout_infonce,
-)
+from clustertheory.data.dropout import observations
+from clustertheory.functions import EncoderSettings
+from clustertheory.losses import barlow_decorrelation, dimension_wise
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
-from clustertheory.training.fitting import FitConfig, fit
+from clustertheory.training.fitting import FitConfig
 from clustertheory.utils import torch_generator
 
 NAME = "dimension-wise"
@@ -64,42 +54,26 @@ class Config(SimulationConfig):
     (16 content + 16 style): the rank bottleneck needs data that fill d. batch_sizes (8, 64):
     B/d = 1/4 below d (the paper's BERT runs sit at 64/768 = 1/12; 1/4 keeps the small-batch
     run affordable) and 2 above; 100 steps at B = 64 are 800 at B = 8.
-    gradient_share 1/3: each regulariser starts with a third of the gradient (strong enough to
-    act, InfoNCE still leading); min_share 0.05: below it at the end the regulariser no longer
-    acts and the comparison is not about it. minimal_rank_gain 1.0: one more effective
-    dimension of d. min_rank_deficit 0.5: InfoNCE's effective rank at B < d must lie at least
-    that far below its rank at B > d (the feature corruption the term is meant to cure).
-    minimal_r2 0.01: one point of R^2 of the latent read-out.
     """
 
     data: SentenceSettings = SentenceSettings(content_dim=16, style_dim=16, obs_dim=64, hidden=128)
     encoder: EncoderSettings = EncoderSettings(out_dim=32, width=64, depth=2, dropout=0.1, layer_norm=True)
-    temperature: float = 0.05
-    temperature_d: float = 5.0
-    gradient_share: float = 1 / 3
-    batch_sizes: tuple = (8, 64)
+    temperature: float = setting(0.05, Real(0, open_lo=True), "instance InfoNCE temperature")
+    temperature_d: float = setting(5.0, Real(0, open_lo=True), "temperature tau_d of the dimension-wise term (the paper's)")
+    gradient_share: float = setting(1 / 3, Real(0, 1, open_lo=True, open_hi=True),
+                                    "each regulariser's share of the gradient at the start (1/3: it acts, InfoNCE still leads)")
+    batch_sizes: tuple = setting((8, 64), TupleOf(Integer(2), min_len=2, increasing=True), "batch sizes B, below and above d")
     train: FitConfig = FitConfig(steps=100, lr=1e-3, batch_size=64)
-    seeds: int = 10
-    min_share: float = 0.05
-    minimal_rank_gain: float = 1.0
-    min_rank_deficit: float = 0.5
-    minimal_r2: float = 0.01
-
-    constraints = {
-        "temperature": Real(0, open_lo=True),
-        "temperature_d": Real(0, open_lo=True),
-        "gradient_share": Real(0, 1, open_lo=True, open_hi=True),
-        "batch_sizes": TupleOf(Integer(2), min_len=2, increasing=True),
-        "seeds": Integer(2),
-        "min_share": Real(0, 1, open_lo=True, open_hi=True),
-        "minimal_rank_gain": Real(0, open_lo=True),
-        "min_rank_deficit": Real(0, open_lo=True),
-        "minimal_r2": Real(0, open_lo=True),
-    }
+    seeds: int = setting(10, Integer(2), "seeds per method and batch size")
+    min_share: float = setting(0.05, Real(0, 1, open_lo=True, open_hi=True),
+                               "smallest share of the gradient at the end for a regulariser to act (and a comparison to be about it)")
+    minimal_rank_gain: float = setting(1.0, Real(0, open_lo=True), "smallest effective-rank gain counted (one more effective dimension of d)")
+    min_rank_deficit: float = setting(0.5, Real(0, open_lo=True),
+                                      "how far InfoNCE's effective rank at B < d must lie below its rank at B > d (feature corruption)")
+    minimal_r2: float = setting(0.01, Real(0, open_lo=True), "smallest gain in R^2 of the latent read-out counted (one point)")
 
     def validate(self) -> None:
-        if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
-            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+        self.encoder.check_dropout_augmentation()
         if self.data.content_dim + self.data.style_dim < self.encoder.out_dim:
             raise ValueError(f"the latent dimension data.content_dim + data.style_dim must reach encoder.out_dim = {self.encoder.out_dim} (the rank bottleneck needs it)")
         if self.train.batch_size != self.batch_sizes[-1]:
@@ -125,23 +99,10 @@ SCALES = {
 }
 
 
-def regulariser(method: str, h, h_pos, config: Config):
-    """Per-member value (E,) of a method's regulariser (zeros for InfoNCE alone)."""
-    if method == "barlow":
-        return barlow_decorrelation(h, h_pos, lambda_offdiag=config.barlow_offdiag)
-    if method == "dimension-wise":
-        return dimension_wise(h, h_pos, temperature_d=config.temperature_d)
-    return torch.zeros(h.shape[0], device=h.device)
-
-
-def gradient_norms(encoder, instance, extra) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-member gradient norms (E,) of the summed per-member losses ``instance`` and ``extra``."""
-    params = list(encoder.parameters())
-    norms = []
-    for loss in (instance, extra):
-        grads = torch.autograd.grad(loss.sum(), params, retain_graph=True, allow_unused=True)
-        norms.append(torch.sqrt(sum(g.reshape(encoder.members, -1).pow(2).sum(1) for g in grads if g is not None)))
-    return norms[0], norms[1]
+def regularisers(config: Config) -> dict:
+    """The regulariser R(h, h_pos) -> (E,) of each method that has one (InfoNCE alone has none)."""
+    return {"barlow": lambda h, h_pos: barlow_decorrelation(h, h_pos, lambda_offdiag=config.barlow_offdiag),
+            "dimension-wise": lambda h, h_pos: dimension_wise(h, h_pos, temperature_d=config.temperature_d)}
 
 
 def train_batch_size(config: Config, units: list[dict], ctx: RunContext) -> list[list[dict]]:
@@ -149,54 +110,18 @@ def train_batch_size(config: Config, units: list[dict], ctx: RunContext) -> list
     B = units[0]["batch_size"]
     seeds = [u["seed"] for u in units]
     drawn = {s: config.data.draw(ctx.seed_for(NAME, s)) for s in sorted(set(seeds))}
-    train_x = torch.stack([torch.as_tensor(drawn[s][0].obs) for s in seeds]).to(ctx.device)
-    probe_x = torch.stack([torch.as_tensor(drawn[s][1].obs) for s in seeds]).to(ctx.device)
+    train_x, probe_x = (observations([drawn[s][part] for s in seeds], ctx.device) for part in (0, 1))
     encoder = config.encoder.build(config.data.obs_dim, [ctx.seed_for(NAME, s) for s in seeds], ctx.device, mask_seed=ctx.seed_for(NAME, "masks", B))
-    rows_index = torch.arange(len(units), device=ctx.device)[:, None]
-    batches = torch_generator(ctx.seed_for(NAME, "batches", B), ctx.device)
-    groups = [(m, [i for i, u in enumerate(units) if u["method"] == m]) for m in METHODS]
-    groups = [(m, slice(index[0], index[-1] + 1)) for m, index in groups if index]
-    if sum(g.stop - g.start for _, g in groups) != len(units):
-        raise ValueError("units of a batch size must come grouped by method (as run() lists them)")
-
-    def losses():
-        """Per-member InfoNCE and regulariser (E,), (E,) on a fresh batch of B sentences per member."""
-        x = train_x[rows_index, torch.randint(train_x.shape[1], (len(units), B), generator=batches, device=ctx.device)]
-        h, h_pos = dropout_pair(encoder, x)
-        instance = dropout_infonce(h, h_pos, temperature=config.temperature, reduction="none").mean(-1)
-        return instance, torch.cat([regulariser(m, h[g], h_pos[g], config) for m, g in groups])
-
-    def share(weight) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per member on a fresh batch: ||grad L_instance|| and ||weight grad R||."""
-        g_instance, g_extra = gradient_norms(encoder, *losses())
-        return g_instance, g_extra * weight
-
-    g_instance, g_extra = share(1.0)
-    weight = (config.gradient_share / (1 - config.gradient_share) * g_instance / g_extra.clamp(min=1e-30)).where(g_extra > 0, torch.zeros_like(g_extra))
-    start_share = (weight * g_extra / (g_instance + weight * g_extra)).tolist()
-
-    def loss_fn(step: int) -> torch.Tensor:
-        instance, extra = losses()
-        return (instance + weight * extra).sum()
-
-    fit(encoder, loss_fn, config.train.replace(steps=config.train.steps * config.train.batch_size // B, batch_size=B))
-    g_instance, g_extra = share(weight)
-    end_share = (g_extra / (g_instance + g_extra)).tolist()
-    z = embed(encoder, probe_x).numpy()
-    with torch.no_grad():
-        h, h_pos = dropout_pair(encoder, probe_x[:, :B])
-        c = cross_correlation(h, h_pos).numpy()
+    fit_config = config.train.replace(steps=config.train.steps * config.train.batch_size // B, batch_size=B)
+    trained = fit_matched_share(encoder, train_x, [u["method"] for u in units], regularisers(config), fit_config,
+                                torch_generator(ctx.seed_for(NAME, "batches", B), ctx.device),
+                                temperature=config.temperature, share=config.gradient_share)
     rows = []
-    for i, unit in enumerate(units):
-        probe = drawn[unit["seed"]][1]
-        final = {
-            "kind": "final", "weight": float(weight[i]), "start_share": start_share[i], "end_share": end_share[i],
-            "effective_rank": effective_rank(z[i]),
-            "latent_r2": linear_regression_probe(z[i], probe.latent, probe_split(len(z[i]), seed=unit["seed"]))["r2"],
-            "identity_gap": float(np.square(c[i] - np.eye(config.encoder.out_dim)).sum()),
-            "identity_gap_bound": float(max(config.encoder.out_dim - (B - 1), 0)),
-        }
-        rows.append([final] + [{"kind": "spectrum", "component": k + 1, "eigenvalue": float(v)} for k, v in enumerate(covariance_spectrum(z[i]))])
+    for i, m in enumerate(rank_metrics(encoder, probe_x, [drawn[s][1] for s in seeds], B, seeds)):
+        shares = {key: trained[key][i] for key in ("start_share", "end_share")}
+        final = {"kind": "final", "weight": float(trained["weight"][i]), **shares, **m}
+        spectrum = final.pop("spectrum")
+        rows.append([final] + [{"kind": "spectrum", "component": k + 1, "eigenvalue": float(v)} for k, v in enumerate(spectrum)])
     return rows
 
 
@@ -208,12 +133,6 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 SOURCE = "Xu et al. 2023 (SimCSE++), Sec. 4"
-
-
-def gains(finals: list[dict], key: str, method: str, control: str, batch_size: int) -> dict[int, float]:
-    """seed -> ``key`` of ``method`` minus ``control`` at one batch size."""
-    t, c = (arms.per_seed(finals, key, method=m, batch_size=batch_size) for m in (method, control))
-    return {s: t[s] - c[s] for s in t if s in c}
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:
@@ -229,8 +148,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
         Check.at_most("each regulariser's gradient share at the start equals gradient_share (max deviation)",
                       max(abs(r["start_share"] - config.gradient_share) for r in regularised), 0.01),
     ]
-    at_large = arms.per_seed(finals, "effective_rank", method="infonce", batch_size=large)
-    deficit = {s: at_large[s] - v for s, v in arms.per_seed(finals, "effective_rank", method="infonce", batch_size=small).items() if s in at_large}
+    deficit = arms.differences(finals, "effective_rank", "batch_size", large, small, method="infonce")
     corrupted = Check.at_least(f"feature corruption: InfoNCE's effective rank at B={large} minus at B={small} (mean over seeds)",
                                float(np.mean(list(deficit.values()))), config.min_rank_deficit)
 
@@ -242,7 +160,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
         treated, base = arms.paired(finals, key, "method", method, control, batch_size=small)
         return Claim.from_paired(name, SOURCE, statement, treated, base, units, minimal_effect=minimal, preconditions=preconditions)
 
-    above, below = gains(finals, "effective_rank", "barlow", "infonce", large), gains(finals, "effective_rank", "barlow", "infonce", small)
+    above, below = (arms.differences(finals, "effective_rank", "method", "barlow", "infonce", batch_size=b) for b in (large, small))
     claims = [
         claim("dimension-wise-raises-rank", f"below d, the dimension-wise term cures feature corruption: it raises the effective rank (B={small} < d={config.encoder.out_dim})",
               "effective_rank", "dimension-wise", "infonce", f"effective rank, dimension-wise - InfoNCE at B={small}", config.minimal_rank_gain, [corrupted, acts("dimension-wise", small)]),

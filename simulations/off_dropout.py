@@ -14,13 +14,10 @@ by one of four losses, every seed of a loss as one ensemble, all from the same w
                         dropout noise from the train / eval mismatch)
 
 Measured at checkpoints, at the parameters of the simcse- and the off-dropout-trained encoder,
-on a fixed batch over ``noise_draws`` draws of dropout: the noise-to-signal ratio of every
-loss's gradient (the paper's argument) and, as diagnostics, its total variance and the variance
-of the negative and positive similarities. After training (and for the starting encoder), on
-fresh sentences with dropout off: the Spearman correlation of embedding cosines with the cosines
-of the content latent and of the full latent (STS analogues), the effective rank, the mean
-cosine between sentences (anisotropy), and how far the dropout-on embeddings of different
-sentences align beyond the dropout-off ones (the train / eval shortcut).
+on a fixed batch over ``noise_draws`` draws of dropout: every loss's gradient noise-to-signal
+ratio (the paper's argument; clustertheory.analysis.sentences.dropout_gradient_noise). After
+training (and for the starting encoder), on fresh sentences with dropout off: STS analogues,
+effective rank, anisotropy and the train / eval shortcut (sentence_metrics).
 """
 
 from __future__ import annotations
@@ -29,22 +26,20 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.embedding import (
-    draw_variance,
-    effective_rank,
-    gradient_noise,
-    similarity_spearman,
+from clustertheory.analysis.sentences import (
+    fine_tune_arms,
+    pretrained_ensemble,
+    sentence_metrics,
 )
-from clustertheory.config import Boolean, Integer, Real, TupleOf
+from clustertheory.config import Boolean, Integer, Real, TupleOf, setting
 from clustertheory.data import SentenceSettings
-from clustertheory.data.dropout import anisotropic_targets
-from clustertheory.functions import EncoderSettings, EnsembleMLP, dropout_pair, embed
-from clustertheory.losses import dropout_infonce, negative_views
+from clustertheory.data.dropout import observations
+from clustertheory.functions import EncoderSettings
+from clustertheory.plotting import paired_seeds
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
-from clustertheory.training.fitting import FitConfig, fit
+from clustertheory.training.fitting import FitConfig
 from clustertheory.utils import torch_generator
 
 NAME = "off-dropout"
@@ -58,58 +53,34 @@ class Config(SimulationConfig):
     """Latent sentences (``data``), the encoder, its pretraining and fine-tuning (``pretrain``,
     ``train``) and the claims' thresholds.
 
-    dropout 0.1, temperature 0.05, batch 64: SimCSE's unsupervised settings. anisotropy 0.6:
-    the mean cosine between random sentences of the pretrained encoder (BERT's last layer is
-    about that anisotropic). train.steps 150: a brief fine-tuning, as SimCSE's one epoch is
-    brief against BERT's pretraining. positive_weights: the paper's r, 1 (default) and 0.9.
-    average_passes 4: the control's negatives keep a quarter of the dropout noise variance.
-    noise_draws 16 draws of dropout per gradient measurement. sts_sentences: the probe
-    sentences whose pairs the Spearman correlations run over.
-    minimal_noise_ratio 0.9: the paper's argument counts if off-dropout cuts the gradient's
-    noise-to-signal ratio by at least 10 %. minimal_spearman 0.01: one point of Spearman x 100,
-    the unit STS results are reported in. min_metric_response 0.02: the STS analogue must move
-    by at least that much under SimCSE fine-tuning to count as a measure of what it learns.
-    max_mode_gap 0.2: dropout-on embeddings of different sentences may align by at most that
-    much more than dropout-off ones (beyond it, off-dropout training has found a mode shortcut).
+    dropout 0.1, temperature 0.05, batch 64: SimCSE's unsupervised settings. train.steps 150: a
+    brief fine-tuning, as SimCSE's one epoch is brief against BERT's pretraining.
+    min_metric_response 0.02: the STS analogue must move by at least that much under SimCSE
+    fine-tuning to count as a measure of what it learns.
     """
 
     data: SentenceSettings = SentenceSettings()
     encoder: EncoderSettings = EncoderSettings(out_dim=32, width=64, depth=2, dropout=0.1, layer_norm=True)
-    pretrained: bool = True
-    anisotropy: float = 0.6
+    pretrained: bool = setting(True, Boolean(), "start from an encoder regressed onto anisotropic latent targets (false: random)")
+    anisotropy: float = setting(0.6, Real(0, 1, open_hi=True), "mean cosine between random sentences of the pretrained encoder (BERT's: about 0.6)")
     pretrain: FitConfig = FitConfig(steps=200, lr=3e-3, batch_size=64)
     train: FitConfig = FitConfig(steps=150, lr=1e-3, batch_size=64)
-    temperature: float = 0.05
-    positive_weights: tuple = (1.0, 0.9)
-    average_passes: int = 4
-    checkpoints: tuple = (75, 150)
-    noise_draws: int = 16
-    sts_sentences: int = 160
-    seeds: int = 10
-    minimal_noise_ratio: float = 0.9
-    minimal_spearman: float = 0.01
-    min_metric_response: float = 0.02
-    max_mode_gap: float = 0.2
-
-    constraints = {
-        "pretrained": Boolean(),
-        "anisotropy": Real(0, 1, open_hi=True),
-        "temperature": Real(0, open_lo=True),
-        "positive_weights": TupleOf(Real(0, open_lo=True), distinct=True),
-        "average_passes": Integer(2),
-        "checkpoints": TupleOf(Integer(1), increasing=True),
-        "noise_draws": Integer(2),
-        "sts_sentences": Integer(3),
-        "seeds": Integer(2),
-        "minimal_noise_ratio": Real(0, 1, open_lo=True, open_hi=True),
-        "minimal_spearman": Real(0, open_lo=True),
-        "min_metric_response": Real(0, open_lo=True),
-        "max_mode_gap": Real(0, open_lo=True),
-    }
+    temperature: float = setting(0.05, Real(0, open_lo=True), "InfoNCE temperature")
+    positive_weights: tuple = setting((1.0, 0.9), TupleOf(Real(0, open_lo=True), distinct=True), "positive weights r of the off-dropout arms (the paper's: 1 and 0.9)")
+    average_passes: int = setting(4, Integer(2), "dropout-on passes averaged into the control's negatives (4: a quarter of the noise variance)")
+    checkpoints: tuple = setting((75, 150), TupleOf(Integer(1), increasing=True), "fine-tuning steps at which gradient noise is measured")
+    noise_draws: int = setting(16, Integer(2), "draws of dropout per gradient measurement")
+    sts_sentences: int = setting(160, Integer(3), "the probe sentences whose pairs the Spearman correlations run over")
+    seeds: int = setting(10, Integer(2), "seeds per arm")
+    minimal_noise_ratio: float = setting(0.9, Real(0, 1, open_lo=True, open_hi=True),
+                                         "largest noise-to-signal ratio off-dropout / SimCSE counted (0.9: a 10 % cut)")
+    minimal_spearman: float = setting(0.01, Real(0, open_lo=True), "smallest Spearman gain counted (one point of Spearman x 100, the STS unit)")
+    min_metric_response: float = setting(0.02, Real(0, open_lo=True), "smallest move of an STS analogue under fine-tuning")
+    max_mode_gap: float = setting(0.2, Real(0, open_lo=True),
+                                  "how much more dropout-on embeddings of different sentences may align than dropout-off ones (beyond: a shortcut)")
 
     def validate(self) -> None:
-        if self.encoder.out_dim < 2 or self.encoder.depth < 1 or self.encoder.dropout == 0:
-            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+        self.encoder.check_dropout_augmentation()
         if self.checkpoints[-1] > self.train.steps:
             raise ValueError(f"checkpoints must lie in [1, train.steps = {self.train.steps}], got {self.checkpoints}")
         if self.train.batch_size < 2 or self.train.batch_size > self.data.train_sentences:
@@ -125,85 +96,9 @@ SCALES = {
 }
 
 
-# ----------------------------------------------------------------------------- losses
-
-
 def arm_names(config: Config) -> list[tuple[str, float]]:
     """(loss, positive weight r) of every arm."""
     return [("simcse", 1.0)] + [("off-dropout", r) for r in config.positive_weights] + [("averaged-dropout", 1.0)]
-
-
-def member_losses(kind: str, r: float, encoder, inputs, config: Config):
-    """Per-member losses (E,), and the positive pair and negative embedding they came from."""
-    h, h_pos = dropout_pair(encoder, inputs)
-    h_bar = negative_views(kind, encoder, inputs, passes=config.average_passes)
-    rows = dropout_infonce(h, h_pos, h_bar, temperature=config.temperature, positive_weight=r, reduction="none")
-    return rows.mean(dim=-1), (h, h_pos, h_bar)
-
-
-# ----------------------------------------------------------------------------- measurements
-
-
-def measure_noise(kind: str, encoder, inputs, config: Config) -> list[dict]:
-    """Per member, over ``noise_draws`` dropout draws at fixed parameters and batch: the
-    gradient's noise and signal (gradient_noise), and the variance over draws of the negative and
-    positive similarities and of the embeddings the negatives come from. The dropout stream of
-    training is left where it was."""
-    state = encoder.mask_generator.get_state()
-    grads, draws = [], []
-    for _ in range(config.noise_draws):
-        encoder.zero_grad(set_to_none=True)
-        losses, (h, h_pos, h_bar) = member_losses(kind, 1.0, encoder, inputs, config)
-        losses.sum().backward()
-        grads.append(torch.cat([p.grad.reshape(encoder.members, -1) for p in encoder.parameters()], dim=1))
-        with torch.no_grad():
-            left, right = (h, h_pos) if h_bar is None else (h_bar, h_bar)
-            unit = [torch.nn.functional.normalize(v, dim=-1) for v in (h, h_pos, left, right)]
-            draws.append(((unit[2] @ unit[3].transpose(1, 2)).numpy(), (unit[0] * unit[1]).sum(-1).numpy(), left.numpy()))
-    encoder.zero_grad(set_to_none=True)
-    encoder.mask_generator.set_state(state)
-    grads = torch.stack(grads).numpy()  # (R, E, P)
-    negatives, positives, embeddings = (np.stack(d) for d in zip(*draws))
-    off = ~np.eye(inputs.shape[-2], dtype=bool)
-    return [{**gradient_noise(grads[:, e]), "neg_sim_variance": draw_variance(negatives[:, e][:, off]),
-             "pos_sim_variance": draw_variance(positives[:, e]), "neg_embedding_variance": draw_variance(embeddings[:, e])}
-            for e in range(encoder.members)]
-
-
-def downstream(encoder, probe_x, probe, config: Config) -> list[dict]:
-    """Per member, dropout off, on the probe sentences: STS analogues, effective rank,
-    anisotropy; and the mode gap (dropout on minus dropout off mean cosine) on the same sentences."""
-    z = embed(encoder, probe_x).numpy()
-    with torch.no_grad():
-        h, h_pos = (torch.nn.functional.normalize(v, dim=-1) for v in dropout_pair(encoder, probe_x))
-    unit = torch.nn.functional.normalize(torch.as_tensor(z), dim=-1)
-    off = ~torch.eye(probe_x.shape[-2], dtype=torch.bool)
-    dropout_on, dropout_off = (h @ h_pos.transpose(1, 2))[:, off].mean(1), (unit @ unit.transpose(1, 2))[:, off].mean(1)
-    content = [similarity_spearman(z[e], probe[e].content_latent) for e in range(len(z))]
-    latent = [similarity_spearman(z[e], probe[e].latent) for e in range(len(z))]
-    return [{"content_spearman": content[e], "latent_spearman": latent[e], "effective_rank": effective_rank(z[e]),
-             "mean_cosine": float(dropout_off[e]), "mode_gap": float(dropout_on[e] - dropout_off[e])} for e in range(len(z))]
-
-
-# ----------------------------------------------------------------------------- a run
-
-
-def pretrained_encoder(config: Config, train, seeds: list[int], ctx: RunContext) -> EnsembleMLP:
-    """One member per seed: random, or regressed (dropout on) onto anisotropic latent targets."""
-    encoder = config.encoder.build(config.data.obs_dim, seeds, ctx.device)
-    if not config.pretrained:
-        return encoder
-    x = torch.stack([torch.as_tensor(t.obs) for t in train]).to(ctx.device)
-    targets = torch.stack([torch.as_tensor(anisotropic_targets(t.latent, config.encoder.out_dim, config.anisotropy, seed=s)) for t, s in zip(train, seeds)]).to(ctx.device)
-    batches = torch_generator(seeds[0] + 7, ctx.device)
-    rows = torch.arange(len(seeds), device=ctx.device)[:, None]
-
-    def loss(step: int) -> torch.Tensor:
-        index = torch.randint(x.shape[1], (len(seeds), config.pretrain.batch_size), generator=batches, device=ctx.device)
-        return (encoder.train()(x[rows, index]) - targets[rows, index]).pow(2).sum(-1).mean(-1).sum()
-
-    fit(encoder, loss, config.pretrain)
-    return encoder
 
 
 def run(config: Config, ctx: RunContext) -> list[dict]:
@@ -212,44 +107,28 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 
 
 def train_arms(config: Config, units: list[dict], ctx: RunContext) -> list[list[dict]]:
-    """Pretrain one encoder per seed, fine-tune a copy per arm (every arm's seeds as one ensemble)."""
+    """Pretrain one encoder per seed (or start at random), fine-tune a copy per arm (every arm's seeds as one ensemble)."""
     seed_list = sorted({u["seed"] for u in units})
     seed_values = [ctx.seed_for(NAME, s) for s in seed_list]
     drawn = [config.data.draw(v) for v in seed_values]
-    train_x = torch.stack([torch.as_tensor(t.obs) for t, _ in drawn]).to(ctx.device)
     probe = [p.take(slice(0, config.sts_sentences)) for _, p in drawn]
-    probe_x = torch.stack([torch.as_tensor(p.obs) for p in probe]).to(ctx.device)
-    start = pretrained_encoder(config, [t for t, _ in drawn], seed_values, ctx)
-    initial = downstream(start, probe_x, probe, config)
-    arms_ = {}
-    for loss, r in arm_names(config):
-        members = [i for i, u in enumerate(units) if (u["loss"], u["positive_weight"]) == (loss, r)]
-        if members:
-            index = [seed_list.index(units[i]["seed"]) for i in members]
-            encoder = config.encoder.build(config.data.obs_dim, [seed_values[i] for i in index], ctx.device, mask_seed=seed_values[index[0]] + len(arms_))
-            encoder.load_state_dict({k: v[index] for k, v in start.state_dict().items()})
-            arms_[(loss, r)] = (encoder, members, index)
-    batches = torch_generator(seed_values[0] + 11, ctx.device)
+    probe_x = observations(probe, ctx.device)
+    if config.pretrained:  # regressed (dropout on) onto anisotropic latent targets
+        start = pretrained_ensemble(config.encoder, [t for t, _ in drawn], seed_values, config.anisotropy, config.pretrain, ctx.device)
+    else:
+        start = config.encoder.build(config.data.obs_dim, seed_values, ctx.device)
+    initial = sentence_metrics(start, probe_x, probe)
+    groups = {arm: [i for i, u in enumerate(units) if (u["loss"], u["positive_weight"]) == arm] for arm in arm_names(config)}
+    groups = {arm: members for arm, members in groups.items() if members}
+    draws = {arm: [seed_list.index(units[i]["seed"]) for i in members] for arm, members in groups.items()}
+    measured = fine_tune_arms(start, config.encoder, draws, seed_values, observations([t for t, _ in drawn], ctx.device), probe_x, probe,
+                              config.train, torch_generator(seed_values[0] + 11, ctx.device),
+                              temperature=config.temperature, passes=config.average_passes, checkpoints=config.checkpoints,
+                              noise_arms=(("simcse", 1.0), ("off-dropout", 1.0)), noise_sources=MEASURED, noise_draws=config.noise_draws)
     rows = [[{"kind": "start", **initial[seed_list.index(u["seed"])]}] for u in units]
-    noise_batch = train_x[:, : config.train.batch_size]
-
-    def loss_fn(step: int) -> torch.Tensor:
-        index = torch.randint(train_x.shape[1], (len(seed_list), config.train.batch_size), generator=batches, device=ctx.device)
-        inputs = train_x[torch.arange(len(seed_list), device=ctx.device)[:, None], index]
-        return sum(member_losses(loss, r, encoder, inputs[index_], config)[0].sum() for (loss, r), (encoder, _, index_) in arms_.items())
-
-    def checkpoint(step: int) -> None:
-        for (loss, r), (encoder, members, index) in arms_.items():
-            if (loss, r) in (("simcse", 1.0), ("off-dropout", 1.0)):
-                for kind in MEASURED:
-                    for i, row in zip(members, measure_noise(kind, encoder, noise_batch[index], config)):
-                        rows[i].append({"kind": "noise", "step": step, "measured": kind, **row})
-
-    fit([p for encoder, _, _ in arms_.values() for p in encoder.parameters()], loss_fn, config.train,
-        checkpoints=config.checkpoints, on_checkpoint=checkpoint)
-    for encoder, members, index in arms_.values():
-        for i, row in zip(members, downstream(encoder, probe_x[index], [probe[j] for j in index], config)):
-            rows[i].append({"kind": "final", **row})
+    for arm in groups:
+        for i, produced in zip(groups[arm], measured[arm]):
+            rows[i].extend(produced)
     return rows
 
 
@@ -258,26 +137,13 @@ def train_arms(config: Config, units: list[dict], ctx: RunContext) -> list[list[
 SOURCE = "Xu et al. 2023 (SimCSE++), Sec. 3"
 
 
-def noise_log_ratios(rows: list[dict], measured: str) -> np.ndarray:
-    """Per seed: mean over checkpoints and both trained encoders (simcse, off-dropout r = 1) of
-    log(noise-to-signal of ``measured`` / noise-to-signal of simcse), at the same parameters."""
-    noise = arms.select(rows, kind="noise")
-    values: dict[int, list[float]] = {}
-    for r in arms.select(noise, measured=measured):
-        twin = arms.select(noise, measured="simcse", seed=r["seed"], loss=r["loss"], step=r["step"])[0]
-        values.setdefault(r["seed"], []).append(math.log(r["noise_to_signal"] / twin["noise_to_signal"]))
-    return np.array([np.mean(v) for _, v in sorted(values.items())])
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     """Package checks (off-dropout negatives noiseless, SimCSE's noisy, the control's variance cut
     by about its number of passes, gradient signal resolved) and the paper's claims."""
     noise, finals = arms.select(rows, kind="noise"), arms.select(rows, kind="final")
     variance = {kind: np.array([r["neg_sim_variance"] for r in arms.select(noise, measured=kind)]) for kind in MEASURED}
-    simcse_variance = float(np.mean(variance["simcse"]))
-    control_ratio = float(np.mean(variance["averaged-dropout"])) / simcse_variance if simcse_variance > 0 else float("inf")
-    averaging = np.mean([r["neg_embedding_variance"] for r in arms.select(noise, measured="averaged-dropout")]) / np.mean(
-        [r["neg_embedding_variance"] for r in arms.select(noise, measured="simcse")])
+    control_ratio = arms.mean_ratio(noise, "neg_sim_variance", "measured", "averaged-dropout", "simcse")
+    averaging = arms.mean_ratio(noise, "neg_embedding_variance", "measured", "averaged-dropout", "simcse")
     signal = min(r["signal"] for r in noise)
     checks = [
         Check.at_most("off-dropout negatives carry no dropout noise (max variance of s(hbar_i, hbar_j) over draws)", float(variance["off-dropout"].max()), 1e-12),
@@ -305,7 +171,8 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     r0 = config.positive_weights[0]
     claims = [
         Claim.from_mean("noise-to-signal", SOURCE, "negatives from a dropout-off pass lower the noise-to-signal ratio of the gradient",
-                        noise_log_ratios(rows, "off-dropout"), "log(noise-to-signal off-dropout / SimCSE), same parameters",
+                        arms.log_ratios(rows, "noise_to_signal", "measured", "off-dropout", "simcse", ("loss", "step"), kind="noise"),
+                        "log(noise-to-signal off-dropout / SimCSE), same parameters",
                         minimal_effect=math.log(config.minimal_noise_ratio), direction="less", preconditions=[checks[3]]),
         spearman("off-dropout-content-sts", "content_spearman", "off-dropout", r0, "off-dropout negatives improve the STS analogue (content similarity)",
                  [responds("content_spearman"), no_shortcut(r0)]),
@@ -340,8 +207,9 @@ def plot(rows: list[dict], config: Config):
                            (axes[0, 2], "neg_sim_variance", "variance of the negative similarities over dropout draws")):
         for kind in MEASURED:
             for trained, style in (("simcse", "-"), ("off-dropout", "--")):
-                series = [np.mean([r[key] for r in arms.select(noise, measured=kind, loss=trained, step=s)]) for s in config.checkpoints]
-                ax.plot(config.checkpoints, series, style, marker="o", color=COLORS[kind], label=f"{kind} loss, encoder trained with {trained}")
+                means = arms.cell_means(noise, key, ("step",), measured=kind, loss=trained)
+                ax.plot(config.checkpoints, [means.get((s,), np.nan) for s in config.checkpoints], style, marker="o", color=COLORS[kind],
+                        label=f"{kind} loss, encoder trained with {trained}")
         ax.set(xlabel="fine-tuning step (fixed batch, draws of dropout)", title=title, yscale="symlog" if key == "neg_sim_variance" else "log")
         ax.title.set_fontsize(9)
     axes[0, 2].set_yscale("symlog", linthresh=1e-4)
@@ -352,12 +220,7 @@ def plot(rows: list[dict], config: Config):
     for ax, key, title in ((axes[1, 0], "content_spearman", "Spearman(cos f, cos content)"), (axes[1, 1], "latent_spearman", "Spearman(cos f, cos full latent)"),
                            (axes[1, 2], "mean_cosine", "mean cosine between sentences (anisotropy)")):
         per_seed = [arms.per_seed(start if loss == "start" else finals, key, **({} if loss == "start" else {"loss": loss, "positive_weight": r})) for loss, r in names]
-        for seed in per_seed[0]:
-            ax.plot(range(len(names)), [p.get(seed, np.nan) for p in per_seed], color="grey", lw=0.6, alpha=0.5)
-        ax.scatter(range(len(names)), [np.mean(list(p.values())) for p in per_seed], marker="_", s=700, zorder=3,
-                   color=["black"] + [arm_color(loss, r, config) for loss, r in arm_names(config)])
-        ax.set_xticks(range(len(names)), labels, fontsize=8)
-        ax.set_title(title + " (lines: seeds; dashes: means)", fontsize=9)
+        paired_seeds(ax, per_seed, labels, ["black"] + [arm_color(loss, r, config) for loss, r in arm_names(config)], title)
     fig.suptitle(f"Off-dropout negatives (SimCSE++): {'pretrained (anisotropy ' + str(config.anisotropy) + ')' if config.pretrained else 'random'} layer-normalised encoder, "
                  f"dropout {config.encoder.dropout}, t={config.temperature}, B={config.train.batch_size}, {config.train.steps} fine-tuning steps, {config.seeds} seeds", fontsize=10)
     fig.tight_layout()

@@ -9,6 +9,7 @@ arm (over the cells of the sweep, and anything else the rows differ in).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -80,3 +81,49 @@ def count_grid(rows: Iterable[dict], hit, row_field: str, row_values, col_field:
     for r in select(rows, **where):
         counts[row_values.index(r[row_field]), col_values.index(r[col_field])] += hit(r)
     return counts
+
+
+def differences(rows: Iterable[dict], key: str, field: str, treated, control, **where) -> dict[int, float]:
+    """seed -> per-seed mean of ``key`` at ``field == treated`` minus at ``field == control``,
+    over the seeds both have (rows matching ``where``): a paired effect kept by seed, e.g. to
+    subtract the effects of two settings seed by seed."""
+    rows = list(rows)
+    t, c = (per_seed(rows, key, **{field: value}, **where) for value in (treated, control))
+    return {s: t[s] - c[s] for s in t if s in c}
+
+
+def log_ratios(rows: Iterable[dict], key: str, field: str, treated, control, match: tuple[str, ...] = (), **where) -> np.ndarray:
+    """Per seed (in seed order): the mean over the rows with ``field == treated`` (and ``where``) of
+
+        log( row[key] / twin[key] )
+
+    where twin is the row with ``field == control`` that agrees with it on ``seed`` and every
+    field in ``match`` (e.g. the same step and trained model: a ratio at the same parameters)."""
+    rows = select(rows, **where)
+    values: dict[int, list[float]] = {}
+    for r in select(rows, **{field: treated}):
+        twin = select(rows, **{field: control}, seed=r["seed"], **{m: r[m] for m in match})[0]
+        values.setdefault(r["seed"], []).append(math.log(r[key] / twin[key]))
+    return np.array([np.mean(v) for _, v in sorted(values.items())])
+
+
+def worst_cell(rows: Iterable[dict], key: str, cell: tuple[str, ...], field: str, treated, control=None, **where) -> float:
+    """The smallest, over the cells of a sweep, of the mean over seeds of ``key`` at ``field ==
+    treated``, minus the same mean at ``field == control`` when a control is given:
+
+        min over cells c of  mean(key | c, treated) - mean(key | c, control)   (control None: 0)
+
+    e.g. "the gain holds in every cell"."""
+    rows = list(rows)
+    treated_means = cell_means(rows, key, cell, **{field: treated}, **where)
+    base = cell_means(rows, key, cell, **{field: control}, **where) if control else {c: 0.0 for c in treated_means}
+    return min(treated_means[c] - base[c] for c in treated_means)
+
+
+def mean_ratio(rows: Iterable[dict], key: str, field: str, numerator, denominator, **where) -> float:
+    """mean(key | field == numerator) / mean(key | field == denominator) over the rows matching
+    ``where`` (inf when the denominator's mean is not positive), e.g. how much of one arm's
+    variance another keeps."""
+    rows = list(rows)
+    top, bottom = (float(np.mean([r[key] for r in select(rows, **{field: value}, **where)])) for value in (numerator, denominator))
+    return top / bottom if bottom > 0 else float("inf")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..config import (
     Integer,
@@ -179,3 +180,11 @@ def anisotropic_targets(latent: np.ndarray, dim: int, anisotropy: float, seed: i
     direction = rng.standard_normal(dim)
     offset = direction / np.linalg.norm(direction) * np.sqrt(anisotropy / (1 - anisotropy) * np.mean(np.sum(centred**2, axis=1)))
     return (centred + offset).astype(np.float32)
+
+
+def observations(sentences, device=None) -> torch.Tensor:
+    """The encoder inputs of several draws, one per ensemble member: a sequence of E
+    :class:`LatentSentences` of N sentences each -> (E, N, D) float32 tensor on ``device``."""
+    if not sentences or len({s.num_sentences for s in sentences}) != 1:
+        raise ValueError("sentences must be a non-empty sequence of draws with the same number of sentences")
+    return torch.stack([torch.as_tensor(s.obs) for s in sentences]).to(device)

@@ -39,8 +39,25 @@ class EncoderSettings(Settings):
     constraints = {"out_dim": Integer(1), "width": Integer(1), "depth": Integer(0), "init_scale": Real(0, open_lo=True),
                    "dropout": Real(0, 1, open_hi=True), "layer_norm": Boolean()}
 
+    def check_dropout_augmentation(self) -> None:
+        """Raise ValueError unless these settings can make their own positive pairs from dropout
+        (dropout as the only augmentation): out_dim >= 2, depth >= 1 and dropout > 0."""
+        if self.out_dim < 2 or self.depth < 1 or self.dropout == 0:
+            raise ValueError("encoder needs out_dim >= 2, depth >= 1 and dropout > 0 (dropout is the only augmentation)")
+
     def build(self, in_dim: int, seeds: Sequence[int], device=None, mask_seed: int | None = None) -> EnsembleMLP:
         """The ensemble these settings describe, one member per seed (dropout masks from
         ``mask_seed``; default ``seeds[0] + 1``)."""
         return EnsembleMLP(in_dim, self.out_dim, seeds, width=self.width, depth=self.depth, dropout=self.dropout,
                            layer_norm=self.layer_norm, mask_seed=mask_seed, init_scale=self.init_scale, device=device)
+
+    def copy_members(self, start: EnsembleMLP, index: Sequence[int], seeds: Sequence[int], device=None, mask_seed: int | None = None) -> EnsembleMLP:
+        """A new ensemble of these settings whose member k is a copy of ``start``'s member
+        ``index[k]`` (every parameter tensor's slice; ``start`` is left alone), e.g. one copy of
+        a pretrained ensemble per arm. ``seeds`` (one per copy) only build the shell; its dropout
+        masks come from a fresh generator seeded with ``mask_seed`` (default ``seeds[0] + 1``)."""
+        if len(index) != len(seeds):
+            raise ValueError(f"index and seeds must have one item per copied member, got {len(index)} and {len(seeds)}")
+        encoder = self.build(start.in_dim, seeds, device, mask_seed=mask_seed)
+        encoder.load_state_dict({k: v[list(index)] for k, v in start.state_dict().items()})
+        return encoder

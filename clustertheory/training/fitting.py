@@ -118,3 +118,22 @@ def fit(
         if step in marks:
             record(step)
     return rows
+
+
+def fit_regression(encoder: nn.Module, x: torch.Tensor, targets: torch.Tensor, config: FitConfig, generator: torch.Generator) -> list[dict]:
+    """Regress an ensemble of E members onto targets in training mode (dropout on), with :func:`fit`:
+
+        loss(step) = sum_e (1/B) sum_b || f_e(x[e, i_eb]) - targets[e, i_eb] ||^2,
+        i_eb ~ U{0..N-1} i.i.d. (with replacement), B = config.batch_size, drawn from ``generator``
+
+    x (E, N, D), targets (E, N, d), on the generator's device; ``encoder`` maps (E, B, D) to (E, B, d).
+    Each member sees its own rows. Returns what :func:`fit` returns (no checkpoints: [])."""
+    if x.dim() != 3 or targets.dim() != 3 or x.shape[:2] != targets.shape[:2]:
+        raise ValueError(f"x (E, N, D) and targets (E, N, d) must agree in E and N, got {tuple(x.shape)} and {tuple(targets.shape)}")
+    members = torch.arange(x.shape[0], device=x.device)[:, None]
+
+    def loss(step: int) -> torch.Tensor:
+        index = torch.randint(x.shape[1], (x.shape[0], config.batch_size), generator=generator, device=x.device)
+        return (encoder.train()(x[members, index]) - targets[members, index]).pow(2).sum(-1).mean(-1).sum()
+
+    return fit(encoder, loss, config)

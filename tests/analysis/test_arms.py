@@ -50,3 +50,27 @@ def test_seed_values_are_in_seed_order_without_averaging():
     rows = [{"kind": "t", "arm": "a", "k": k, "x": float(10 - k)} for k in (2, 0, 1)] + [{"kind": "t", "arm": "b", "k": 0, "x": 99.0}]
     assert arms.seed_values(rows, "x", "k", kind="t", arm="a").tolist() == [10.0, 9.0, 8.0]
     assert arms.seed_values(rows, "x", "k", arm="c").shape == (0,)
+
+
+def test_differences_by_seed_over_the_seeds_both_have():
+    assert arms.differences(ROWS, "x", "method", "a", "b") == {0: 1.5}  # seed 1 lacks b, seed 2 lacks a
+    assert arms.differences(ROWS, "x", "cell", 2, 1, method="a") == {0: 2.0}
+
+
+def test_log_ratios_pair_each_row_with_its_twin():
+    rows = [{"seed": s, "arm": arm, "step": t, "y": y} for s, arm, t, y in
+            [(0, "t", 1, 2.0), (0, "c", 1, 1.0), (0, "t", 2, 1.0), (0, "c", 2, 4.0), (1, "t", 1, 3.0), (1, "c", 1, 3.0), (1, "c", 2, 9.0)]]
+    ratios = arms.log_ratios(rows, "y", "arm", "t", "c", ("step",))
+    assert np.allclose(ratios, [(np.log(2.0) + np.log(0.25)) / 2, 0.0])
+    assert np.allclose(arms.log_ratios(rows, "y", "arm", "t", "c", ("step",), step=1), [np.log(2.0), 0.0])
+
+
+def test_worst_cell_is_the_smallest_cell_mean_or_gain():
+    assert arms.worst_cell(ROWS, "x", ("cell",), "method", "a", seed=0) == 1.0  # cells 1 and 2 of seed 0: 1 and 3
+    assert arms.worst_cell(ROWS, "x", ("cell",), "method", "a", "b") == -0.5  # cell 1: 3 - 3.5, cell 2: 3 - 1 = 2
+
+
+def test_mean_ratio_of_two_arms():
+    assert arms.mean_ratio(ROWS, "x", "method", "a", "b", kind="final", seed=0) == 2.0 / 0.5
+    assert arms.mean_ratio(ROWS, "x", "method", "a", "b", cell=2, seed=0) == 3.0
+    assert arms.mean_ratio([{"m": "a", "x": 1.0}, {"m": "b", "x": 0.0}], "x", "m", "a", "b") == float("inf")

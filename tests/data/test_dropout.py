@@ -5,6 +5,7 @@ import pytest
 
 from clustertheory.data import latent_sentences
 
+
 def within_cluster_variance(data) -> float:
     return float(np.mean([data.obs[data.content == c].var(axis=0).sum() for c in range(data.num_clusters)]))
 
@@ -82,3 +83,15 @@ def test_anisotropic_targets_have_the_asked_mean_cosine(anisotropy):
     assert np.linalg.matrix_rank(centred) == 8  # content-aware: a linear image of the whole latent
     with pytest.raises(ValueError, match="anisotropy"):
         anisotropic_targets(latent, 4, 1.0)
+
+
+def test_observations_stack_the_draws_for_an_ensemble():
+    from clustertheory.data import SentenceSettings
+    from clustertheory.data.dropout import observations
+
+    settings = SentenceSettings(train_sentences=10, probe_sentences=8)
+    (a, _), (b, _) = settings.draw(0), settings.draw(1)
+    x = observations([a, b])
+    assert x.shape == (2, 10, settings.obs_dim) and np.array_equal(x[1].numpy(), b.obs)
+    with pytest.raises(ValueError, match="same number of sentences"):
+        observations([a, b.take(slice(0, 3))])

@@ -48,3 +48,25 @@ def test_settings_build_the_dropout_and_layer_norm_network():
     assert torch.equal(net(x), net(x))  # dropout off in eval mode
     with pytest.raises(ValueError, match="dropout"):
         EncoderSettings(dropout=1.0)
+
+
+def test_copy_members_copies_the_chosen_members_and_leaves_the_start_alone():
+    settings = EncoderSettings(out_dim=3, width=5, depth=1, dropout=0.2)
+    start = settings.build(4, [0, 1, 2])
+    x = torch.randn(7, 4)
+    copy = settings.copy_members(start, [2, 0], [9, 9], mask_seed=5)
+    assert copy.members == 2 and torch.equal(copy.mask_generator.get_state(), torch.Generator().manual_seed(5).get_state())
+    copy.eval(), start.eval()
+    assert torch.equal(copy(x), start(x)[[2, 0]])
+    with torch.no_grad():
+        copy.weights[0].add_(1.0)
+    assert not torch.equal(copy(x), start(x)[[2, 0]])  # separate tensors
+    with pytest.raises(ValueError, match="one item per copied member"):
+        settings.copy_members(start, [0], [1, 2])
+
+
+def test_dropout_augmentation_needs_dropout_depth_and_two_dimensions():
+    EncoderSettings(out_dim=2, depth=1, dropout=0.1).check_dropout_augmentation()
+    for settings in (EncoderSettings(out_dim=2, depth=1), EncoderSettings(out_dim=1, depth=1, dropout=0.1), EncoderSettings(out_dim=2, depth=0, dropout=0.1)):
+        with pytest.raises(ValueError, match="dropout is the only augmentation"):
+            settings.check_dropout_augmentation()

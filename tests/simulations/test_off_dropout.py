@@ -4,13 +4,14 @@ become not-testable outside their regime."""
 
 import pytest
 import torch
+from helpers import doctored
 
 import simulations.off_dropout as od
+from clustertheory.analysis import sentences
 from clustertheory.data import SentenceSettings
 from clustertheory.functions import EncoderSettings, EnsembleMLP
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
-from helpers import doctored
 
 TINY = od.Config(
     data=SentenceSettings(train_sentences=128, probe_sentences=48), encoder=EncoderSettings(out_dim=8, width=16, depth=2, dropout=0.1, layer_norm=True), seeds=2, noise_draws=4, sts_sentences=24,
@@ -50,17 +51,11 @@ def test_every_package_check_can_fail(rows, measured, key, value, start):
 def test_a_dropout_off_pass_with_dropout_on_is_caught(monkeypatch):
     encoder = EnsembleMLP(TINY.data.obs_dim, 8, [0, 1], width=16, dropout=0.2, layer_norm=True)
     x = torch.randn(2, 6, TINY.data.obs_dim)
-    assert all(r["neg_sim_variance"] == 0 for r in od.measure_noise("off-dropout", encoder, x, TINY))
-    real = od.negative_views
-    monkeypatch.setattr(od, "negative_views", lambda kind, enc, inputs, passes: real("averaged-dropout" if kind == "off-dropout" else kind, enc, inputs, passes=passes))
-    assert all(r["neg_sim_variance"] > 0 for r in od.measure_noise("off-dropout", encoder, x, TINY))
-
-
-def test_noise_measurement_leaves_the_dropout_stream_alone():
-    encoder = EnsembleMLP(TINY.data.obs_dim, 8, [0, 1], width=16, dropout=0.2)
-    state = encoder.mask_generator.get_state()
-    od.measure_noise("simcse", encoder, torch.randn(2, 6, TINY.data.obs_dim), TINY)
-    assert torch.equal(encoder.mask_generator.get_state(), state)
+    options = {"temperature": TINY.temperature, "passes": TINY.average_passes}
+    assert all(r["neg_sim_variance"] == 0 for r in sentences.dropout_gradient_noise("off-dropout", encoder, x, TINY.noise_draws, **options))
+    real = sentences.negative_views
+    monkeypatch.setattr(sentences, "negative_views", lambda kind, enc, inputs, passes: real("averaged-dropout" if kind == "off-dropout" else kind, enc, inputs, passes=passes))
+    assert all(r["neg_sim_variance"] > 0 for r in sentences.dropout_gradient_noise("off-dropout", encoder, x, TINY.noise_draws, **options))
 
 
 def test_claims_follow_the_measured_effects(rows):

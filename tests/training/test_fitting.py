@@ -33,3 +33,26 @@ def test_fit_refuses_a_non_finite_loss_and_bad_checkpoints():
         fit([w], lambda step: w.sum(), FitConfig(steps=3), checkpoints=(5,))
     with pytest.raises(ValueError, match="optimizer"):
         FitConfig(optimizer="lbfgs")
+
+
+def test_fit_regression_fits_each_member_to_its_own_targets():
+    from clustertheory.training.fitting import fit_regression
+
+    x = torch.randn(2, 32, 3, generator=torch.Generator().manual_seed(0))
+    weights = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
+    targets = (x * weights[:, None, :]).sum(-1, keepdim=True)  # (2, 32, 1): member e's own linear map
+    model = torch.nn.Linear(3, 1, bias=False)
+    ensemble = torch.nn.ModuleList([torch.nn.Linear(3, 1, bias=False) for _ in range(2)])
+
+    class Stacked(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.members = ensemble
+
+        def forward(self, inputs):
+            return torch.stack([m(inputs[e]) for e, m in enumerate(self.members)])
+
+    fit_regression(Stacked(), x, targets, FitConfig(steps=600, lr=0.05, batch_size=16), torch.Generator().manual_seed(1))
+    assert torch.allclose(torch.cat([m.weight for m in ensemble]).detach(), weights, atol=1e-2)
+    with pytest.raises(ValueError, match="must agree"):
+        fit_regression(model, x, targets[:, :5], FitConfig(), torch.Generator())
