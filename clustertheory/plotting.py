@@ -1,9 +1,10 @@
 """Shared figure conventions and the training animation.
 
 Simulations build their own figures from result rows; what they share lives here: cluster
-colours, the annotated heatmap of a grid of cells, and the animation of relaxed codes moving
-to vertices. Importing this module leaves matplotlib's backend alone (a notebook keeps its
-inline figures); the command line and reproduce's workers, which only write files, choose
+colours, the annotated heatmap of a grid of cells, generic panels (:func:`sup_per_item`: the
+sup of several series per item), and the animation of relaxed codes moving to vertices.
+Importing this module leaves matplotlib's backend alone (a notebook keeps its inline
+figures); the command line and reproduce's workers, which only write files, choose
 the headless "Agg" backend themselves (:func:`use_file_backend`).
 """
 
@@ -67,6 +68,33 @@ def annotated_heatmap(
     ax.set_xlim(-0.5, len(x_labels) - 0.5)
     ax.set_ylim(-0.5, len(y_labels) - 0.5)
     return image
+
+
+def sup_per_item(ax, rows, item: str, series, order: tuple[str, ...] = (), flag: str | None = None, flag_label: str = "",
+                 flag_y: float = -0.06) -> list:
+    """Per item (the rows sharing a value of the field ``item``), the largest value of each
+    series over its rows: one point per item and series, items left to right.
+
+    series: (key, label, colour, marker) per series (marker "_" drawn larger); each label gets
+    ": sup <largest value>". Items are ordered by their sup of the ``order`` fields (which must
+    be among the series keys), then by item. ``flag``: a boolean field; items where some row
+    has it get a star at height ``flag_y``, labelled ``flag_label``. Returns the item order.
+    """
+    by_item: dict = {}
+    for r in rows:
+        entry = by_item.setdefault(r[item], {"flag": False, **{key: 0.0 for key, *_ in series}})
+        for key, *_ in series:
+            entry[key] = max(entry[key], r[key])
+        entry["flag"] |= bool(flag is not None and r[flag])
+    ordered = sorted(by_item, key=lambda t: (*(by_item[t][key] for key in order), t))
+    x = np.arange(len(ordered))
+    for key, label, colour, marker in series:
+        y = [by_item[t][key] for t in ordered]
+        ax.plot(x, y, marker, color=colour, ms=4 if marker != "_" else 7, alpha=0.8, ls="none", label=f"{label}: sup {max(y, default=0):.2f}")
+    if flag is not None:
+        flagged = [i for i, t in enumerate(ordered) if by_item[t]["flag"]]
+        ax.plot(flagged, [flag_y] * len(flagged), "*", color="darkorange", ms=8, ls="none", label=flag_label)
+    return ordered
 
 
 def animate_relaxed_codes(

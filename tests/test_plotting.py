@@ -28,3 +28,24 @@ def test_annotated_heatmap_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="text must have"):
         annotated_heatmap(ax, np.zeros((1, 1)), ["a"], ["b"], text=[["x", "y"]])
     plt.close(fig)
+
+
+def test_sup_per_item_draws_the_largest_value_per_item_in_order_and_flags():
+    from clustertheory.plotting import sup_per_item
+
+    rows = [
+        {"task": 7, "err": 0.5, "base": 0.25, "odd": False},
+        {"task": 7, "err": 0.1, "base": 0.0, "odd": True},
+        {"task": 3, "err": 0.2, "base": 0.0, "odd": False},
+        {"task": 5, "err": 0.0, "base": 0.0, "odd": False},
+    ]
+    series = (("err", "error", "tab:blue", "o"), ("base", "baseline", "black", "_"))
+    fig, ax = plt.subplots()
+    order = sup_per_item(ax, rows, "task", series, order=("base",), flag="odd", flag_label="odd task")
+    assert order == [3, 5, 7]  # by sup of base (0, 0, 0.25), then by item
+    lines = {line.get_label(): line for line in ax.lines}
+    assert set(lines) == {"error: sup 0.50", "baseline: sup 0.25", "odd task"}
+    assert list(lines["error: sup 0.50"].get_ydata()) == [0.2, 0.0, 0.5]
+    assert lines["baseline: sup 0.25"].get_markersize() == 7 and lines["error: sup 0.50"].get_markersize() == 4
+    assert list(lines["odd task"].get_xdata()) == [2] and list(lines["odd task"].get_ydata()) == [-0.06]
+    plt.close(fig)

@@ -19,6 +19,14 @@ def select(rows: Iterable[dict], **where) -> list[dict]:
     return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
 
 
+def group(rows: Iterable[dict], *fields: str) -> dict[tuple, list[dict]]:
+    """The rows by the values of ``fields``: (values, in order of first appearance) -> rows, in order."""
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[f] for f in fields), []).append(r)
+    return out
+
+
 def per_seed(rows: Iterable[dict], key: str, **where) -> dict[int, float]:
     """seed -> mean of ``key`` over the rows matching ``where`` (rows without the key ignored)."""
     values: dict[int, list[float]] = {}

@@ -29,3 +29,10 @@ def test_paired_keeps_the_seeds_both_arms_have():
 
 def test_cell_means():
     assert arms.cell_means(ROWS, "x", ("cell",), method="a") == {(1,): 3.0, (2,): 3.0}
+
+
+def test_group_keeps_first_appearance_order_of_keys_and_rows():
+    groups = arms.group(ROWS, "method", "seed")
+    assert list(groups) == [("a", 0), ("b", 0), ("a", 1), ("b", 2)]
+    assert [r["cell"] for r in groups[("a", 0)]] == [1, 2, 1] and groups[("a", 0)][2]["kind"] == "curve"
+    assert arms.group([], "method") == {}
