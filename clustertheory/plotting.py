@@ -1,8 +1,9 @@
 """Shared figure conventions and the training animation.
 
 Simulations build their own figures from result rows; what they share lives here: cluster
-colours, the annotated heatmap of a grid of cells, generic panels (:func:`sup_per_item`: the
-sup of several series per item), and the animation of relaxed codes moving to vertices.
+colours, the annotated heatmap of a grid of cells (:func:`grid_of` builds the grid from
+rows), generic panels (:func:`sup_per_item`: the sup of several series per item;
+:func:`strip_columns`: a strip plot), and the animation of relaxed codes moving to vertices.
 Importing this module leaves matplotlib's backend alone (a notebook keeps its inline
 figures); the command line and reproduce's workers, which only write files, choose
 the headless "Agg" backend themselves (:func:`use_file_backend`).
@@ -27,6 +28,20 @@ def cluster_colours(num_clusters: int) -> np.ndarray:
     """(m, 4) RGBA colours, one per cluster, distinguishable for m <= 20."""
     cmap = plt.get_cmap("tab10" if num_clusters <= 10 else "tab20")
     return np.array([cmap(c % cmap.N) for c in range(num_clusters)])
+
+
+def grid_of(rows, y: str, x: str, value, ys, xs, fill: float = np.nan) -> np.ndarray:
+    """(len(ys), len(xs)) array of one value per cell from rows that name their cell.
+
+    Row r fills cell (ys.index(r[y]), xs.index(r[x])) with r[value] (``value`` a field name) or
+    value(r) (a callable); a later row of the same cell overwrites an earlier one; cells no row
+    names hold ``fill``. Rows whose cell is not in the grid raise ValueError.
+    """
+    ys, xs = list(ys), list(xs)
+    grid = np.full((len(ys), len(xs)), fill, dtype=np.float64)
+    for r in rows:
+        grid[ys.index(r[y]), xs.index(r[x])] = value(r) if callable(value) else r[value]
+    return grid
 
 
 def annotated_heatmap(
@@ -95,6 +110,22 @@ def sup_per_item(ax, rows, item: str, series, order: tuple[str, ...] = (), flag:
         flagged = [i for i, t in enumerate(ordered) if by_item[t]["flag"]]
         ax.plot(flagged, [flag_y] * len(flagged), "*", color="darkorange", ms=8, ls="none", label=flag_label)
     return ordered
+
+
+def strip_columns(ax, columns, styles, x_labels, width: float = 0.8, spread: float = 0.3) -> None:
+    """Strip plot: one column of points per (x position, series), the points of a column spread
+    evenly sideways, the series of one position side by side within ``width``.
+
+    columns: {series: [values at position 0, values at position 1, ...]} (one list per x label);
+    styles: {series: (colour, marker)}. Each series is labelled once, by its name.
+    """
+    step = width / len(columns)
+    for j, (name, per_x) in enumerate(columns.items()):
+        colour, marker = styles[name]
+        for i, values in enumerate(per_x):
+            x = i + (j - (len(columns) - 1) / 2) * step + np.linspace(-spread, spread, len(values)) * step
+            ax.plot(x, values, marker, color=colour, ms=5, alpha=0.8, ls="none", label=name if i == 0 else None)
+    ax.set_xticks(range(len(x_labels)), list(x_labels))
 
 
 def animate_relaxed_codes(

@@ -49,3 +49,29 @@ def test_sup_per_item_draws_the_largest_value_per_item_in_order_and_flags():
     assert lines["baseline: sup 0.25"].get_markersize() == 7 and lines["error: sup 0.50"].get_markersize() == 4
     assert list(lines["odd task"].get_xdata()) == [2] and list(lines["odd task"].get_ydata()) == [-0.06]
     plt.close(fig)
+
+
+def test_grid_of_places_each_row_in_its_cell():
+    from clustertheory.plotting import grid_of
+
+    rows = [{"y": 0.1, "x": 2, "v": 5.0}, {"y": 0.0, "x": 1, "v": 3.0}, {"y": 0.1, "x": 2, "v": 7.0}]
+    grid = grid_of(rows, "y", "x", "v", [0.0, 0.1], [1, 2])
+    assert np.array_equal(grid, [[3.0, np.nan], [np.nan, 7.0]], equal_nan=True)  # the later row of a cell wins
+    assert np.array_equal(grid_of(rows, "y", "x", lambda r: r["v"] > 4, [0.0, 0.1], [1, 2], fill=0.0), [[0.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError):
+        grid_of(rows, "y", "x", "v", [0.0], [1, 2])  # a row outside the grid
+
+
+def test_strip_columns_puts_series_side_by_side_at_each_position():
+    from clustertheory.plotting import strip_columns
+
+    fig, ax = plt.subplots()
+    columns = {"a": [[1.0, 2.0, 3.0], [4.0]], "b": [[5.0], []]}
+    strip_columns(ax, columns, {"a": ("red", "o"), "b": ("blue", "s")}, ["d=2", "d=3"])
+    a0, a1, b0, b1 = ax.lines
+    assert np.allclose(a0.get_xdata(), [-0.2 - 0.12, -0.2, -0.2 + 0.12]) and list(a0.get_ydata()) == [1.0, 2.0, 3.0]
+    assert np.allclose(a1.get_xdata(), [1 - 0.2 - 0.12])  # a single point sits at the left end of its spread
+    assert np.allclose(b0.get_xdata(), [0.2 - 0.12]) and len(b1.get_xdata()) == 0
+    assert [line.get_label() for line in ax.lines][::2] == ["a", "b"] and a0.get_color() == "red" and b0.get_marker() == "s"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["d=2", "d=3"]
+    plt.close(fig)

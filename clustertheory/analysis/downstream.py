@@ -28,7 +28,7 @@ Exact references that need no training:
 
 Reports: :func:`task_errors` (every error on one code, per task), :func:`explicit_head_summary`,
 :func:`task_family` and :func:`code_task_report` (what Theorem 4.6 measures on one code), and
-:func:`code_bayes_summary` (what Theorem 4.7 measures on one code).
+:func:`code_bayes_summary` and :func:`vertex_law_rows` (what Theorem 4.7 measures on one code).
 """
 
 from __future__ import annotations
@@ -680,6 +680,12 @@ def explicit_head_summary(codes, data: ViewDataset) -> dict[str, float]:
 def vertex_law_given_cluster(codes, data: ViewDataset) -> np.ndarray:
     """(m, 2^d) P[g(x) = v | x in cluster c] over natural images x ~ D_o (rows sum to 1)."""
     return cluster_vertex_mass(codes, data, weights=natural_view_weights(data)) / data.cluster_weight[:, None]
+
+
+def vertex_law_rows(codes, data: ViewDataset) -> list[dict]:
+    """:func:`vertex_law_given_cluster` as rows {cluster, vertex, mass}, cluster-major."""
+    mass = vertex_law_given_cluster(codes, data)
+    return [{"cluster": c, "vertex": v, "mass": float(mass[c, v])} for c in range(mass.shape[0]) for v in range(mass.shape[1])]
 
 
 def code_bayes_summary(codes, data: ViewDataset, rounding: float = 1e-12) -> dict[str, float]:

@@ -42,6 +42,7 @@ from clustertheory.analysis.downstream import (
     tasks_from_ids,
     threshold_labellings,
     vertex_law_given_cluster,
+    vertex_law_rows,
 )
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.hypercube import vertex_codes, vertex_index
@@ -360,3 +361,5 @@ def test_code_bayes_summary_tells_a_mixing_code_from_a_preserving_one():
     law = vertex_law_given_cluster(partner_split_code(data, 2), data)
     assert np.allclose(law.sum(axis=1), 1.0) and np.allclose(law[0], [0.5, 0.5, 0.0, 0.0])
     assert code_bayes_summary(partner_split_code(data, 2), data)["vertices_per_cluster"] == 2.0
+    rows = vertex_law_rows(partner_split_code(data, 2), data)
+    assert len(rows) == 16 and rows[1] == {"cluster": 0, "vertex": 1, "mass": 0.5} and rows[4]["cluster"] == 1

@@ -7,7 +7,7 @@ import pytest
 
 import simulations.theorem_4_7 as sim
 from clustertheory.analysis.codes import RealizableComb, code_summaries, loss_crosscheck
-from clustertheory.analysis.downstream import mixing_code, partner_split_code
+from clustertheory.analysis.downstream import code_bayes_summary, mixing_code, partner_split_code
 from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
 from helpers import failed, statuses
@@ -26,7 +26,7 @@ def code_row(codes, representation: str) -> dict:
     data = TINY.comb.dataset(2)
     l, beta = TINY.train.num_negatives, TINY.train.beta
     return {"d": 2, "kind": "code", "representation": representation, "member": 0, **code_summaries(codes[None], data, l, beta)[0],
-            **sim._downstream(codes, data), **loss_crosscheck(codes, data, l, beta, TINY.mc_samples, seed=5)}
+            **code_bayes_summary(codes, data, sim.ROUNDING), **loss_crosscheck(codes, data, l, beta, TINY.mc_samples, seed=5)}
 
 
 def test_tiny_run_passes_with_the_measured_facts(rows):
