@@ -2,8 +2,10 @@
 
 Simulations build their own figures from result rows; what they share lives here: cluster
 colours, the annotated heatmap of a grid of cells (:func:`grid_of` builds the grid from
-rows), generic panels (:func:`sup_per_item`: the sup of several series per item;
-:func:`strip_columns`: a strip plot), and the animation of relaxed codes moving to vertices.
+rows, :func:`region_boundary` outlines a region of it, :func:`cell_mean_heatmap` draws the mean
+over seeds of each cell), generic panels (:func:`sup_per_item`:
+the sup of several series per item; :func:`strip_columns`: a strip plot), and the animation
+of relaxed codes moving to vertices.
 Importing this module leaves matplotlib's backend alone (a notebook keeps its inline
 figures); the command line and reproduce's workers, which only write files, choose
 the headless "Agg" backend themselves (:func:`use_file_backend`).
@@ -83,6 +85,43 @@ def annotated_heatmap(
     ax.set_xlim(-0.5, len(x_labels) - 0.5)
     ax.set_ylim(-0.5, len(y_labels) - 0.5)
     return image
+
+
+def cell_mean_heatmap(ax, rows, x: str, y: str, key: str, text=None, inside=None, boundary: dict | None = None, **options):
+    """Heat map of a grid of cells whose rows repeat a measurement (seeds): colour = mean of
+    ``key`` over the rows of each cell, a cell being the rows sharing (row[y], row[x]).
+
+    Columns are the sorted values of ``x``, rows of the grid the sorted values of ``y`` (labels
+    formatted with :g). ``text(first, mean)`` writes a cell from its first row and mean;
+    ``inside(first)`` marks a region whose outline is drawn with ``region_boundary(**boundary)``.
+    ``options`` go to :func:`annotated_heatmap`. Returns the image (for a colorbar).
+    """
+    xs, ys = sorted({r[x] for r in rows}), sorted({r[y] for r in rows})
+    mean, line = np.full((len(ys), len(xs)), np.nan), np.zeros((len(ys), len(xs)), dtype=bool)
+    written = np.full((len(ys), len(xs)), "", dtype=object)
+    for first in {(r[y], r[x]): r for r in reversed(rows)}.values():
+        i, j = ys.index(first[y]), xs.index(first[x])
+        mean[i, j] = np.mean([r[key] for r in rows if (r[x], r[y]) == (first[x], first[y])])
+        written[i, j] = text(first, mean[i, j]) if text is not None else ""
+        line[i, j] = bool(inside(first)) if inside is not None else False
+    image = annotated_heatmap(ax, mean, [f"{v:g}" for v in xs], [f"{v:g}" for v in ys], text=written if text is not None else None, **options)
+    if inside is not None:
+        region_boundary(ax, line, **(boundary or {}))
+    return image
+
+
+def region_boundary(ax, inside, **style) -> None:
+    """Draw the cell edges between the cells of a heatmap (cell (i, j) centred at x = j, y = i)
+    where the (R, C) boolean ``inside`` holds and the cells where it does not; ``style`` goes to
+    ``ax.plot`` (one line per edge)."""
+    inside = np.asarray(inside, dtype=bool)
+    rows, cols = inside.shape
+    for i in range(rows):
+        for j in range(cols):
+            if j + 1 < cols and inside[i, j] != inside[i, j + 1]:
+                ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], **style)
+            if i + 1 < rows and inside[i, j] != inside[i + 1, j]:
+                ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], **style)
 
 
 def sup_per_item(ax, rows, item: str, series, order: tuple[str, ...] = (), flag: str | None = None, flag_label: str = "",

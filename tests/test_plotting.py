@@ -75,3 +75,27 @@ def test_strip_columns_puts_series_side_by_side_at_each_position():
     assert [line.get_label() for line in ax.lines][::2] == ["a", "b"] and a0.get_color() == "red" and b0.get_marker() == "s"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["d=2", "d=3"]
     plt.close(fig)
+
+
+def test_region_boundary_draws_the_edges_between_inside_and_outside():
+    from clustertheory.plotting import region_boundary
+
+    fig, ax = plt.subplots()
+    region_boundary(ax, np.array([[True, False], [True, True]]), color="w")
+    edges = sorted((tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.lines)
+    assert edges == [((0.5, 0.5), (-0.5, 0.5)), ((0.5, 1.5), (0.5, 0.5))]  # right of (0, 0) and above (0, 1)
+    plt.close(fig)
+
+
+def test_cell_mean_heatmap_colours_the_mean_over_seeds_and_outlines_a_region():
+    from clustertheory.plotting import cell_mean_heatmap
+
+    rows = [{"x": x, "y": y, "seed": k, "ok": (x + k) % 2 == 0 or y > 1} for y in (1, 2) for x in (0, 1, 2) for k in range(2)]
+    fig, ax = plt.subplots()
+    image = cell_mean_heatmap(ax, rows, "x", "y", "ok", text=lambda first, mean: f"{first['seed']}:{mean:.1f}",
+                              inside=lambda first: first["y"] > 1, boundary={"color": "r"}, vmin=0, vmax=1)
+    assert np.array_equal(np.ma.filled(image.get_array(), np.nan), [[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    assert sorted(t.get_text() for t in ax.texts) == ["0:0.5"] * 3 + ["0:1.0"] * 3  # each cell written from its first row
+    assert len(ax.lines) == 3 and all(tuple(line.get_ydata()) == (0.5, 0.5) for line in ax.lines)  # the edge between y = 1 and y = 2
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2"]
+    plt.close(fig)

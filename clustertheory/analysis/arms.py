@@ -53,3 +53,15 @@ def cell_means(rows: Iterable[dict], key: str, cell: tuple[str, ...], **where) -
         if key in r:
             values.setdefault(tuple(r[c] for c in cell), []).append(float(r[key]))
     return {c: float(np.mean(v)) for c, v in sorted(values.items())}
+
+
+def replicate_means(rows: Iterable[dict], key: str, replicates: int, cell: tuple[str, ...], where=None) -> tuple[np.ndarray, int]:
+    """Per replicate k = 0 .. replicates - 1 (the rows' ``seed``), the mean of ``key`` over the
+    rows for which ``where(row)`` holds (every row when None), and how many distinct cells
+    (values of the ``cell`` fields) those rows cover: ((replicates,), cells); all nan and 0 when
+    no row is selected. A replicate without selected rows gets nan."""
+    chosen = [r for r in rows if where is None or where(r)]
+    if not chosen:
+        return np.full(replicates, np.nan), 0
+    cells = {tuple(r[c] for c in cell) for r in chosen}
+    return np.array([np.mean([r[key] for r in chosen if r["seed"] == k]) for k in range(replicates)]), len(cells)
