@@ -8,8 +8,8 @@ paper's definition: g constant on every cluster, natural images; distinct vertic
 
     teeth panel  band-limited class, x = bandwidth B, y = teeth T: spectral delta_F (exact)
     leak panel   band-limited class, x = B >= T (below T nothing splits: teeth panel), y = leak p
-                 (T = leak_teeth): delta_F, and the hard delta of Definition 5.2, p n / (n - 1)
-                 (the best split moves half the base points; an adversary checks it on one cell)
+                 (T = leak_teeth): delta_F, and the hard delta of Definition 5.2
+                 (analysis.regularity.leaky_comb_delta; an adversary checks it on one cell)
     mlp panel    ReLU MLP, x = width, y = T: the empirical delta (smallest split ratio a trained
                  adversary finds, an upper bound; no feature map, so no spectral delta)
 
@@ -24,82 +24,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clustertheory.analysis.arms import group, replicate_means
 from clustertheory.analysis.metrics import alignment_error, preserves_clusters
-from clustertheory.analysis.regularity import search_split, spectral_delta
-from clustertheory.config import Integer, OneOf, Real, TupleOf
+from clustertheory.analysis.regularity import leaky_comb_delta, leaky_comb_spectral_delta, spectral_delta, split_ratio_bounds
+from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
 from clustertheory.data import comb_dataset
-from clustertheory.functions.classes import make_function_class
 from clustertheory.functions.features import fourier_features
-from clustertheory.plotting import annotated_heatmap
+from clustertheory.plotting import cell_mean_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, combine_models, train_members
+from clustertheory.training.batched import Member, train_members
 
 NAME = "phase-diagram"
 SUMMARY = "capacity (B, MLP width) vs intertwining (teeth T, leak p): trained codes preserve clusters exactly where delta stays up"
 
 PANELS = ("teeth", "leak", "mlp")
 ZERO = 1e-9  # a delta within this of 0 (or 1) counts as exactly 0 (or 1): the spectral values are exact up to rounding
+CELL = ("panel", "capacity", "intertwining")  # the fields that name a cell of the diagram
 SOURCE = "package prediction from Parulekar et al. 2023, Theorems 4.5 and 5.4 (intertwined augmentations, delta-regularity)"
 
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """Data: dim d (m = 2^d clusters), points_per_cluster n. Grids: bandwidths x teeth (teeth
-    panel), leak_bandwidths x leaks at leak_teeth (leak panel), widths x mlp_teeth (mlp panel, MLP
-    depth mlp_depth). seeds: members per cell (= replicates of the diagram); train: the InfoNCE
-    training of every member. Adversary (empirical delta): restarts per cluster and steps.
+    """Data, the three grids, the training of every member, the adversary, and the thresholds.
 
-    delta_min                 the agnostic theorem's regularity level 0.4: leak cells with hard delta
-                              at least this count as regular
-    null_gap                  no difference in preserving share between two groups of cells
-    minimal_preservation_gap  the smallest difference that counts: the transition the diagram is
-                              about goes from (nearly) all seeds preserving to (nearly) none, so a
-                              gap of half the seeds is the least that deserves the name
-    max_alignment_error       training reached clean codes where nothing splits for free (the
-                              regime of the claims): mean P[g(x) != g(x+)] in delta_F = 1 cells
+    minimal_preservation_gap: the transition the diagram is about goes from (nearly) all seeds
+    preserving to (nearly) none, so a gap of half the seeds is the least that deserves the name.
     """
 
-    panels: tuple = PANELS
-    dim: int = 2
-    points_per_cluster: int = 4
-    bandwidths: tuple = (0, 1, 2, 3)
-    teeth: tuple = (1, 2, 3, 4)
-    leak_bandwidths: tuple = (2, 3)
-    leaks: tuple = (0.0, 0.05, 0.1, 0.2, 0.4)
-    leak_teeth: int = 2
-    widths: tuple = (2, 4, 8, 16)
-    mlp_teeth: tuple = (1, 2, 3)
-    mlp_depth: int = 2
-    seeds: int = 10
-    train: TrainConfig = TrainConfig(steps=300, batch_size=64, num_negatives=16, beta=2.0, lr=0.05, log_every=300)
-    adversary_restarts: int = 4
-    adversary_steps: int = 200
-    delta_min: float = 0.4
-    null_gap: float = 0.0
-    minimal_preservation_gap: float = 0.5
-    max_alignment_error: float = 0.05
-
-    constraints = {
-        "panels": TupleOf(OneOf(*PANELS), distinct=True),
-        "dim": Integer(1, 4),
-        "points_per_cluster": Integer(2),
-        "bandwidths": TupleOf(Integer(0), increasing=True),
-        "teeth": TupleOf(Integer(1), increasing=True),
-        "leak_bandwidths": TupleOf(Integer(0), increasing=True),
-        "leaks": TupleOf(Real(0, 1), increasing=True),
-        "leak_teeth": Integer(1),
-        "widths": TupleOf(Integer(1), increasing=True),
-        "mlp_teeth": TupleOf(Integer(1), increasing=True),
-        "mlp_depth": Integer(1),
-        "seeds": Integer(2),
-        "adversary_restarts": Integer(1),
-        "adversary_steps": Integer(1),
-        "delta_min": Real(0, 1, open_lo=True),
-        "null_gap": Real(-1, 1),
-        "minimal_preservation_gap": Real(0, 1),
-        "max_alignment_error": Real(0, 1),
-    }
+    panels: tuple = setting(PANELS, TupleOf(OneOf(*PANELS), distinct=True), "the panels to run")
+    dim: int = setting(2, Integer(1, 4), "code dimension d (m = 2^d clusters)")
+    points_per_cluster: int = setting(4, Integer(2), "n base points per cluster")
+    bandwidths: tuple = setting((0, 1, 2, 3), TupleOf(Integer(0), increasing=True), "teeth panel: bandwidths B (x)")
+    teeth: tuple = setting((1, 2, 3, 4), TupleOf(Integer(1), increasing=True), "teeth panel: teeth T (y)")
+    leak_bandwidths: tuple = setting((2, 3), TupleOf(Integer(0), increasing=True), "leak panel: bandwidths B (x)")
+    leaks: tuple = setting((0.0, 0.05, 0.1, 0.2, 0.4), TupleOf(Real(0, 1), increasing=True), "leak panel: leaks p (y)")
+    leak_teeth: int = setting(2, Integer(1), "leak panel: teeth T of every cell")
+    widths: tuple = setting((2, 4, 8, 16), TupleOf(Integer(1), increasing=True), "mlp panel: MLP widths (x)")
+    mlp_teeth: tuple = setting((1, 2, 3), TupleOf(Integer(1), increasing=True), "mlp panel: teeth T (y)")
+    mlp_depth: int = setting(2, Integer(1), "mlp panel: MLP depth")
+    seeds: int = setting(10, Integer(2), "members per cell (= replicates of the diagram)")
+    train: TrainConfig = setting(TrainConfig(steps=300, batch_size=64, num_negatives=16, beta=2.0, lr=0.05, log_every=300),
+                                 doc="the InfoNCE training of every member")
+    adversary_restarts: int = setting(4, Integer(1), "empirical delta: adversary restarts per cluster")
+    adversary_steps: int = setting(200, Integer(1), "empirical delta: adversary steps")
+    delta_min: float = setting(0.4, Real(0, 1, open_lo=True), "agnostic theorem's regularity level: leak cells with hard delta >= this are regular")
+    null_gap: float = setting(0.0, Real(-1, 1), "no difference in preserving share between two groups of cells")
+    minimal_preservation_gap: float = setting(0.5, Real(0, 1), "the smallest difference in preserving share that counts")
+    max_alignment_error: float = setting(0.05, Real(0, 1), "training reached clean codes where nothing splits for free (the regime of the "
+                                         "claims): mean P[g(x) != g(x+)] in delta_F = 1 cells")
 
     def validate(self) -> None:
         if self.minimal_preservation_gap < self.null_gap:
@@ -138,22 +111,18 @@ def cell_setting(unit: dict, config: Config) -> tuple[object, str, dict]:
 def adversary_deltas(batch: list[dict], config: Config, ctx: RunContext) -> dict[tuple, float]:
     """The adversary's smallest split ratio (an upper bound on the class's delta) for the mlp cells
     and for the leak cell at B = T with the largest leak (where it checks p n / (n - 1)). The mlp
-    widths of one T share a dataset and are searched in one pass (analysis.regularity.search_split
-    on the combined ensemble): restarts x clusters members per cell, each its own initialisation."""
-    out: dict[tuple, float] = {}
-    groups: dict[tuple, list[dict]] = {}
+    widths of one T share a dataset and are searched in one pass (analysis.regularity.split_ratio_bounds)."""
     top = max(config.leaks)
-    for unit in batch:
-        if unit["panel"] == "mlp" or (unit["panel"] == "leak" and unit["capacity"] == config.leak_teeth and unit["intertwining"] == top > 0):
-            groups.setdefault((unit["panel"], unit["intertwining"]), []).append(unit)
-    for (panel, y), cells in groups.items():
+    searched = [u for u in batch if u["panel"] == "mlp"
+                or (u["panel"] == "leak" and u["capacity"] == config.leak_teeth and u["intertwining"] == top > 0)]
+    out: dict[tuple, float] = {}
+    for (panel, y), cells in group(searched, "panel", "intertwining").items():
         data = cell_setting(cells[0], config)[0]
-        targets = np.tile(np.arange(data.num_clusters), config.adversary_restarts)
-        models = [make_function_class(name, data, 1, seeds=[ctx.seed_for(panel, u["capacity"], y, "adversary", k) for k in range(len(targets))], device=ctx.device, **kwargs)
-                  for u in cells for _, name, kwargs in [cell_setting(u, config)]]
-        found = search_split(combine_models(models), data, np.tile(targets, len(cells)), steps=config.adversary_steps)
-        for i, u in enumerate(cells):
-            out[cell_key(u)] = float(found.ratio[i * len(targets) : (i + 1) * len(targets)].min())
+        members = range(config.adversary_restarts * data.num_clusters)
+        seeds = [[ctx.seed_for(panel, u["capacity"], y, "adversary", k) for k in members] for u in cells]
+        classes = [cell_setting(u, config)[1:] for u in cells]
+        bounds = split_ratio_bounds(data, classes, seeds, config.adversary_restarts, config.adversary_steps, device=ctx.device)
+        out.update({cell_key(u): float(bound) for u, bound in zip(cells, bounds)})
     return out
 
 
@@ -176,7 +145,7 @@ def measure_cells(batch: list[dict], config: Config, ctx: RunContext) -> list[li
     for i, (unit, (data, name, kwargs)) in enumerate(zip(batch, settings)):
         deltas = {
             "delta_spectral": spectral_delta(fourier_features(data, kwargs["bandwidth"]), data).delta if name == "band-limited" else np.nan,
-            "delta_hard": unit["intertwining"] * n / (n - 1) if unit["panel"] == "leak" and unit["capacity"] >= config.leak_teeth else np.nan,
+            "delta_hard": leaky_comb_delta(unit["intertwining"], n) if unit["panel"] == "leak" and unit["capacity"] >= config.leak_teeth else np.nan,
             "delta_adversary": adversary.get(cell_key(unit), np.nan),
         }
         mine = codes[i * config.seeds : (i + 1) * config.seeds, : data.num_views]
@@ -194,20 +163,10 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def replicate_shares(rows: list[dict], select, seeds: int) -> tuple[np.ndarray, int]:
-    """(seeds,) share of preserving codes among the selected cells in each replicate, and the
-    number of cells selected."""
-    chosen = [r for r in rows if select(r)]
-    cells = {(r["panel"], r["capacity"], r["intertwining"]) for r in chosen}
-    if not chosen:
-        return np.full(seeds, np.nan), 0
-    return np.array([np.mean([r["preserving"] for r in chosen if r["seed"] == k]) for k in range(seeds)]), len(cells)
-
-
 def gap_claim(name: str, statement: str, rows: list[dict], treated, control, config: Config, labels: tuple[str, str], extra=()) -> Claim:
     """Paired claim: preserving share of the ``treated`` cells minus that of the ``control`` cells, per replicate."""
-    high, n_high = replicate_shares(rows, treated, config.seeds)
-    low, n_low = replicate_shares(rows, control, config.seeds)
+    high, n_high = replicate_means(rows, "preserving", config.seeds, CELL, treated)
+    low, n_low = replicate_means(rows, "preserving", config.seeds, CELL, control)
     preconditions = [Check.at_least(f"cells {labels[0]}", n_high, 1), Check.at_least(f"cells {labels[1]}", n_low, 1), *extra]
     if not (n_high and n_low):
         high = low = np.zeros(config.seeds)
@@ -226,7 +185,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     checks = [
         Check.at_most("teeth panel: |delta_F - [B < T]| (max)", max((abs(r["delta_spectral"] - e) for r, e in zip(teeth, expected)), default=np.nan), ZERO),
         Check.at_most("leak panel at B = T: |delta_F - (1 - (1 - p n/(n-1))^2)| (max)",
-                      max((abs(r["delta_spectral"] - (1 - (1 - r["intertwining"] * n / (n - 1)) ** 2)) for r in at_t), default=np.nan), ZERO),
+                      max((abs(r["delta_spectral"] - leaky_comb_spectral_delta(r["intertwining"], n)) for r in at_t), default=np.nan), ZERO),
         Check.at_most("leak panel: |adversary's best split ratio - p n/(n-1)| (max)", max((abs(r["delta_adversary"] - r["delta_hard"]) for r in checked), default=np.nan), 1e-9),
     ]
 
@@ -256,22 +215,11 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 
 # ----------------------------------------------------------------------------- figure
 
-_AXES = {
-    "teeth": ("bandwidth B (band-limited class)", "teeth T"),
-    "leak": ("bandwidth B (band-limited class), T = {teeth}", "leak p"),
-    "mlp": ("MLP width (depth {depth})", "teeth T"),
+_AXES = {  # x label, y label, title
+    "teeth": ("bandwidth B (band-limited class)", "teeth T", "white line: delta_F drops from 1 to 0 (B = T)"),
+    "leak": ("bandwidth B (band-limited class), T = {teeth}", "leak p", "red dashes: hard delta d = p n/(n-1) reaches {delta_min:g}"),
+    "mlp": ("MLP width (depth {depth})", "teeth T", "white line: around cells where an adversary\nfound a free split (d = 0)"),
 }
-
-
-def _boundary(ax, inside: np.ndarray, **style) -> None:
-    """Draw the cell edges between cells where ``inside`` holds and cells where it does not."""
-    rows, cols = inside.shape
-    for i in range(rows):
-        for j in range(cols):
-            if j + 1 < cols and inside[i, j] != inside[i, j + 1]:
-                ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], **style)
-            if i + 1 < rows and inside[i, j] != inside[i + 1, j]:
-                ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], **style)
 
 
 def _cell_text(r: dict, share: float) -> str:
@@ -291,27 +239,16 @@ def plot(rows: list[dict], config: Config):
     panels = [p for p in PANELS if any(r["panel"] == p for r in rows)]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.6), squeeze=False)
     fig.subplots_adjust(wspace=0.3)
+    inside = {"teeth": lambda r: r["delta_spectral"] >= 0.5, "leak": lambda r: r["delta_hard"] >= config.delta_min,
+              "mlp": lambda r: r["delta_adversary"] <= ZERO}
     image = None
     for ax, panel in zip(axes[0], panels):
-        mine = [r for r in rows if r["panel"] == panel]
-        xs, ys = sorted({r["capacity"] for r in mine}), sorted({r["intertwining"] for r in mine})
-        share, line = np.full((len(ys), len(xs)), np.nan), np.zeros((len(ys), len(xs)), dtype=bool)
-        text = np.full((len(ys), len(xs)), "", dtype=object)
-        for r in (r for r in mine if r["seed"] == 0):
-            i, j = ys.index(r["intertwining"]), xs.index(r["capacity"])
-            share[i, j] = np.mean([s["preserving"] for s in mine if (s["capacity"], s["intertwining"]) == (r["capacity"], r["intertwining"])])
-            text[i, j] = _cell_text(r, share[i, j])
-            line[i, j] = {"teeth": r["delta_spectral"] >= 0.5, "leak": r["delta_hard"] >= config.delta_min, "mlp": r["delta_adversary"] <= ZERO}[panel]
-        image = annotated_heatmap(ax, share, [f"{x:g}" for x in xs], [f"{y:g}" for y in ys], text=text, vmin=0, vmax=1, fontsize=6.5)
-        _boundary(ax, line, color="#d62728" if panel == "leak" else "w", lw=2.5, ls="--" if panel == "leak" else "-")
-        xlabel, ylabel = _AXES[panel]
+        boundary = {"color": "#d62728" if panel == "leak" else "w", "lw": 2.5, "ls": "--" if panel == "leak" else "-"}
+        image = cell_mean_heatmap(ax, [r for r in rows if r["panel"] == panel], "capacity", "intertwining", "preserving", text=_cell_text,
+                                  inside=inside[panel], boundary=boundary, vmin=0, vmax=1, fontsize=6.5)
+        xlabel, ylabel, title = _AXES[panel]
         ax.set(xlabel=xlabel.format(teeth=config.leak_teeth, depth=config.mlp_depth), ylabel=ylabel)
-    if "teeth" in panels:
-        axes[0][panels.index("teeth")].set_title("white line: delta_F drops from 1 to 0 (B = T)", fontsize=9)
-    if "leak" in panels:
-        axes[0][panels.index("leak")].set_title(f"red dashes: hard delta d = p n/(n-1) reaches {config.delta_min:g}", fontsize=9)
-    if "mlp" in panels:
-        axes[0][panels.index("mlp")].set_title("white line: around cells where an adversary\nfound a free split (d = 0)", fontsize=9)
+        ax.set_title(title.format(delta_min=config.delta_min), fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, label=f"share of {config.seeds} seeds whose code keeps every cluster whole")
     fig.suptitle("Trained codes keep clusters whole exactly where no function in the class splits one for free\n"
                  "(cell text: share preserving; dF spectral delta_F; d hard delta of Definition 5.2, or the adversary's bound)", fontsize=10, y=1.04)

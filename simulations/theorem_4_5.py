@@ -16,12 +16,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.codes import RealizableComb, band_limited_codes, code_summaries, loss_crosscheck
-from clustertheory.config import Integer, Real, TupleOf
-from clustertheory.statistics import z_score
+from clustertheory.analysis.codes import (
+    RealizableComb,
+    band_limited_codes,
+    code_summaries,
+    crosscheck_method_gap,
+    crosscheck_z,
+    loss_crosscheck,
+    train_codes,
+)
+from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
 
 NAME = "theorem-4.5"
 SUMMARY = "realizable comb, band-limited class: uniform cluster-preserving codes sit at the exact InfoNCE minimum, every other in-class code strictly above; trained seeds reach it"
@@ -32,47 +38,26 @@ ROUNDING = 1e-12  # float64 rounding of a mean of losses: the z-test's floor on 
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """dims: code dimensions d (the comb has comb.clusters_per_vertex * 2^d clusters).
-    seeds: trained members per d. random_codes: codes of each converse kind per d;
-    cluster-constant assignments are enumerated when there are at most enumerate_limit.
-    crosscheck_codes: codes per (d, kind) whose exact loss is recomputed by the other exact
-    method and by mc_samples Monte Carlo draws (|z| <= crosscheck_z).
-    gap_tolerance: |L - L*| counted as zero (the exact loss is accurate to ~1e-12).
-    minimal_gap: the smallest L - L* that counts as "strictly above the minimum" - the
-    theorem says any positive gap, so this is the numerical resolution, gap_tolerance.
-    null_share / minimal_share: for the proportions of seeds, a coin flip (0.5) is no effect
-    and 0.8 the least share that counts as "the minimisers training finds are preserving" /
-    "training reaches the minimum"; min_at_minimum: seeds at L* needed to test the former."""
+    """minimal_gap: the theorem says any positive gap L - L* counts as "strictly above the
+    minimum", so the least effect is the numerical resolution, gap_tolerance (the exact loss
+    is accurate to ~1e-12). null_share / minimal_share: for the proportions of seeds, a coin
+    flip (0.5) is no effect and 0.8 the least share that counts as "the minimisers training
+    finds are preserving" / "training reaches the minimum"."""
 
-    dims: tuple = (2, 3)
-    comb: RealizableComb = RealizableComb()
-    seeds: int = 10
-    train: TrainConfig = TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05)
-    random_codes: int = 64
-    enumerate_limit: int = 4096
-    crosscheck_codes: int = 3
-    mc_samples: int = 20000
-    crosscheck_z: float = 4.0
-    gap_tolerance: float = 1e-6
-    minimal_gap: float = 1e-6
-    null_share: float = 0.5
-    minimal_share: float = 0.8
-    min_at_minimum: int = 10
-
-    constraints = {
-        "dims": TupleOf(Integer(1, 6), increasing=True),
-        "seeds": Integer(1),
-        "random_codes": Integer(1),
-        "enumerate_limit": Integer(1),
-        "crosscheck_codes": Integer(1),
-        "mc_samples": Integer(2),
-        "crosscheck_z": Real(0, open_lo=True),
-        "gap_tolerance": Real(0, open_lo=True),
-        "minimal_gap": Real(0),
-        "null_share": Real(0, 1),
-        "minimal_share": Real(0, 1),
-        "min_at_minimum": Integer(1),
-    }
+    dims: tuple = setting((2, 3), TupleOf(Integer(1, 6), increasing=True), "code dimensions d (the comb has comb.clusters_per_vertex * 2^d clusters)")
+    comb: RealizableComb = setting(RealizableComb(), doc="the realizable comb data and the band-limited class")
+    seeds: int = setting(10, Integer(1), "trained members per d")
+    train: TrainConfig = setting(TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05), doc="training of every member")
+    random_codes: int = setting(64, Integer(1), "codes of each converse kind per d")
+    enumerate_limit: int = setting(4096, Integer(1), "cluster-constant assignments are enumerated when there are at most this many")
+    crosscheck_codes: int = setting(3, Integer(1), "codes per (d, kind) whose exact loss is recomputed by the other exact method and by Monte Carlo")
+    mc_samples: int = setting(20000, Integer(2), "Monte Carlo draws of each cross-check")
+    crosscheck_z: float = setting(4.0, Real(0, open_lo=True), "largest |z| of a Monte Carlo cross-check")
+    gap_tolerance: float = setting(1e-6, Real(0, open_lo=True), "|L - L*| counted as zero (the exact loss is accurate to ~1e-12)")
+    minimal_gap: float = setting(1e-6, Real(0), 'the smallest L - L* that counts as "strictly above the minimum"')
+    null_share: float = setting(0.5, Real(0, 1), "share of seeds that is no effect (a coin flip)")
+    minimal_share: float = setting(0.8, Real(0, 1), "the least share of seeds that counts")
+    min_at_minimum: int = setting(10, Integer(1), "seeds at L* needed to test that the minimisers training finds are preserving")
 
     def validate(self) -> None:
         if self.minimal_share < self.null_share:
@@ -95,9 +80,8 @@ def measure_dimension(d: int, config: Config, ctx: RunContext) -> list[dict]:
     """One row per trained seed (kind "trained") and per converse code; the first
     crosscheck_codes of every kind also carry the loss by the other methods."""
     data = config.comb.dataset(d, config.seed)
-    members = [Member("band-limited", data, config.train, ctx.seed_for("member", d, s), config.comb.class_options()) for s in range(config.seeds)]
-    trained = train_members(members, d, seed=ctx.seed_for("train", d), device=ctx.device, evaluate=lambda c: [{} for _ in c], score_table=True)
-    tables = {"trained": trained.codes.astype(np.float64)}
+    member_seeds = [ctx.seed_for("member", d, s) for s in range(config.seeds)]
+    tables = {"trained": train_codes(config.comb, data, d, config.train, member_seeds, ctx.seed_for("train", d), ctx.device)}
     rng = np.random.default_rng(ctx.seed_for("converse", d))
     tables.update(band_limited_codes(d, data, config.comb, config.random_codes, config.enumerate_limit, rng))
     l, beta = config.train.num_negatives, config.train.beta
@@ -124,8 +108,8 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     shaped = [r for r in rows if r["minimiser_shape"]]
     others = [r for r in rows if not r["minimiser_shape"]]
     checked = [r for r in rows if "loss_mc" in r]
-    method_gap = max((np.nanmax([abs(r["exact_loss"] - r["loss_multinomial"]), abs(r["exact_loss"] - r["loss_laplace"])]) for r in checked), default=np.nan)
-    mc_z = max((abs(z_score(r["loss_mc"], r["exact_loss"], max(r["loss_mc_se"], ROUNDING))) for r in checked), default=np.nan)
+    method_gap = max((crosscheck_method_gap(r) for r in checked), default=np.nan)
+    mc_z = max((crosscheck_z(r, r["exact_loss"], ROUNDING) for r in checked), default=np.nan)
     checks = [
         Check.at_most(f"uniform preserving codes: exact loss - analytic L* (max |gap| over {len(shaped)} codes)", max((abs(r["gap"]) for r in shaped), default=np.nan), tol),
         Check.at_most(f"exact loss = multinomial sum = Laplace quadrature (max |diff| over {len(checked)} codes)", method_gap, 1e-9),

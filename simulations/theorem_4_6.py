@@ -19,25 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.codes import RealizableComb, code_summaries
-from clustertheory.analysis.downstream import (
-    HeadConfig,
-    all_tasks,
-    cluster_codes_of,
-    cluster_faithful_tasks,
-    explicit_head_summary,
-    linearly_separable,
-    parity_tasks,
-    partner_split_code,
-    split_views,
-    task_errors,
-    task_ids,
-    task_string,
-)
-from clustertheory.config import Integer, Real, TupleOf
+from clustertheory.analysis.arms import group
+from clustertheory.analysis.codes import RealizableComb, code_summaries, train_codes
+from clustertheory.analysis.downstream import HeadConfig, code_task_report, partner_split_code
+from clustertheory.config import Integer, Real, TupleOf, setting
+from clustertheory.plotting import sup_per_item
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
 
 NAME = "theorem-4.6"
 SUMMARY = "downstream: the explicit ReLU head (2^d neurons) is exact on every cluster-faithful task of every learned minimiser, trained ReLU heads find such a head, linear heads fail on parity"
@@ -48,43 +36,25 @@ ROUNDING = 1e-12  # float64 rounding of exact sums of view weights
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """dims: code dimensions d (m = 2^d clusters). seeds: learned codes per d (trained together).
-    heads / linear_heads: how the ReLU (hidden None: 2^d neurons, the theorem's width) and
-    linear heads are trained. max_tasks: the task family is every non-constant task when there
-    are at most this many, else max_tasks random ones plus the code's parity-type tasks.
-    split_fractions: train / validation / test views of every cluster.
-    loss_tolerance: |L - L*| counted as zero (a learned code is a minimiser when uniform,
-    cluster-preserving and at L*). zero_error: an error at most this is zero (rounding), the
-    minimal effect of the "zero error" claims (null 1/2, chance on a balanced task) and of
-    the "linear heads fail" claim (null 0). null_share / minimal_share: for the share of
-    codes whose trained ReLU head is exact (a coin flip is no effect, 0.8 the least share that
-    counts). min_minimisers: learned minimisers needed per d to test the claims."""
+    """zero_error: an error at most this is zero (rounding); it is the minimal effect of the
+    "zero error" claims (null 1/2, chance on a balanced task) and of the "linear heads fail"
+    claim (null 0). null_share / minimal_share: for the share of codes whose trained ReLU head
+    is exact, a coin flip is no effect and 0.8 the least share that counts."""
 
-    dims: tuple = (2, 3, 4)
-    comb: RealizableComb = RealizableComb()
-    seeds: int = 10
-    train: TrainConfig = TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05)
-    heads: HeadConfig = HeadConfig("relu", restarts=8, steps=300)
-    linear_heads: HeadConfig = HeadConfig("linear", restarts=1, steps=300)
-    max_tasks: int = 256
-    split_fractions: tuple = (0.5, 0.25, 0.25)
-    loss_tolerance: float = 1e-9
-    zero_error: float = 1e-9
-    null_share: float = 0.5
-    minimal_share: float = 0.8
-    min_minimisers: int = 5
-
-    constraints = {
-        "dims": TupleOf(Integer(1, 4), increasing=True),
-        "seeds": Integer(1),
-        "max_tasks": Integer(1),
-        "split_fractions": TupleOf(Real(0, 1, open_lo=True), min_len=3, max_len=3),
-        "loss_tolerance": Real(0, open_lo=True),
-        "zero_error": Real(0, 0.5, open_lo=True),
-        "null_share": Real(0, 1),
-        "minimal_share": Real(0, 1),
-        "min_minimisers": Integer(1),
-    }
+    dims: tuple = setting((2, 3, 4), TupleOf(Integer(1, 4), increasing=True), "code dimensions d (m = 2^d clusters)")
+    comb: RealizableComb = setting(RealizableComb(), doc="the realizable comb data and the band-limited class")
+    seeds: int = setting(10, Integer(1), "learned codes per d (trained together)")
+    train: TrainConfig = setting(TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05), doc="training of every code")
+    heads: HeadConfig = setting(HeadConfig("relu", restarts=8, steps=300), doc="the ReLU heads (hidden None: 2^d neurons, the theorem's width)")
+    linear_heads: HeadConfig = setting(HeadConfig("linear", restarts=1, steps=300), doc="how the linear heads are trained")
+    max_tasks: int = setting(256, Integer(1), "all non-constant tasks if at most this many, else this many random ones plus the parity-type tasks")
+    split_fractions: tuple = setting((0.5, 0.25, 0.25), TupleOf(Real(0, 1, open_lo=True), min_len=3, max_len=3),
+                                     "train / validation / test shares of every cluster's views")
+    loss_tolerance: float = setting(1e-9, Real(0, open_lo=True), "|L - L*| counted as zero (a minimiser: uniform, cluster-preserving, at L*)")
+    zero_error: float = setting(1e-9, Real(0, 0.5, open_lo=True), "an error at most this is zero")
+    null_share: float = setting(0.5, Real(0, 1), "share of codes that is no effect (a coin flip)")
+    minimal_share: float = setting(0.8, Real(0, 1), "the least share of codes that counts")
+    min_minimisers: int = setting(5, Integer(1), "learned minimisers needed per d to test the claims")
 
     def validate(self) -> None:
         if self.comb.clusters_per_vertex != 1:
@@ -111,33 +81,14 @@ SCALES = {
 # ----------------------------------------------------------------------------- measurements
 
 
-def _task_family(codes: np.ndarray, data, config: Config, seed: int) -> np.ndarray:
-    m = data.num_clusters
-    if 2**m - 2 <= config.max_tasks:
-        return all_tasks(m)
-    return cluster_faithful_tasks(m, config.max_tasks, include=parity_tasks(cluster_codes_of(codes, data)), seed=seed)
-
-
-def evaluate_code(codes: np.ndarray, data, config: Config, seed: int, device, lp_check: bool = False) -> dict:
-    """Code facts (the explicit head on every task; with ``lp_check`` the exact best-linear
-    errors against linear programming) and one row per task of the family."""
-    tasks = _task_family(codes, data, config, seed)
-    errors = task_errors(codes, data, tasks, split_views(data, config.split_fractions, seed=seed), config.heads, config.linear_heads, seed, device)
-    vertices = cluster_codes_of(codes, data)
-    lp = [linearly_separable(vertices, t) for t in tasks] if lp_check else []
-    facts = {**explicit_head_summary(codes, data), "lp_checked": len(lp),
-             "lp_disagreements": int(sum(a != (b <= ROUNDING) for a, b in zip(lp, errors["min_linear_error"])))}
-    ids = task_ids(tasks)
-    rows = [{"task_id": int(ids[t]), "task": task_string(tasks[t]), **{key: values[t].item() for key, values in errors.items()}} for t in range(len(tasks))]
-    return {"facts": facts, "rows": rows}
-
-
 def measure_dimension(d: int, config: Config, ctx: RunContext) -> list[dict]:
-    """Learned codes (trained together) and the hand-built partner split: one row per task."""
+    """Learned codes (trained together) and the hand-built partner split: one row per task, with
+    the code's facts (the explicit head on every task; for the first minimiser of each d the exact
+    best-linear errors against linear programming)."""
     data = config.comb.dataset(d, config.seed)
-    members = [Member("band-limited", data, config.train, ctx.seed_for("member", d, s), config.comb.class_options()) for s in range(config.seeds)]
-    learned = train_members(members, d, seed=ctx.seed_for("train", d), device=ctx.device, evaluate=lambda c: [{} for _ in c], score_table=True).codes
-    tables = {"learned": learned.astype(np.float64), "partner-split": partner_split_code(data, d)[None]}
+    member_seeds = [ctx.seed_for("member", d, s) for s in range(config.seeds)]
+    learned = train_codes(config.comb, data, d, config.train, member_seeds, ctx.seed_for("train", d), ctx.device)
+    tables = {"learned": learned, "partner-split": partner_split_code(data, d)[None]}
     rows, lp_done = [], False
     for representation, table in tables.items():
         summaries = code_summaries(table, data, config.train.num_negatives, config.train.beta)
@@ -147,8 +98,9 @@ def measure_dimension(d: int, config: Config, ctx: RunContext) -> list[dict]:
                     "preserving": summary["preserving"], "min_purity": summary["min_purity"]}
             lp_check = representation == "learned" and minimiser and not lp_done  # the first minimiser of each d
             lp_done |= lp_check
-            result = evaluate_code(codes, data, config, ctx.seed_for("heads", d, representation, member), ctx.device, lp_check=lp_check)
-            rows += [{**code, **result["facts"], **row} for row in result["rows"]]
+            facts, task_rows = code_task_report(codes, data, config.max_tasks, config.split_fractions, config.heads, config.linear_heads,
+                                                ctx.seed_for("heads", d, representation, member), ctx.device, lp_check, ROUNDING)
+            rows += [{**code, **facts, **row} for row in task_rows]
     return rows
 
 
@@ -162,10 +114,7 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 
 def codes_of(rows: list[dict]) -> dict[tuple, list[dict]]:
     """Rows grouped by code: (d, representation, member) -> task rows."""
-    out: dict[tuple, list[dict]] = {}
-    for r in rows:
-        out.setdefault((r["d"], r["representation"], r["member"]), []).append(r)
-    return out
+    return group(rows, "d", "representation", "member")
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:
@@ -221,19 +170,7 @@ _SERIES = (
 
 def _panel(ax, task_rows: list[dict], title: str) -> None:
     """Per task, the sup over codes of each error; tasks ordered by the exact best-linear error."""
-    by_task: dict[int, dict] = {}
-    for r in task_rows:
-        entry = by_task.setdefault(r["task_id"], {"parity": False, **{k: 0.0 for k, *_ in _SERIES}})
-        for key, *_ in _SERIES:
-            entry[key] = max(entry[key], r[key])
-        entry["parity"] |= r["parity"]
-    order = sorted(by_task, key=lambda t: (by_task[t]["min_linear_error"], by_task[t]["linear_test_error"], t))
-    x = np.arange(len(order))
-    for key, label, colour, marker in _SERIES:
-        y = [by_task[t][key] for t in order]
-        ax.plot(x, y, marker, color=colour, ms=4 if marker != "_" else 7, alpha=0.8, ls="none", label=f"{label}: sup {max(y, default=0):.2f}")
-    parity_x = [i for i, t in enumerate(order) if by_task[t]["parity"]]
-    ax.plot(parity_x, [-0.06] * len(parity_x), "*", color="darkorange", ms=8, ls="none", label="parity-type task")
+    sup_per_item(ax, task_rows, "task_id", _SERIES, order=("min_linear_error", "linear_test_error"), flag="parity", flag_label="parity-type task")
     ax.set_ylim(-0.1, 1.0)
     ax.set_xlabel("task (ordered by exact best linear error)")
     ax.set_ylabel("error (sup over codes)")

@@ -27,6 +27,14 @@ def seed_values(rows: Iterable[dict], key: str, seed_field: str = "seed", **wher
     return np.array([r[key] for r in chosen], dtype=np.float64)
 
 
+def group(rows: Iterable[dict], *fields: str) -> dict[tuple, list[dict]]:
+    """The rows by the values of ``fields``: (values, in order of first appearance) -> rows, in order."""
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[f] for f in fields), []).append(r)
+    return out
+
+
 def per_seed(rows: Iterable[dict], key: str, **where) -> dict[int, float]:
     """seed -> mean of ``key`` over the rows matching ``where`` (rows without the key ignored)."""
     values: dict[int, list[float]] = {}
@@ -127,3 +135,15 @@ def mean_ratio(rows: Iterable[dict], key: str, field: str, numerator, denominato
     rows = list(rows)
     top, bottom = (float(np.mean([r[key] for r in select(rows, **{field: value}, **where)])) for value in (numerator, denominator))
     return top / bottom if bottom > 0 else float("inf")
+
+
+def replicate_means(rows: Iterable[dict], key: str, replicates: int, cell: tuple[str, ...], where=None) -> tuple[np.ndarray, int]:
+    """Per replicate k = 0 .. replicates - 1 (the rows' ``seed``), the mean of ``key`` over the
+    rows for which ``where(row)`` holds (every row when None), and how many distinct cells
+    (values of the ``cell`` fields) those rows cover: ((replicates,), cells); all nan and 0 when
+    no row is selected. A replicate without selected rows gets nan."""
+    chosen = [r for r in rows if where is None or where(r)]
+    if not chosen:
+        return np.full(replicates, np.nan), 0
+    cells = {tuple(r[c] for c in cell) for r in chosen}
+    return np.array([np.mean([r[key] for r in chosen if r["seed"] == k]) for k in range(replicates)]), len(cells)

@@ -25,6 +25,10 @@ Exact references that need no training:
     :func:`min_linear_errors`     the least error of any linear head sign(w.z + c) (d <= 4, by
                                   enumerating the threshold labellings of the cube)
     :func:`explicit_relu_head`    the Theorem 4.6 construction, evaluated directly
+
+Reports: :func:`task_errors` (every error on one code, per task), :func:`explicit_head_summary`,
+:func:`task_family` and :func:`code_task_report` (what Theorem 4.6 measures on one code), and
+:func:`code_bayes_summary` and :func:`vertex_law_rows` (what Theorem 4.7 measures on one code).
 """
 
 from __future__ import annotations
@@ -643,6 +647,39 @@ def head_comparison(codes, data: ViewDataset, num_tasks: int, seed: int = 0, dev
             "relu_train_excess": float((relu.train_error - bayes).mean()), "tasks": len(tasks)}
 
 
+def task_family(codes, data: ViewDataset, max_tasks: int, seed: int = 0) -> np.ndarray:
+    """(T, m) the tasks heads are trained on for one code: every non-constant task when there
+    are at most ``max_tasks`` (2^m - 2 <= max_tasks), else ``max_tasks`` random ones (seeded)
+    joined by the code's parity-type tasks (:func:`cluster_faithful_tasks`, :func:`parity_tasks`)."""
+    m = data.num_clusters
+    if 2**m - 2 <= max_tasks:
+        return all_tasks(m)
+    return cluster_faithful_tasks(m, max_tasks, include=parity_tasks(cluster_codes_of(codes, data)), seed=seed)
+
+
+def code_task_report(codes, data: ViewDataset, max_tasks: int, fractions, relu: HeadConfig, linear: HeadConfig, seed: int = 0,
+                     device="cpu", lp_check: bool = False, rounding: float = 1e-12) -> tuple[dict, list[dict]]:
+    """Theorem 4.6 on one code (V, d): (facts, task rows).
+
+    facts      :func:`explicit_head_summary` (the explicit head on every task), and
+               lp_checked / lp_disagreements: with ``lp_check``, on how many tasks of the family
+               the exact best-linear error (zero when <= ``rounding``) disagrees with linear
+               programming on the cluster vertices (:func:`linearly_separable`); else 0 / 0
+    task rows  one per task of :func:`task_family`: task_id, task (:func:`task_string`) and
+               every :func:`task_errors` field, heads trained on the views of
+               ``split_views(data, fractions, seed)`` with seed ``seed``
+    """
+    tasks = task_family(codes, data, max_tasks, seed)
+    errors = task_errors(codes, data, tasks, split_views(data, fractions, seed=seed), relu, linear, seed, device)
+    vertices = cluster_codes_of(codes, data)
+    lp = [linearly_separable(vertices, t) for t in tasks] if lp_check else []
+    facts = {**explicit_head_summary(codes, data), "lp_checked": len(lp),
+             "lp_disagreements": int(sum(a != (b <= rounding) for a, b in zip(lp, errors["min_linear_error"])))}
+    ids = task_ids(tasks)
+    rows = [{"task_id": int(ids[t]), "task": task_string(tasks[t]), **{key: values[t].item() for key, values in errors.items()}} for t in range(len(tasks))]
+    return facts, rows
+
+
 def explicit_head_summary(codes, data: ViewDataset) -> dict[str, float]:
     """The Theorem 4.6 construction on every non-constant task (m <= 16): its sup error, the
     (min, max) number of active neurons and of their pre-activations over the views, and the
@@ -657,6 +694,38 @@ def explicit_head_summary(codes, data: ViewDataset) -> dict[str, float]:
         "explicit_min_pre": float(pre.min()),
         "explicit_max_pre": float(pre.max()),
         "bayes_sup_all_tasks": float(bayes_errors(codes, data, tasks).max()),
+    }
+
+
+def vertex_law_given_cluster(codes, data: ViewDataset) -> np.ndarray:
+    """(m, 2^d) P[g(x) = v | x in cluster c] over natural images x ~ D_o (rows sum to 1)."""
+    return cluster_vertex_mass(codes, data, weights=natural_view_weights(data)) / data.cluster_weight[:, None]
+
+
+def vertex_law_rows(codes, data: ViewDataset) -> list[dict]:
+    """:func:`vertex_law_given_cluster` as rows {cluster, vertex, mass}, cluster-major."""
+    mass = vertex_law_given_cluster(codes, data)
+    return [{"cluster": c, "vertex": v, "mass": float(mass[c, v])} for c in range(mass.shape[0]) for v in range(mass.shape[1])]
+
+
+def code_bayes_summary(codes, data: ViewDataset, rounding: float = 1e-12) -> dict[str, float]:
+    """Theorem 4.7 on one code (V, d): exact Bayes errors (any head) and how the natural mass of
+    the clusters spreads over the vertices (m <= 16):
+
+    bayes_balanced_min    least Bayes error over the balanced tasks (sum_c y_c = 0)
+    bayes_sup             sup Bayes error over every non-constant task
+    vertices_per_cluster  mean over clusters of the vertices holding natural mass > ``rounding``
+    share_deviation       max_{c,v} |P[c, g(x) = v] - P[c] / 2^d| over natural images
+                          (0: every vertex carries every cluster in equal parts)
+    """
+    tasks = all_tasks(data.num_clusters)
+    balanced = tasks[tasks.sum(axis=1) == 0]
+    shares = cluster_vertex_mass(codes, data, weights=natural_view_weights(data))
+    return {
+        "bayes_balanced_min": float(bayes_errors(codes, data, balanced).min()),
+        "bayes_sup": float(bayes_errors(codes, data, tasks).max()),
+        "vertices_per_cluster": float((shares > rounding).sum(axis=1).mean()),
+        "share_deviation": float(np.abs(shares - data.cluster_weight[:, None] / shares.shape[1]).max()),
     }
 
 

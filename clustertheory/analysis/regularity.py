@@ -16,7 +16,11 @@ every cluster c that f splits (Definition 5.2). Three measurements:
   delta_F = 1 - lambda_(m+1) of the generalised eigenproblem M v = lambda Sigma v, exact on the
   finite views;
 * :func:`empirical_delta` - for any class, the smallest ratio R / Delta that a gradient-trained
-  adversary in F finds (an upper bound on the class's delta).
+  adversary in F finds (an upper bound on the class's delta); :func:`split_ratio_bounds` - the
+  same for several classes on one dataset in one pass.
+
+On a leaky comb the hard delta and delta_F of the band-limited class at B = T have closed forms
+(:func:`leaky_comb_delta`, :func:`leaky_comb_spectral_delta`).
 
 Theorem 5.4 perturbs a code g that splits a cluster: the split coordinate is made constant on the
 cluster (closure), :func:`relabel_cluster`. The weighted InfoNCE of the paper's corollary is
@@ -70,6 +74,7 @@ from clustertheory.config import (
 from clustertheory.data import comb_dataset
 from clustertheory.data.views import ViewDataset
 from clustertheory.functions.classes import ScoreModel, make_function_class
+from clustertheory.training.batched import combine_models
 
 # ----------------------------------------------------------------------------- spectral delta
 
@@ -717,3 +722,44 @@ def empirical_delta(
         splits_found=int(np.isfinite(found.ratio).sum()),
         restarts=restarts,
     )
+
+
+def split_ratio_bounds(
+    data: ViewDataset,
+    classes: Sequence[tuple[str, dict]],
+    seeds: Sequence[Sequence[int]],
+    restarts: int,
+    steps: int,
+    device="cpu",
+) -> np.ndarray:
+    """(C,) :func:`empirical_delta` of C function classes on one dataset, searched in one pass.
+
+    Class i is ``classes[i] = (name, class_kwargs)``; it gets ``restarts * m`` single-output
+    members, member k targeting cluster k % m from its own initialisation ``seeds[i][k]``. All
+    members are combined into one ensemble (``training.batched.combine_models``) and trained by
+    :func:`search_split`; each class's bound is the smallest exact ratio R / Delta its members
+    found (inf: none split its cluster).
+    """
+    restarts = check_positive_int("restarts", restarts)
+    targets = np.tile(np.arange(data.num_clusters), restarts)
+    if len(seeds) != len(classes) or any(len(s) != len(targets) for s in seeds):
+        raise ValueError(f"seeds must hold {len(targets)} seeds (restarts x clusters) for each of the {len(classes)} classes")
+    models = [make_function_class(name, data, 1, seeds=list(cell), device=device, **kwargs) for (name, kwargs), cell in zip(classes, seeds)]
+    found = search_split(combine_models(models), data, np.tile(targets, len(classes)), steps=steps)
+    return np.array([found.ratio[i * len(targets) : (i + 1) * len(targets)].min() for i in range(len(classes))])
+
+
+def leaky_comb_delta(leak: float, points_per_cluster: int) -> float:
+    """The hard delta (Definition 5.2) of a class that can split along the teeth (B >= T) on a
+    comb with leak p and n natural images per cluster: p n / (n - 1). The best split moves half
+    the natural images of a cluster; a leak p sends the fraction p n / (n - 1) of their
+    augmentations to the other half."""
+    n = check_positive_int("points_per_cluster", points_per_cluster)
+    if n < 2:
+        raise ValueError(f"points_per_cluster must be >= 2 (a split moves half of them), got {n}")
+    return check_nonneg("leak", leak) * n / (n - 1)
+
+
+def leaky_comb_spectral_delta(leak: float, points_per_cluster: int) -> float:
+    """delta_F of the band-limited class at B = T on that comb: 1 - (1 - p n / (n - 1))^2."""
+    return 1 - (1 - leaky_comb_delta(leak, points_per_cluster)) ** 2

@@ -1,6 +1,7 @@
 """Reading paired arms from result rows."""
 
 import numpy as np
+import pytest
 
 from clustertheory.analysis import arms
 
@@ -74,3 +75,21 @@ def test_mean_ratio_of_two_arms():
     assert arms.mean_ratio(ROWS, "x", "method", "a", "b", kind="final", seed=0) == 2.0 / 0.5
     assert arms.mean_ratio(ROWS, "x", "method", "a", "b", cell=2, seed=0) == 3.0
     assert arms.mean_ratio([{"m": "a", "x": 1.0}, {"m": "b", "x": 0.0}], "x", "m", "a", "b") == float("inf")
+
+
+def test_group_keeps_first_appearance_order_of_keys_and_rows():
+    groups = arms.group(ROWS, "method", "seed")
+    assert list(groups) == [("a", 0), ("b", 0), ("a", 1), ("b", 2)]
+    assert [r["cell"] for r in groups[("a", 0)]] == [1, 2, 1] and groups[("a", 0)][2]["kind"] == "curve"
+    assert arms.group([], "method") == {}
+
+
+def test_replicate_means_average_each_seed_over_the_selected_cells():
+    rows = [{"cell": c, "seed": k, "ok": ok} for c, flags in ((1, (True, False)), (2, (True, True)), (3, (False, False))) for k, ok in enumerate(flags)]
+    means, cells = arms.replicate_means(rows, "ok", 2, ("cell",), where=lambda r: r["cell"] < 3)
+    assert cells == 2 and np.array_equal(means, [1.0, 0.5])
+    with pytest.warns(RuntimeWarning):  # the mean of no rows
+        means, cells = arms.replicate_means(rows, "ok", 3, ("cell",))
+    assert cells == 3 and np.allclose(means[:2], [2 / 3, 1 / 3]) and np.isnan(means[2])  # no row of replicate 2
+    means, cells = arms.replicate_means(rows, "ok", 2, ("cell",), where=lambda r: False)
+    assert cells == 0 and np.isnan(means).all()

@@ -14,11 +14,15 @@ from clustertheory.analysis.codes import (
     cluster_constant_laws,
     code_summaries,
     code_summary,
+    crosscheck_method_gap,
+    crosscheck_z,
     law_margins,
     loss_crosscheck,
+    train_codes,
 )
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.hypercube import vertex_codes
+from clustertheory.training import TrainConfig
 
 COMB = RealizableComb()
 
@@ -60,6 +64,30 @@ def test_loss_crosscheck_agrees_with_the_exact_loss():
     assert abs(check["loss_multinomial"] - exact) < 1e-12 and abs(check["loss_laplace"] - exact) < 1e-12
     assert abs(check["loss_mc"] - exact) < 4 * check["loss_mc_se"]
     assert np.isnan(loss_crosscheck(codes, data, 2000, 2.0, 100)["loss_multinomial"])  # too many multinomial terms
+
+
+def test_crosscheck_readers_take_the_largest_method_gap_and_the_monte_carlo_z():
+    row = {"exact_loss": 1.0, "loss_multinomial": 1.0 + 2e-10, "loss_laplace": 1.0 - 5e-10, "loss_mc": 1.03, "loss_mc_se": 0.01}
+    assert crosscheck_method_gap(row) == pytest.approx(5e-10, rel=1e-6)
+    assert crosscheck_method_gap({**row, "loss_multinomial": float("nan")}) == pytest.approx(5e-10, rel=1e-6)  # nan skipped
+    assert crosscheck_z(row, row["exact_loss"], 1e-12) == pytest.approx(3.0)
+    assert crosscheck_z(row, 1.05, 1e-12) == pytest.approx(2.0)
+    assert crosscheck_z({**row, "loss_mc_se": 0.0}, 1.0, 1e-2) == pytest.approx(3.0)  # the floor stands in for se = 0
+
+
+def test_train_codes_trains_one_member_per_class_and_seed():
+    data = RealizableComb(bandwidth=0).dataset(2)
+    train = TrainConfig(steps=30, batch_size=32, num_negatives=4, beta=2.0, lr=0.05)
+    codes = train_codes(RealizableComb(bandwidth=0), data, 2, train, [11, 12, 13], seed=5, classes=("band-limited", "lookup"))
+    assert codes.shape == (6, data.num_views, 2) and codes.dtype == np.float64 and set(np.unique(codes)) <= {-1.0, 1.0}
+    # bandwidth 0: the band-limited members see only the cluster, so their codes are constant on every cluster
+    assert all(len(np.unique(table[data.content == c], axis=0)) == 1 for table in codes[:3] for c in range(data.num_clusters))
+    again = train_codes(RealizableComb(bandwidth=0), data, 2, train, [11, 12, 13], seed=5, classes=("band-limited", "lookup"))
+    np.testing.assert_array_equal(again, codes)  # seeded: the same codes again
+    lookup = codes[3:]
+    assert not all(len(np.unique(table[data.content == c], axis=0)) == 1 for table in lookup for c in range(data.num_clusters))
+    with pytest.raises(ValueError, match="classes"):
+        train_codes(COMB, data, 2, train, [1], seed=0, classes=("mlp",))
 
 
 def test_band_limited_codes_are_in_the_class_and_split_codes_split():

@@ -19,7 +19,9 @@ from clustertheory.analysis.downstream import (
     cluster_codes_of,
     cluster_faithful_tasks,
     cluster_vertex_mass,
+    code_bayes_summary,
     code_groups,
+    code_task_report,
     explicit_head_errors,
     explicit_head_summary,
     explicit_relu_head,
@@ -35,10 +37,13 @@ from clustertheory.analysis.downstream import (
     set_code,
     split_views,
     task_errors,
+    task_family,
     task_ids,
     task_string,
     tasks_from_ids,
     threshold_labellings,
+    vertex_law_given_cluster,
+    vertex_law_rows,
 )
 from clustertheory.analysis.exact_loss import population_infonce, uniform_minimum
 from clustertheory.analysis.hypercube import vertex_codes, vertex_index
@@ -331,3 +336,39 @@ def test_head_comparison_on_a_preserving_code_favours_the_relu_head(comb3):
     assert result["linear_error"] > 0.0  # the parity tasks of the cube are not linearly separable
     mixed = head_comparison(mixing_code(comb3, 3), comb3, num_tasks=6, seed=0)
     assert mixed["relu_error"] > 0.2  # a mixing code hides the clusters from every head
+
+
+def test_task_family_is_every_task_up_to_max_tasks_else_a_sample_with_the_parity_tasks(comb2, comb3):
+    assert np.array_equal(task_family(preserving_code(comb2, 2), comb2, 14), all_tasks(4))  # 2^4 - 2 = 14 tasks: all
+    sample = task_family(preserving_code(comb2, 2), comb2, 13, seed=1)
+    assert 13 <= len(sample) <= 15 and len(task_ids(sample)) == len(set(task_ids(sample)))  # 13 drawn, the parity tasks added
+    assert set(task_ids(parity_tasks(vertex_codes(2)))) <= set(task_ids(sample))
+    family = task_family(preserving_code(comb3, 3), comb3, 10, seed=0)
+    assert 10 <= len(family) <= 10 + 8 and set(task_ids(parity_tasks(vertex_codes(3)))) <= set(task_ids(family))
+    assert np.array_equal(family, task_family(preserving_code(comb3, 3), comb3, 10, seed=0))
+
+
+def test_code_task_report_gives_the_code_facts_and_one_row_per_task(comb2):
+    relu, linear = HeadConfig("relu", restarts=4), HeadConfig("linear", restarts=1)
+    facts, rows = code_task_report(preserving_code(comb2, 2), comb2, 256, (0.5, 0.25, 0.25), relu, linear, seed=3, lp_check=True)
+    assert facts == {**explicit_head_summary(preserving_code(comb2, 2), comb2), "lp_checked": 14, "lp_disagreements": 0}
+    assert [r["task_id"] for r in rows] == list(range(1, 15)) and rows[0]["task"] == task_string(tasks_from_ids([1], 4)[0])
+    errors = task_errors(preserving_code(comb2, 2), comb2, all_tasks(4), split_views(comb2, seed=3), relu, linear, seed=3)
+    assert [r["linear_test_error"] for r in rows] == errors["linear_test_error"].tolist()  # the split and heads of seed 3
+    assert sum(r["parity"] for r in rows) == 2 and all(r["min_linear_error"] > 0 for r in rows if r["parity"])
+    facts, _ = code_task_report(preserving_code(comb2, 2), comb2, 256, (0.5, 0.25, 0.25), relu, linear, seed=3, rounding=-1.0, lp_check=True)
+    assert facts["lp_disagreements"] == 12  # every separable task now disagrees: no error counts as zero
+    assert code_task_report(preserving_code(comb2, 2), comb2, 256, (0.5, 0.25, 0.25), relu, linear)[0]["lp_checked"] == 0
+
+
+def test_code_bayes_summary_tells_a_mixing_code_from_a_preserving_one():
+    data = comb_dataset(4, 8, 3)
+    mixing, preserving = code_bayes_summary(mixing_code(data, 2), data), code_bayes_summary(preserving_code(data, 2), data)
+    assert mixing["bayes_balanced_min"] == pytest.approx(0.5) and mixing["bayes_sup"] == pytest.approx(0.5)
+    assert mixing["vertices_per_cluster"] == 4.0 and mixing["share_deviation"] < 1e-15
+    assert preserving == {"bayes_balanced_min": 0.0, "bayes_sup": 0.0, "vertices_per_cluster": 1.0, "share_deviation": pytest.approx(0.25 - 0.25 / 4)}
+    law = vertex_law_given_cluster(partner_split_code(data, 2), data)
+    assert np.allclose(law.sum(axis=1), 1.0) and np.allclose(law[0], [0.5, 0.5, 0.0, 0.0])
+    assert code_bayes_summary(partner_split_code(data, 2), data)["vertices_per_cluster"] == 2.0
+    rows = vertex_law_rows(partner_split_code(data, 2), data)
+    assert len(rows) == 16 and rows[1] == {"cluster": 0, "vertex": 1, "mass": 0.5} and rows[4]["cluster"] == 1

@@ -19,6 +19,8 @@ from clustertheory.analysis.regularity import (
     empirical_delta,
     grid_table,
     implied_c,
+    leaky_comb_delta,
+    leaky_comb_spectral_delta,
     near_uniform_c,
     relabel_cluster,
     relabelling_rows,
@@ -26,6 +28,7 @@ from clustertheory.analysis.regularity import (
     search_split,
     spectral_delta,
     split_code,
+    split_ratio_bounds,
     split_statistics,
     split_summaries,
     sufficient_conditions,
@@ -235,6 +238,32 @@ def test_band_limited_adversary_finds_free_split_exactly_from_bandwidth_teeth_on
     # agrees with every comb set needs 2T = 6: every split found below T must pay
     assert below.splits_found > 0 and below.delta > 0
     assert at.delta == 0.0
+
+
+def test_split_ratio_bounds_search_several_classes_in_one_pass_as_alone():
+    data = comb_dataset(2, 4, 3)
+    seeds = [[7 * 100_003 + k for k in range(4)], [100 + k for k in range(4)]]
+    classes = [("band-limited", {"bandwidth": 2}), ("band-limited", {"bandwidth": 3})]
+    bounds = split_ratio_bounds(data, classes, seeds, restarts=2, steps=120)
+    alone = empirical_delta(data, "band-limited", restarts=2, steps=120, seed=7, bandwidth=2)
+    assert bounds.shape == (2,) and bounds[0] == alone.delta and bounds[0] > 0  # class 0: the seeds empirical_delta uses
+    assert bounds[1] == 0.0  # B = T splits for free
+    assert split_ratio_bounds(data, classes[1:], seeds[1:], restarts=2, steps=120)[0] == bounds[1]
+    with pytest.raises(ValueError, match="seeds"):
+        split_ratio_bounds(data, classes, [seeds[0]], restarts=2, steps=10)
+
+
+def test_leaky_comb_deltas_match_the_spectral_delta_at_b_equal_t():
+    n, teeth = 4, 2
+    for leak in (0.0, 0.1, 0.4):
+        data = comb_dataset(4, n, teeth, leak=leak)
+        assert leaky_comb_delta(leak, n) == pytest.approx(leak * n / (n - 1))
+        spectral = spectral_delta(fourier_features(data, teeth), data).delta
+        assert spectral == pytest.approx(leaky_comb_spectral_delta(leak, n), abs=1e-9)
+    with pytest.raises(ValueError, match="points_per_cluster"):
+        leaky_comb_delta(0.1, 1)
+    with pytest.raises(ValueError, match="leak"):
+        leaky_comb_delta(-0.1, 4)
 
 
 def test_found_ratio_is_the_exact_ratio_of_the_returned_labels():
