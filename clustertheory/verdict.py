@@ -40,6 +40,13 @@ from .sweep import to_jsonable as _jsonable
 STATUSES = ("reproduced", "not-reproduced", "inconclusive", "not-testable")
 
 
+def largest(values: Iterable) -> float:
+    """The largest of ``values`` as a float, NaN when there is none: the value a check or an
+    exact claim reports as "the worst case over every row" (NaN fails every check)."""
+    values = [float(v) for v in values]
+    return max(values) if values else math.nan
+
+
 def count_statuses(statuses: Iterable[str]) -> dict[str, int]:
     """Status -> how many of ``statuses`` have it, in the order of STATUSES (0 where none)."""
     counts = {status: 0 for status in STATUSES}

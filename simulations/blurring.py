@@ -26,6 +26,7 @@ from clustertheory.analysis.hypercube import MAX_EXACT_DIM
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
 from clustertheory.plotting import hit_map, named_curves
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 
 NAME = "blurring"
 SUMMARY = "Lemma 4.4's blurring chain, exactly: where a lazy-walk step lowers the loss and where it raises it (below a Walsh-curvature threshold)"
@@ -109,23 +110,18 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "experiment"} for r in rows]
 
 
-def _max(values, empty: float = math.nan) -> float:
-    values = [float(v) for v in values]
-    return max(values) if values else empty
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     """Package checks (loss, curvature, search against exact and simulated references) and the
     claims: blurring inside the conditions, and our thresholds."""
     search, chain, uniform = select(rows, kind="search"), select(rows, kind="chain"), select(rows, kind="uniform")
     thresholds = select(rows, kind="threshold")
     checks = [
-        Check.at_most("distance law of D_t vs that of D_0 times K^t (max |diff|)", _max(r["propagation_error"] for r in chain), 1e-10),
+        Check.at_most("distance law of D_t vs that of D_0 times K^t (max |diff|)", largest(r["propagation_error"] for r in chain), 1e-10),
         Check.at_most("exact Ltilde vs Monte Carlo along the chains (max |z|)",
-                      _max(bl.monte_carlo_z(r) for r in chain if not math.isnan(r["mc_loss"])), config.loss_z_limit),
-        Check.at_most("Ltilde(uniform) vs the closed-form minimum (max rel. error)", _max(abs(r["loss"] / r["uniform_minimum"] - 1) for r in uniform), 1e-10),
-        Check.at_most("curvature formula vs second difference of Ltilde (max |diff| / max_k |c_k|)", _max(bl.curvature_fd_errors(rows)), 1e-4),
-        Check.at_most("search's loss change vs the exact one on the laws it reports (max |diff|)", _max(abs(r["search_increase"] - r["search_increase_exact"]) for r in search), 1e-10),
+                      largest(bl.monte_carlo_z(r) for r in chain if not math.isnan(r["mc_loss"])), config.loss_z_limit),
+        Check.at_most("Ltilde(uniform) vs the closed-form minimum (max rel. error)", largest(abs(r["loss"] / r["uniform_minimum"] - 1) for r in uniform), 1e-10),
+        Check.at_most("curvature formula vs second difference of Ltilde (max |diff| / max_k |c_k|)", largest(bl.curvature_fd_errors(rows)), 1e-4),
+        Check.at_most("search's loss change vs the exact one on the laws it reports (max |diff|)", largest(abs(r["search_increase"] - r["search_increase_exact"]) for r in search), 1e-10),
     ]
 
     cells = bl.cell_increases(rows, config.log_d_factor)
@@ -140,7 +136,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     claims = [
         Claim.from_exact(
             "blurring-lowers-inside", LEMMA, f"for d > 3 and beta > c log d (c = {config.log_d_factor:g}) every blurring step strictly lowers Ltilde unless D is uniform",
-            _max(v["increase"] for v in inside.values()), units, **lowers, n=len(inside),
+            largest(v["increase"] for v in inside.values()), units, **lowers, n=len(inside),
             preconditions=[Check.at_least("cells inside the conditions", len(inside), 1), sensitive]),
         Claim.from_exact(
             "raises-below-threshold", "package prediction (Walsh curvature of Ltilde at the uniform law)",
@@ -151,14 +147,14 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
         Claim.from_exact(
             "lowers-above-threshold", "package prediction (Walsh curvature of Ltilde at the uniform law)",
             "outside the paper's conditions, wherever every Walsh curvature at the uniform law is positive, every step lowers Ltilde",
-            _max(v["increase"] for v in positive_outside.values()), units, **lowers, n=len(positive_outside),
+            largest(v["increase"] for v in positive_outside.values()), units, **lowers, n=len(positive_outside),
             preconditions=[Check.at_least("cells outside the conditions with positive curvature", len(positive_outside), 1), sensitive]),
         Claim.from_exact(
             "threshold-below-log-d", f"{LEMMA} (its condition beta > c log d, c = {config.log_d_factor:g}, at the uniform law)",
             "for d > 3 the uniform law is a local minimiser of Ltilde once beta > c log d: beta*(d, l) <= c log d",
-            _max((r["beta_star"] / (config.log_d_factor * r["log_d"]) for r in thresholds if r["d"] > 3), math.nan), "beta*(d, l) / (c log d), largest over d > 3 and l",
+            largest(r["beta_star"] / (config.log_d_factor * r["log_d"]) for r in thresholds if r["d"] > 3), "beta*(d, l) / (c log d), largest over d > 3 and l",
             null=1.0, minimal_effect=1.0, direction="less", n=sum(r["d"] > 3 for r in thresholds),
-            preconditions=[Check.at_most("sign changes of the smallest curvature along the beta scan (max)", _max(r["sign_changes"] for r in thresholds), 1)]),
+            preconditions=[Check.at_most("sign changes of the smallest curvature along the beta scan (max)", largest(r["sign_changes"] for r in thresholds), 1)]),
     ]
     return Verdict(checks, claims)
 

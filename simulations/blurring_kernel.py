@@ -26,6 +26,7 @@ from clustertheory.analysis.arms import select
 from clustertheory.analysis.hypercube import MAX_EXACT_DIM
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 
 NAME = "blurring-kernel"
 SUMMARY = "Lemma 4.4's distance chain, exactly: the printed +2 kernel entry vs simulated walkers, and the Lemma 18 sum (= 0, not < 0)"
@@ -86,20 +87,15 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "experiment"} for r in rows]
 
 
-def _max(values, empty: float = math.nan) -> float:
-    values = [float(v) for v in values]
-    return max(values) if values else empty
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     """Package checks (the kernel against enumeration, stationarity and simulated walkers) and the
     claims: the printed kernel entry and Lemma 18."""
     kernel, lemma = select(rows, kind="kernel"), select(rows, kind="lemma18")
-    kernel_check = Check.at_most("kernel vs simulated bit-flip walkers (max |z|)", _max(r["max_abs_z"] for r in kernel), config.kernel_z_limit)
+    kernel_check = Check.at_most("kernel vs simulated bit-flip walkers (max |z|)", largest(r["max_abs_z"] for r in kernel), config.kernel_z_limit)
     checks = [
-        Check.at_most("kernel rows sum to 1 (max |sum - 1|)", _max(abs(r["row_sum"] - 1) for r in kernel), 1e-12),
-        Check.at_most("kernel vs the enumerated joint moves of two walkers (max |diff|)", _max(r["enumeration_error"] for r in kernel), 1e-12),
-        Check.at_most("Binomial(d, 1/2) is stationary for the kernel (max |pi K - pi|)", _max(r["stationarity_residual"] for r in kernel), 1e-12),
+        Check.at_most("kernel rows sum to 1 (max |sum - 1|)", largest(abs(r["row_sum"] - 1) for r in kernel), 1e-12),
+        Check.at_most("kernel vs the enumerated joint moves of two walkers (max |diff|)", largest(r["enumeration_error"] for r in kernel), 1e-12),
+        Check.at_most("Binomial(d, 1/2) is stationary for the kernel (max |pi K - pi|)", largest(r["stationarity_residual"] for r in kernel), 1e-12),
         kernel_check,
     ]
     last = max(config.kernel_dims)
@@ -113,11 +109,11 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             "two independent lazy walkers at distance h move to h + 2 with probability (d-h)(d-h+1)/(4d^2)",
             gap, f"probability: |printed entry - simulated frequency| at d = {last}, h = {config.kernel_claim_h}",
             null=config.kernel_margin, minimal_effect=config.kernel_margin, direction="less", detectable=st.detectable_proportion(frequency.estimate, frequency.n),
-            preconditions=[Check.at_most("simulated walkers vs the enumerated joint moves (max |z|)", _max(r["max_abs_z_enumerated"] for r in kernel), config.kernel_z_limit)]),
+            preconditions=[Check.at_most("simulated walkers vs the enumerated joint moves (max |z|)", largest(r["max_abs_z_enumerated"] for r in kernel), config.kernel_z_limit)]),
         Claim.from_exact(
             "lemma-18-negative", "Parulekar et al. 2023, Lemma 18",
             "sum_k C(d,k) Delta_C(k) < 0 for every C > 1 once beta > c log d",
-            _max(r["lemma18_relative"] for r in in_regime), "largest sum_k C(d,k) Delta_C(k) / sum_k C(d,k) |Delta_C(k)| on the grid",
+            largest(r["lemma18_relative"] for r in in_regime), "largest sum_k C(d,k) Delta_C(k) / sum_k C(d,k) |Delta_C(k)| on the grid",
             null=0.0, minimal_effect=-config.lemma_minimal, direction="less", n=len(in_regime),
             preconditions=[Check.at_least("grid points with beta > c log d", len(in_regime), 1), kernel_check]),
     ]

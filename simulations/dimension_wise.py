@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.sentences import fit_matched_share, rank_metrics
+from clustertheory.analysis.sentences import rank_metrics
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.data import SentenceSettings
 from clustertheory.data.dropout import observations
@@ -35,6 +35,7 @@ from clustertheory.functions import EncoderSettings
 from clustertheory.losses import barlow_decorrelation, dimension_wise
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig
+from clustertheory.training.sentences import fit_matched_share
 from clustertheory.utils import torch_generator
 
 NAME = "dimension-wise"

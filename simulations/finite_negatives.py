@@ -29,7 +29,7 @@ from clustertheory.plotting import annotated_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.statistics import z_score
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
+from clustertheory.training.batched import Member, no_evaluation, train_members
 
 NAME = "finite-negatives"
 SUMMARY = "l from 1 to 1024 and beta: the uniform law is the exact minimiser for every l; which l, beta and negative regime training reaches it with; same-cluster negatives at sum pi^2"
@@ -97,7 +97,7 @@ def train_cells(cells: list[dict], config: Config, ctx: RunContext) -> list[list
     first, shape = cells[0], members[0].config
     rows_per_member = shape.batch_size * (2 + max(c["l"] for c in cells))  # relaxing the score table pays off past the view count
     codes = train_members(members, config.d, seed=ctx.seed_for("train", first["mode"], first["l"], first["beta"]), device=ctx.device,
-                          evaluate=lambda c: [{} for _ in c], score_table=rows_per_member > data.num_views).codes.astype(np.float64)
+                          evaluate=no_evaluation, score_table=rows_per_member > data.num_views).codes.astype(np.float64)
     out = []
     for k, cell in enumerate(cells):
         table = codes[k * config.seeds:(k + 1) * config.seeds]

@@ -13,7 +13,7 @@ debiasing, with the weights' gradient as in the HCL code or detached, hard selec
 et al.'s synthetic negatives without and with debiasing) all score K negatives; ``methods``
 names the ones trained (by default the eight the claims compare).
 
-Measured per run (clustertheory.analysis.negatives.train_negative_methods): the false negatives
+Measured per run (clustertheory.training.negatives.train_negative_methods): the false negatives
 each loss sees, the share of anchors at the Chuang floor, the negatives' cosine to their anchor,
 and what happened to the classes (preserved / merged / split / mixed).
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.negatives import prior_z_scores, train_negative_methods
+from clustertheory.analysis.negatives import prior_z_scores
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
 from clustertheory.data import comb_dataset
 from clustertheory.functions import EnsembleMLP
@@ -33,6 +33,7 @@ from clustertheory.losses.hard_negatives import NEGATIVE_METHODS, SYNTHESIS_MODE
 from clustertheory.plotting import count_table, grouped_bars
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig
+from clustertheory.training.negatives import train_negative_methods
 
 NAME = "hard-negatives"
 SUMMARY = "plain / debiased / hard / synthetic negatives where clusters are latent classes: false negatives, floor share, split / merge / preserve"

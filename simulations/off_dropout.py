@@ -28,11 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustertheory.analysis import arms
-from clustertheory.analysis.sentences import (
-    fine_tune_arms,
-    pretrained_ensemble,
-    sentence_metrics,
-)
+from clustertheory.analysis.sentences import sentence_metrics
 from clustertheory.config import Boolean, Integer, Real, TupleOf, setting
 from clustertheory.data import SentenceSettings
 from clustertheory.data.dropout import observations
@@ -40,6 +36,7 @@ from clustertheory.functions import EncoderSettings
 from clustertheory.plotting import paired_seeds
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training.fitting import FitConfig
+from clustertheory.training.sentences import fine_tune_arms, pretrained_ensemble
 from clustertheory.utils import torch_generator
 
 NAME = "off-dropout"

@@ -33,7 +33,7 @@ from clustertheory.functions.features import fourier_features
 from clustertheory.plotting import cell_mean_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
+from clustertheory.training.batched import Member, no_evaluation, train_members
 
 NAME = "phase-diagram"
 SUMMARY = "capacity (B, MLP width) vs intertwining (teeth T, leak p): trained codes preserve clusters exactly where delta stays up"
@@ -138,7 +138,7 @@ def measure_cells(batch: list[dict], config: Config, ctx: RunContext) -> list[li
     seeds = [[ctx.seed_for(*cell_key(u), "member", k) for k in range(config.seeds)] for u in batch]
     members = [Member(name, data, config.train, s, kwargs) for (data, name, kwargs), cell in zip(settings, seeds) for s in cell]
     codes = train_members(members, config.dim, seed=ctx.seed_for("pass", *cell_key(batch[0])), device=ctx.device,
-                          evaluate=lambda c: [{} for _ in c], score_table=True).codes
+                          evaluate=no_evaluation, score_table=True).codes
     adversary = adversary_deltas(batch, config, ctx)
     n = config.points_per_cluster
     out = []

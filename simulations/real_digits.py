@@ -32,7 +32,8 @@ from clustertheory.data.digits import IMAGE_SHAPE, NUM_CLASSES, DigitAugmentatio
 from clustertheory.functions.images import band_checks, class_label, class_regularity, image_capacities, image_function_class
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import combine_models, train_batched
+from clustertheory.functions.stacking import combine_models
+from clustertheory.training.batched import no_evaluation, train_batched
 
 NAME = "real-digits"
 SUMMARY = "real digits: capacity (DCT band, linear, MLP width) x augmentation strength; ARI vs labels, empirical delta, heads (twin: real-digits-twin)"
@@ -101,7 +102,7 @@ def measure_strength(config: Config, strength: float, ctx: RunContext) -> list[d
     seeds = [ctx.seed_for("member", k) for k in range(config.seeds)]
     classes = capacities(config)
     model = combine_models([image_function_class(name, data, config.dim, seeds=seeds, device=ctx.device, **opts) for _, name, opts in classes])
-    codes = train_batched(model, data, config.train, seed=ctx.seed_for("train", strength), evaluate=lambda c: [{} for _ in c]).codes
+    codes = train_batched(model, data, config.train, seed=ctx.seed_for("train", strength), evaluate=no_evaluation).codes
     for c, (key, _, _) in enumerate(classes):
         cell = codes[c * config.seeds : (c + 1) * config.seeds, : data.num_views]
         rows.append({"kind": "cell", "capacity": key, "delta_codes": smallest_split_ratio(cell, data)})

@@ -27,7 +27,7 @@ from clustertheory.data.digits import NUM_CLASSES
 from clustertheory.functions.features import fourier_features
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
+from clustertheory.training.batched import Member, no_evaluation, train_members
 
 NAME = "real-digits-twin"
 SUMMARY = "synthetic twin of real-digits: comb with 10 clusters, teeth T x band-limited B; codes preserve iff B < T, exact spectral delta"
@@ -61,7 +61,7 @@ def measure_twin(config: Config, ctx: RunContext) -> list[dict]:
     datasets = {t: comb_dataset(NUM_CLASSES, config.points_per_cluster, t, seed=config.seed) for t in config.teeth}
     seeds = [ctx.seed_for("twin-member", k) for k in range(config.seeds)]
     members = [Member("band-limited", datasets[t], config.train, s, {"bandwidth": b}) for t, b in cells for s in seeds]
-    codes = train_members(members, config.dim, seed=ctx.seed_for("twin"), device=ctx.device, evaluate=lambda c: [{} for _ in c], score_table=True).codes
+    codes = train_members(members, config.dim, seed=ctx.seed_for("twin"), device=ctx.device, evaluate=no_evaluation, score_table=True).codes
     rows = []
     for c, (t, b) in enumerate(cells):
         data = datasets[t]

@@ -23,11 +23,11 @@ from clustertheory.analysis.codes import (
     crosscheck_method_gap,
     crosscheck_z,
     loss_crosscheck,
-    train_codes,
 )
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
+from clustertheory.training.codes import train_codes
 
 NAME = "theorem-4.5"
 SUMMARY = "realizable comb, band-limited class: uniform cluster-preserving codes sit at the exact InfoNCE minimum, every other in-class code strictly above; trained seeds reach it"

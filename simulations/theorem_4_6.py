@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustertheory.analysis.arms import group
-from clustertheory.analysis.codes import RealizableComb, code_summaries, train_codes
+from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import HeadConfig, code_task_report, partner_split_code
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import sup_per_item
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
+from clustertheory.training.codes import train_codes
 
 NAME = "theorem-4.6"
 SUMMARY = "downstream: the explicit ReLU head (2^d neurons) is exact on every cluster-faithful task of every learned minimiser, trained ReLU heads find such a head, linear heads fail on parity"

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustertheory.analysis.arms import select
-from clustertheory.analysis.codes import RealizableComb, code_summaries, train_codes
+from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import code_bayes_summary, vertex_law_rows
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.functions import make_function_class
 from clustertheory.plotting import annotated_heatmap, grid_of, strip_columns
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
+from clustertheory.training.codes import train_codes
 
 NAME = "theorem-4.7-training"
 SUMMARY = "on Theorem 4.7's data, trained bounded codes keep clusters and trained lookup tables do not; tables trained to the minimum L* split clusters"

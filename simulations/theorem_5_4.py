@@ -17,6 +17,7 @@ from clustertheory.analysis import regularity as rg
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import signed_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 
 NAME = "theorem-5.4"
 SUMMARY = "agnostic data: relabelling a split cluster lowers the exact loss once delta and beta are large; l works the other way"
@@ -93,11 +94,6 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _max(values) -> float:
-    values = [float(v) for v in values]
-    return max(values) if values else float("nan")
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     """Package checks on the construction and the exact loss; the theorem, our reading of its l
     condition, the corollary and a free-split control as claims (worst case over splits)."""
@@ -109,10 +105,10 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     units = "nats: L(relabelled) - L(split), worst split"
 
     checks = [
-        Check.at_most("fast exact loss vs population_infonce multinomial sum (max |diff|)", _max(abs(r["loss"] - r["loss_reference"]) for r in reference), 1e-10),
-        Check.at_most("relabelled mass Delta vs pi_0 r / n (max |diff|)", _max(abs(r["eps"] - r["eps_closed_form"]) for r in first.values()), 1e-12),
+        Check.at_most("fast exact loss vs population_infonce multinomial sum (max |diff|)", largest(abs(r["loss"] - r["loss_reference"]) for r in reference), 1e-10),
+        Check.at_most("relabelled mass Delta vs pi_0 r / n (max |diff|)", largest(abs(r["eps"] - r["eps_closed_form"]) for r in first.values()), 1e-12),
         Check.at_most("in-cluster ratio (R - residual) / Delta vs 2 p (n - r) / (n - 1) (max |diff|)",
-                      _max(abs(r["delta_in_cluster"] - r["delta_in_cluster_closed_form"]) for r in first.values()), 1e-12),
+                      largest(abs(r["delta_in_cluster"] - r["delta_in_cluster_closed_form"]) for r in first.values()), 1e-12),
         Check.none_of("split codes that preserve clusters", [r["split_preserves"] for r in first.values()]),
         Check.all_of("relabelled codes that preserve clusters", [r["relabelled_preserves"] for r in first.values()]),
     ]
@@ -123,7 +119,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     after_win = [v for k in regular for v in rg.changes_after_win(grid[k])]  # Delta L at larger l after a win at a smaller l (same split, beta)
 
     def weighted(keys) -> float:
-        return _max(r["delta_loss_weighted"] for k in keys for r in grid[k])
+        return largest(r["delta_loss_weighted"] for k in keys for r in grid[k])
 
     def corollary_regime(keys) -> Check:
         return Check.at_least("smallest in-cluster share of R", min((share[k] for k in keys), default=float("nan")), config.in_cluster_min)
@@ -135,23 +131,23 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
             "sufficient-conditions", SOURCE,
             "a near-uniform split code with delta >= 0.4 is not a minimiser once l >= (c/eps) d 2^d and beta >= c log(c/eps) 2^d "
             "(c: the smallest c making the code near-uniform): relabelling lowers L there",
-            _max(paper[k][0]["delta_loss"] for k in regular), units, **lower, preconditions=[has_regular], n=len(regular)),
+            largest(paper[k][0]["delta_loss"] for k in regular), units, **lower, preconditions=[has_regular], n=len(regular)),
         Claim.from_exact(
             "beta-alone-suffices", "package prediction from the proof of Theorem 5.4",
             f"for delta >= 0.4 a large beta alone makes relabelling win, at every l down to l = 1 (tested at beta = {beta_max:g})",
-            _max(r["delta_loss"] for k in regular for r in grid[k] if r["beta"] == beta_max), units, **lower, n=len(regular),
+            largest(r["delta_loss"] for k in regular for r in grid[k] if r["beta"] == beta_max), units, **lower, n=len(regular),
             preconditions=[has_regular, Check.below("largest grid beta / smallest sufficient beta of the regular splits", beta_max / below_paper, 1.0)]),
         Claim.from_exact(
             "more-negatives-help", f"{SOURCE}, its condition l >= (c/eps) d 2^d read as a monotone effect",
             "for delta >= 0.4, once relabelling wins at some l it wins at every larger l (same beta)",
-            _max(after_win), "nats: largest Delta L at a larger l after a win", **lower, n=len(after_win),
+            largest(after_win), "nats: largest Delta L at a larger l after a win", **lower, n=len(after_win),
             preconditions=[has_regular, Check.at_least("(split, beta) pairs that win below the largest l", len(after_win), 1)]),
         Claim.from_exact(
             "corollary-in-cluster", COROLLARY,
             "with rho = 2^(d+1) + 1/delta relabelling lowers L_rho for splits with delta < 0.4 (where L alone may prefer the split)",
             weighted(inside), "nats: L_rho(relabelled) - L_rho(split), worst grid point", **lower, n=len(inside),
             preconditions=[Check.at_least("splits with delta < 0.4 and in-cluster disagreement", len(inside), 1), corollary_regime(inside),
-                           Check.above("largest Delta L of these splits (L alone prefers the split somewhere)", _max(r["delta_loss"] for k in inside for r in grid[k]), null + step)]),
+                           Check.above("largest Delta L of these splits (L alone prefers the split somewhere)", largest(r["delta_loss"] for k in inside for r in grid[k]), null + step)]),
         Claim.from_exact(
             "corollary-cross-cluster", COROLLARY,
             "the same for splits whose disagreement comes from augmentations that leave the cluster (outside the paper's model)",

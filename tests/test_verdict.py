@@ -174,3 +174,10 @@ def test_count_statuses_orders_counts_and_rejects_unknown_statuses():
     assert counts_text(counts) == "2 reproduced, 1 not-testable" and counts_text(count_statuses([])) == ""
     with pytest.raises(ValueError, match="claim status must be one of"):
         count_statuses(["passed"])
+
+
+def test_largest_is_the_worst_case_and_nan_without_rows():
+    from clustertheory.verdict import largest
+
+    assert largest(v for v in (1, np.float32(2.5), 0.0)) == 2.5 and isinstance(largest([1]), float)
+    assert math.isnan(largest([])) and not Check.at_most("no rows", largest([]), 1.0).passed

@@ -4,7 +4,6 @@ simulations measure on one code table.
 :class:`RealizableComb`      the data and the bounded class (a nested config, ``comb.teeth``)
 :func:`code_summaries`       cluster preservation, vertex law, alignment and the exact gap L(g) - L*
                              of a stack of code tables (:func:`code_summary`: one table)
-:func:`train_codes`          hard codes of band-limited (or lookup) members trained together on the comb
 :func:`loss_crosscheck`      the exact loss by both exact methods and by Monte Carlo
                              (read back by :func:`crosscheck_method_gap`, :func:`crosscheck_z`)
 :func:`band_limited_codes`   codes built inside the band-limited class (random members,
@@ -12,6 +11,8 @@ simulations measure on one code table.
 :func:`cluster_constant_laws` the vertex laws of every cluster-constant code, one per orbit of
                              the hypercube's symmetries
 :func:`law_margins`          how far those laws lie above L* at one (l, beta)
+
+Trained codes of the comb: :func:`clustertheory.training.codes.train_codes`.
 
 ``codes`` is always a (V, d) array in {-1,+1}: the code of every view of the dataset.
 """
@@ -41,12 +42,10 @@ from clustertheory.analysis.metrics import (
     uniformity,
 )
 from clustertheory.analysis.hypercube import vertex_codes
-from clustertheory.config import Integer, Settings, check_in, check_int_range, check_positive_int
+from clustertheory.config import Integer, Settings, check_int_range, check_positive_int
 from clustertheory.data import ViewDataset, comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.statistics import z_score
-from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
 from clustertheory.verdict import Check
 
 IN_CLASS_KINDS = ("random-in-class", "clean-assignment", "split-cluster")
@@ -94,24 +93,6 @@ class RealizableComb(Settings):
     def intertwined(self) -> Check:
         """The precondition of Theorem 4.5's converse on this data: B < T."""
         return Check.below("band-limited class intertwined on the comb: bandwidth B < teeth T", self.bandwidth, self.teeth)
-
-
-def train_codes(comb: RealizableComb, data: ViewDataset, d: int, train: TrainConfig, member_seeds, seed: int, device="cpu",
-                classes=("band-limited",)) -> np.ndarray:
-    """(len(classes) * S, V, d) float64 hard codes of members trained together in one pass.
-
-    For each class of ``classes`` in turn ("band-limited": the class of ``comb``, with
-    ``comb.class_options()``; "lookup": the unrestricted table), one member per seed of
-    ``member_seeds`` (S seeds), trained with ``train`` on ``data`` (``comb.dataset(d)``);
-    ``seed`` seeds the batch's sampler (:func:`~clustertheory.training.batched.train_members`,
-    score-table codes, no evaluation during training). Row c * S + s is class c, seed s.
-    """
-    options = {"band-limited": comb.class_options(), "lookup": {}}
-    for name in classes:
-        check_in("classes", name, tuple(options))
-    members = [Member(name, data, train, s, options[name]) for name in classes for s in member_seeds]
-    result = train_members(members, d, seed=seed, device=device, evaluate=lambda c: [{} for _ in c], score_table=True)
-    return result.codes.astype(np.float64)
 
 
 def code_summaries(codes, data: ViewDataset, num_negatives: int, beta: float) -> list[dict]:

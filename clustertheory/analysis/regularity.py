@@ -74,7 +74,7 @@ from clustertheory.config import (
 from clustertheory.data import comb_dataset
 from clustertheory.data.views import ViewDataset
 from clustertheory.functions.classes import ScoreModel, make_function_class
-from clustertheory.training.batched import combine_models
+from clustertheory.functions.stacking import combine_models
 
 # ----------------------------------------------------------------------------- spectral delta
 
@@ -736,7 +736,7 @@ def split_ratio_bounds(
 
     Class i is ``classes[i] = (name, class_kwargs)``; it gets ``restarts * m`` single-output
     members, member k targeting cluster k % m from its own initialisation ``seeds[i][k]``. All
-    members are combined into one ensemble (``training.batched.combine_models``) and trained by
+    members are combined into one ensemble (``functions.stacking.combine_models``) and trained by
     :func:`search_split`; each class's bound is the smallest exact ratio R / Delta its members
     found (inf: none split its cluster).
     """

@@ -29,7 +29,8 @@ from clustertheory.functions.images import (
     supervised_code,
 )
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import combine_models, train_batched
+from clustertheory.functions.stacking import combine_models
+from clustertheory.training.batched import train_batched
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,12 @@ from clustertheory.functions import make_function_class
 from clustertheory.losses import hypercube_infonce
 from clustertheory.utils import seed_everything
 from clustertheory.training import TrainConfig, relax, train
+from clustertheory.functions.stacking import ConcatenatedScores, MemberLinearScore, stack_models
 from clustertheory.training.batched import (
-    ConcatenatedScores,
     Member,
     MemberAdam,
-    MemberLinearScore,
     MemberSGD,
     build_member_model,
-    stack_models,
     train_batched,
     train_members,
 )
