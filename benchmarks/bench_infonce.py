@@ -23,8 +23,10 @@ In-batch NT-Xent (SimCLR, both directions, 2B - 1 candidates):
     plain cross_entropy over the (2B, 2B) cosine matrix with its diagonal masked.
 
 Time: forward + backward (gradients w.r.t. all inputs), the implementations of one case
-interleaved round-robin (one call each per round, up to --repeats rounds, 60 s budget per
-case, after one warm-up call each), so all of them run under the same machine load; wall
+interleaved (one call each per round in a shuffled order, at least --repeats rounds and 5 s,
+at most 60 s per case, after one warm-up call each), so all of them run under the same
+machine load and none always follows the same neighbour; each case runs in a fresh process,
+so no earlier case's allocations or memory profiling slow it down; wall
 time and this thread's CPU time (time.thread_time, far less inflated by other processes on
 a shared machine) are recorded, median and minimum. Memory: peak bytes of torch tensors
 allocated during one forward + backward beyond those alive before it (inputs excluded), from
@@ -36,8 +38,10 @@ the torch profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 
@@ -204,6 +208,12 @@ def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) ->
     return list(rows.values())
 
 
+def _run_case_alone(kind: str, shape: tuple, device: str, threads: int, repeats: int, pml_limit: float) -> list[dict]:
+    """run_case in this (fresh) process, with its own thread setting."""
+    torch.set_num_threads(threads)
+    return run_case(kind, shape, resolve_device(device), repeats, pml_limit)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -218,13 +228,20 @@ def main() -> None:
     cases = [("explicit", s) for s in EXPLICIT_SIZES] + [(k, s) for s in IN_BATCH_SIZES for k in ("in-batch", "nt-xent")]
     if args.quick:
         cases = [("explicit", EXPLICIT_SIZES[0]), ("in-batch", IN_BATCH_SIZES[0]), ("nt-xent", IN_BATCH_SIZES[0])]
-    rows = [row for kind, shape in cases for row in run_case(kind, shape, device, args.repeats, args.pml_limit_gb * 1e9)]
+    # each case in a fresh interpreter: what an earlier case allocated (PML's gigabytes, the large
+    # shapes) and the profiler of the memory measurement must not slow the next one down
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for kind, shape in cases:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            rows += pool.submit(_run_case_alone, kind, shape, args.device, args.threads, args.repeats, args.pml_limit_gb * 1e9).result()
     payload = {
         "benchmark": "InfoNCE forward + backward against peers and the plain einsum / cross-entropy computation",
         "method": {
             "dtype": "float32", "temperature": TEMPERATURE, "similarity": "cosine",
-            "time": "forward + backward, implementations interleaved round-robin (up to --repeats rounds, 60 s budget per case, "
-                    "after 1 warm-up call each); wall and thread CPU time (time.thread_time), median and minimum",
+            "time": "forward + backward, each case in a fresh process, its implementations interleaved in a shuffled order per round "
+                    "(at least --repeats rounds and 5 s, at most 60 s per case, after 1 warm-up call each); wall and thread CPU time "
+                    "(time.thread_time), median and minimum",
             "memory": "peak bytes of torch tensors allocated during one forward + backward beyond those alive before "
                       "(torch.profiler memory timeline, profile_memory=True, on CPU; max_memory_allocated on CUDA)",
         },

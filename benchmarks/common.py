@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -63,10 +64,14 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warm
     return {"median_s": statistics.median(times), "min_s": min(times), "repeats": len(times)}
 
 
-def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, budget_s: float = 60.0) -> dict[str, dict]:
-    """Round-robin timing of several calls: one warm-up call each, then rounds in which every
-    call runs once, in turn, until ``repeats`` rounds or ``budget_s`` seconds are spent (at
-    least one round). Interleaving puts every implementation under the same machine load.
+def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, budget_s: float = 60.0,
+                     min_time_s: float = 5.0, seed: int = 0) -> dict[str, dict]:
+    """Interleaved timing of several calls: one warm-up call each, then rounds in which every
+    call runs once, in an order shuffled per round (seeded), until at least ``repeats`` rounds
+    and ``min_time_s`` seconds are done, and never beyond ``budget_s`` seconds (at least one
+    round). Interleaving puts every implementation under the same machine load; the shuffled
+    order keeps "which call ran just before" (caches, allocator state) from favouring one of
+    them; the minimum time gives a millisecond call thousands of rounds instead of ``repeats``.
 
     Returns, per name: median / min wall time (s), median / min CPU time of this thread (s;
     ``time.thread_time``, which other processes on a shared machine inflate far less than the
@@ -77,12 +82,14 @@ def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device,
     synchronize(device)
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
+    order, shuffle = list(fns), random.Random(seed).shuffle
     rounds, start = 0, time.perf_counter()
-    while rounds < repeats and (rounds == 0 or time.perf_counter() - start < budget_s):
+    while rounds == 0 or ((rounds < repeats or time.perf_counter() - start < min_time_s) and time.perf_counter() - start < budget_s):
         rounds += 1
-        for name, fn in fns.items():
+        shuffle(order)
+        for name in order:
             wall_start, cpu_start = time.perf_counter(), time.thread_time()
-            fn()
+            fns[name]()
             synchronize(device)
             cpu[name].append(time.thread_time() - cpu_start)
             wall[name].append(time.perf_counter() - wall_start)

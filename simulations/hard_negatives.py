@@ -82,7 +82,6 @@ class Config(SimulationConfig):
     minimal_purity: float = setting(0.05, Real(0, open_lo=True), "smallest k-means purity effect counted")
     minimal_separation: float = setting(0.05, Real(0, open_lo=True), "smallest closest-pair separation effect counted")
     min_fnr_gain: float = setting(0.05, Real(0, 1, open_lo=True), "smallest false-negative-rate gain for a method to pick false negatives")
-    max_floor_share: float = setting(0.5, Real(0, 1, open_lo=True), "largest share of anchors at Chuang's floor (no check reads it yet)")
 
     def validate(self) -> None:
         if not set(CLAIMED) <= set(self.methods):
