@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import Integer, OneOf, Real, Settings
+from ..config import Integer, OneOf, Real, Settings, setting
 from ..data.sampling import NEGATIVE_MODES
 from ..data.views import ViewDataset
 from ..functions.classes import ScoreModel, hard_codes
@@ -32,46 +32,21 @@ RELAXATIONS = ("tanh", "ste")
 
 @dataclass(frozen=True)
 class TrainConfig(Settings):
-    """Optimisation settings (defaults reach the Theorem 4.5 minimiser on small combs).
+    """Optimisation settings (defaults reach the Theorem 4.5 minimiser on small combs). The
+    sharpness beta_t of the relaxation tanh(beta_t * score) is annealed geometrically from
+    ``anneal_start`` to ``anneal_end``."""
 
-    steps          gradient steps (default 400)
-    batch_size     anchors per step and member (default 128)
-    num_negatives  l, negatives per anchor for negative_mode="iid" (default 16)
-    beta           inverse temperature of the loss on codes (default 2.0)
-    lr             learning rate (default 0.05)
-    optimizer      "adam" or "sgd"
-    relaxation     "tanh" (smooth, annealed) or "ste" (straight-through sign)
-    anneal_start, anneal_end   sharpness beta_t of tanh(beta_t * score), annealed
-                   geometrically from start to end (default 1 -> 30)
-    negative_mode  "iid" (the theorem: l i.i.d. natural images) or "in-batch" (the other anchors)
-    log_every      evaluate hard codes every this many steps (default 50)
-    """
-
-    steps: int = 400
-    batch_size: int = 128
-    num_negatives: int = 16
-    beta: float = 2.0
-    lr: float = 0.05
-    optimizer: str = "adam"
-    relaxation: str = "tanh"
-    anneal_start: float = 1.0
-    anneal_end: float = 30.0
-    negative_mode: str = "iid"
-    log_every: int = 50
-
-    constraints = {
-        "steps": Integer(1),
-        "batch_size": Integer(1),
-        "num_negatives": Integer(1),
-        "beta": Real(0, open_lo=True),
-        "lr": Real(0, open_lo=True),
-        "optimizer": OneOf(*OPTIMIZERS),
-        "relaxation": OneOf(*RELAXATIONS),
-        "anneal_start": Real(0, open_lo=True),
-        "anneal_end": Real(0, open_lo=True),
-        "negative_mode": OneOf(*NEGATIVE_MODES),
-        "log_every": Integer(1),
-    }
+    steps: int = setting(400, Integer(1), "gradient steps")
+    batch_size: int = setting(128, Integer(1), "anchors per step and member")
+    num_negatives: int = setting(16, Integer(1), 'l, negatives per anchor (negative_mode="iid")')
+    beta: float = setting(2.0, Real(0, open_lo=True), "inverse temperature of the loss on codes")
+    lr: float = setting(0.05, Real(0, open_lo=True), "learning rate")
+    optimizer: str = setting("adam", OneOf(*OPTIMIZERS), "adam or sgd")
+    relaxation: str = setting("tanh", OneOf(*RELAXATIONS), "tanh (smooth, annealed) or ste (straight-through sign)")
+    anneal_start: float = setting(1.0, Real(0, open_lo=True), "sharpness of tanh(beta_t * score) at the first step")
+    anneal_end: float = setting(30.0, Real(0, open_lo=True), "sharpness at the last step (geometric in between)")
+    negative_mode: str = setting("iid", OneOf(*NEGATIVE_MODES), "iid (the theorem: l i.i.d. natural images) or in-batch (the other anchors)")
+    log_every: int = setting(50, Integer(1), "evaluate hard codes every this many steps")
 
     def validate(self) -> None:
         if self.negative_mode == "in-batch" and self.batch_size < 2:
