@@ -42,7 +42,7 @@ from clustertheory.analysis.metrics import (
     uniformity,
 )
 from clustertheory.analysis.hypercube import vertex_codes
-from clustertheory.config import Integer, Settings, check_int_range, check_positive_int
+from clustertheory.config import Integer, Settings, check_int_range, check_positive_int, setting
 from clustertheory.data import ViewDataset, comb_dataset
 from clustertheory.functions import make_function_class
 from clustertheory.statistics import z_score
@@ -57,27 +57,16 @@ MULTINOMIAL_CROSSCHECK_TERMS = 50_000  # the multinomial sum is computed for the
 class RealizableComb(Settings):
     """Comb data with ``clusters_per_vertex * 2^d`` balanced clusters and the band-limited class.
 
-    clusters_per_vertex  k: the comb has k 2^d equal-weight clusters, so a uniform
-                         cluster-preserving code exists (realizable)
-    points_per_cluster   n natural images per cluster
-    teeth                T teeth per augmentation set: the augmentation sets of a cluster are
-                         disjoint, and T is how finely they interleave on the style circle
-    bandwidth            B of the band-limited class (content offsets plus a style profile of
-                         frequency <= B); with B < T the class is intertwined on the comb (no
-                         member splits a cluster without disagreeing with an augmentation)
+    The augmentation sets of a cluster are disjoint, and ``teeth`` T is how finely they
+    interleave on the style circle. With bandwidth B < T the class is intertwined on the comb
+    (no member splits a cluster without disagreeing with an augmentation).
     """
 
-    clusters_per_vertex: int = 1
-    points_per_cluster: int = 4
-    teeth: int = 5
-    bandwidth: int = 2
-
-    constraints = {
-        "clusters_per_vertex": Integer(1),
-        "points_per_cluster": Integer(1),
-        "teeth": Integer(1),
-        "bandwidth": Integer(0),
-    }
+    clusters_per_vertex: int = setting(1, Integer(1), "k: the comb has k 2^d equal-weight clusters, so a uniform "
+                                       "cluster-preserving code exists (realizable)")
+    points_per_cluster: int = setting(4, Integer(1), "n natural images per cluster")
+    teeth: int = setting(5, Integer(1), "T teeth per augmentation set")
+    bandwidth: int = setting(2, Integer(0), "B of the band-limited class (content offsets plus a style profile of frequency <= B)")
 
     def clusters(self, d: int) -> int:
         return self.clusters_per_vertex * 2 ** check_int_range("d", d, 1, 12)

@@ -44,7 +44,7 @@ from scipy.optimize import linprog
 from torch import nn
 
 from clustertheory.analysis.hypercube import check_codes, vertex_codes, vertex_index
-from clustertheory.config import Integer, OneOf, Optional, Real, Settings, check_int_range, check_positive_int
+from clustertheory.config import Integer, OneOf, Optional, Real, Settings, check_int_range, check_positive_int, setting
 from clustertheory.data.views import ViewDataset
 from clustertheory.utils import torch_generator
 
@@ -430,44 +430,25 @@ class LinearHeads(nn.Module):
 class HeadConfig(Settings):
     """How heads are trained (a nested settings block of a simulation config: ``heads.steps``).
 
-    kind       "relu" (a.ReLU(W z - b)) or "linear" (w.z + c)
-    hidden     ReLU neurons k (None: 2^d, the theorem's width)
-    restarts   at most this many random initialisations per task: a task gets a fresh one
-               while its training error is above the least error any head can reach on the
-               training views (their Bayes error, :func:`bayes_errors`); among a task's
-               initialisations the one with the least validation error (then validation
-               loss) is kept (the linear loss is convex: restarts = 1 is enough there)
-    steps      at most this many full-batch Adam steps per initialisation on the weighted
-               logistic loss log(1 + exp(-y f)); a chunk stops early once every task in it
-               has reached its training Bayes error
-    patience   after ``min_steps``, also stop a chunk when the number of tasks above their
-               target has not fallen for this many steps (None: never): stuck
-               initialisations (a vertex where no neuron is active) practically never
-               recover, and the next round gives them a fresh one
-    min_steps  steps before ``patience`` applies (well-started heads fit within ~100 steps)
-    lr         Adam learning rate
-    task_chunk tasks trained together (memory ~ task_chunk * k * G floats per tensor)
+    restarts: a task gets a fresh initialisation while its training error is above the least
+    error any head can reach on the training views (their Bayes error, :func:`bayes_errors`);
+    among a task's initialisations the one with the least validation error (then validation
+    loss) is kept (the linear loss is convex: restarts = 1 is enough there).
+    steps: full-batch Adam on the weighted logistic loss log(1 + exp(-y f)); a chunk stops
+    early once every task in it has reached its training Bayes error.
+    patience: stuck initialisations (a vertex where no neuron is active) practically never
+    recover, and the next round gives them a fresh one.
     """
 
-    kind: str = "relu"
-    hidden: int | None = None
-    restarts: int = 8
-    steps: int = 300
-    patience: int | None = 25
-    min_steps: int = 100
-    lr: float = 0.05
-    task_chunk: int = 8192
-
-    constraints = {
-        "kind": OneOf(*HEAD_KINDS),
-        "hidden": Optional(Integer(1)),
-        "restarts": Integer(1),
-        "steps": Integer(1),
-        "patience": Optional(Integer(1)),
-        "min_steps": Integer(1),
-        "lr": Real(0, open_lo=True),
-        "task_chunk": Integer(1),
-    }
+    kind: str = setting("relu", OneOf(*HEAD_KINDS), '"relu" (a.ReLU(W z - b)) or "linear" (w.z + c)')
+    hidden: int | None = setting(None, Optional(Integer(1)), "ReLU neurons k (None: 2^d, the theorem's width)")
+    restarts: int = setting(8, Integer(1), "at most this many random initialisations per task")
+    steps: int = setting(300, Integer(1), "at most this many full-batch Adam steps per initialisation")
+    patience: int | None = setting(25, Optional(Integer(1)), "after min_steps, also stop a chunk when the number of tasks "
+                                   "above their target has not fallen for this many steps (None: never)")
+    min_steps: int = setting(100, Integer(1), "steps before patience applies (well-started heads fit within ~100 steps)")
+    lr: float = setting(0.05, Real(0, open_lo=True), "Adam learning rate")
+    task_chunk: int = setting(8192, Integer(1), "tasks trained together (memory ~ task_chunk * k * G floats per tensor)")
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ from clustertheory.config import (
     check_positive,
     check_positive_int,
     check_probability,
+    setting,
 )
 from clustertheory.data.collapse import REGIMES, CollapseConfig
 from clustertheory.utils import one_blas_thread
@@ -370,18 +371,11 @@ def population_moments(
 
 @dataclass(frozen=True)
 class DescentConfig(Settings):
-    """Full-batch gradient descent on a spectral loss from a small initialisation.
+    """Full-batch gradient descent on a spectral loss from a small initialisation."""
 
-    steps       updates
-    lr          step size
-    init_scale  std of the i.i.d. Gaussian entries of Wt_0 = [W_0 b_0] ("small initialisation")
-    """
-
-    steps: int = 200
-    lr: float = 0.05
-    init_scale: float = 0.001
-
-    constraints = {"steps": Integer(1), "lr": Real(0, open_lo=True), "init_scale": Real(0)}
+    steps: int = setting(200, Integer(1), "updates")
+    lr: float = setting(0.05, Real(0, open_lo=True), "step size")
+    init_scale: float = setting(0.001, Real(0), 'std of the i.i.d. Gaussian entries of Wt_0 = [W_0 b_0] ("small initialisation")')
 
 
 def spectral_gradient_descent(

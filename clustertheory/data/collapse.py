@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..config import Integer, OneOf, Real, Settings, check_positive_int
+from ..config import Integer, OneOf, Real, Settings, check_positive_int, setting
 from ..utils import resolve_device, torch_generator
 
 NOISE_KINDS = ("gaussian", "signed-basis", "basis")
@@ -46,47 +46,22 @@ REGIMES = ("many-views", "many-dims")
 class CollapseConfig(Settings):
     """Parameters of the class / subclass / irrelevant-feature model (paper notation in brackets).
 
-    dim [d]:                  ambient dimension, >= num_features
-    num_features [K]:         v_1 class, v_2 subclass, v_3..v_K irrelevant; K >= 3
-    num_originals [n]:        originals drawn
-    num_augmentations [m]:    augmentations per original
-    class_strength [phi_1], subclass_strength [phi_2], irrelevant_strength [phi_k, k >= 3]
-    class_mean [mu_1], subclass_mean [mu_2 = mu], irrelevant_mean [mu_k, k >= 3]
-    noise [sigma]:            noise scale; noise_kind in NOISE_KINDS (module docstring)
-    augmentation_noise [tau]: jitter of the class and subclass coordinates of augmentations
-
     A nested settings block: a simulation holds one per regime (``--set many_views.dim=300``).
     """
 
-    dim: int = 2000
-    num_features: int = 4
-    num_originals: int = 1000
-    num_augmentations: int = 5
-    class_strength: float = 1.0
-    subclass_strength: float = 1.0
-    irrelevant_strength: float = 1.0
-    class_mean: float = 0.0
-    subclass_mean: float = 1.0
-    irrelevant_mean: float = 0.0
-    noise: float = 2.0
-    noise_kind: str = "gaussian"
-    augmentation_noise: float = 0.0
-
-    constraints = {
-        "dim": Integer(1),
-        "num_features": Integer(3),
-        "num_originals": Integer(1),
-        "num_augmentations": Integer(1),
-        "class_strength": Real(0),
-        "subclass_strength": Real(0),
-        "irrelevant_strength": Real(0),
-        "class_mean": Real(),
-        "subclass_mean": Real(),
-        "irrelevant_mean": Real(),
-        "noise": Real(0),
-        "noise_kind": OneOf(*NOISE_KINDS),
-        "augmentation_noise": Real(0),
-    }
+    dim: int = setting(2000, Integer(1), "[d] ambient dimension, >= num_features")
+    num_features: int = setting(4, Integer(3), "[K] v_1 class, v_2 subclass, v_3..v_K irrelevant; K >= 3")
+    num_originals: int = setting(1000, Integer(1), "[n] originals drawn")
+    num_augmentations: int = setting(5, Integer(1), "[m] augmentations per original")
+    class_strength: float = setting(1.0, Real(0), "[phi_1] strength of the class feature")
+    subclass_strength: float = setting(1.0, Real(0), "[phi_2] strength of the subclass feature")
+    irrelevant_strength: float = setting(1.0, Real(0), "[phi_k, k >= 3] strength of the irrelevant features")
+    class_mean: float = setting(0.0, Real(), "[mu_1] mean of the class coordinate")
+    subclass_mean: float = setting(1.0, Real(), "[mu_2 = mu] mean of the subclass coordinate")
+    irrelevant_mean: float = setting(0.0, Real(), "[mu_k, k >= 3] mean of the irrelevant coordinates")
+    noise: float = setting(2.0, Real(0), "[sigma] noise scale")
+    noise_kind: str = setting("gaussian", OneOf(*NOISE_KINDS), "kind of noise, one of NOISE_KINDS (module docstring)")
+    augmentation_noise: float = setting(0.0, Real(0), "[tau] jitter of the class and subclass coordinates of augmentations")
 
     def validate(self) -> None:
         if self.dim < self.num_features:

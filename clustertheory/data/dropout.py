@@ -30,6 +30,7 @@ from ..config import (
     check_nonneg,
     check_nonneg_int,
     check_positive_int,
+    setting,
 )
 
 
@@ -122,31 +123,19 @@ class SentenceSettings(Settings):
     """Latent sentences for a dropout simulation: ``train_sentences`` to train on and
     ``probe_sentences`` fresh ones (same generator G, same cluster centres) to measure on.
 
-    content_dim + style_dim is the intrinsic dimension of the data (the latent); hidden is
-    the width of the generator G. Other fields as in :func:`latent_sentences`.
+    content_dim + style_dim is the intrinsic dimension of the data (the latent). Fields as
+    in :func:`latent_sentences`.
     """
 
-    num_clusters: int = 8
-    train_sentences: int = 2048
-    probe_sentences: int = 512
-    content_dim: int = 8
-    style_dim: int = 8
-    obs_dim: int = 32
-    hidden: int = 64
-    spread: float = 0.5
-    style_scale: float = 1.0
-
-    constraints = {
-        "num_clusters": Integer(2),
-        "train_sentences": Integer(2),
-        "probe_sentences": Integer(8),
-        "content_dim": Integer(1),
-        "style_dim": Integer(1),
-        "obs_dim": Integer(1),
-        "hidden": Integer(1),
-        "spread": Real(0),
-        "style_scale": Real(0),
-    }
+    num_clusters: int = setting(8, Integer(2), "m, content clusters")
+    train_sentences: int = setting(2048, Integer(2), "sentences to train on")
+    probe_sentences: int = setting(512, Integer(8), "fresh sentences (same G, same cluster centres) to measure on")
+    content_dim: int = setting(8, Integer(1), "k, dimension of the content vector u_i")
+    style_dim: int = setting(8, Integer(1), "s, dimension of the style vector s_i")
+    obs_dim: int = setting(32, Integer(1), "D, dimension of the observation x_i = G([u_i, s_i])")
+    hidden: int = setting(64, Integer(1), "width of the generator G")
+    spread: float = setting(0.5, Real(0), "u_i = mu_c + spread N(0, I_k): how much clusters overlap in content")
+    style_scale: float = setting(1.0, Real(0), "s_i = style_scale N(0, I_s): how much of x is nuisance")
 
     def draw(self, seed: int) -> tuple[LatentSentences, LatentSentences]:
         """(training sentences, probe sentences) of one seeded draw."""

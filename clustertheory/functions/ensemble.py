@@ -13,31 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..config import Boolean, Integer, Real, Settings
+from ..config import Boolean, Integer, Real, Settings, setting
 from .encoders import EnsembleMLP
 
 
 @dataclass(frozen=True)
 class EncoderSettings(Settings):
-    """Shape and start of an :class:`EnsembleMLP` (a nested settings block of a simulation).
+    """Shape and start of an :class:`EnsembleMLP` (a nested settings block of a simulation)."""
 
-    out_dim     embedding size d
-    width       hidden units per layer
-    depth       hidden layers (0: linear)
-    init_scale  factor on torch.nn.Linear's initial law (1: the default; < 1: small initialisation)
-    dropout     dropout probability on the input and after every hidden layer (0: none)
-    layer_norm  a layer norm (own gain and bias per member) before every hidden ReLU
-    """
-
-    out_dim: int = 8
-    width: int = 64
-    depth: int = 1
-    init_scale: float = 1.0
-    dropout: float = 0.0
-    layer_norm: bool = False
-
-    constraints = {"out_dim": Integer(1), "width": Integer(1), "depth": Integer(0), "init_scale": Real(0, open_lo=True),
-                   "dropout": Real(0, 1, open_hi=True), "layer_norm": Boolean()}
+    out_dim: int = setting(8, Integer(1), "embedding size d")
+    width: int = setting(64, Integer(1), "hidden units per layer")
+    depth: int = setting(1, Integer(0), "hidden layers (0: linear)")
+    init_scale: float = setting(1.0, Real(0, open_lo=True), "factor on torch.nn.Linear's initial law (1: the default; < 1: small initialisation)")
+    dropout: float = setting(0.0, Real(0, 1, open_hi=True), "dropout probability on the input and after every hidden layer (0: none)")
+    layer_norm: bool = setting(False, Boolean(), "a layer norm (own gain and bias per member) before every hidden ReLU")
 
     def check_dropout_augmentation(self) -> None:
         """Raise ValueError unless these settings can make their own positive pairs from dropout

@@ -20,35 +20,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import Integer, OneOf, Real, Settings
+from ..config import Integer, OneOf, Real, Settings, setting
 
 OPTIMIZERS = ("adam", "sgd")  # every trainer's choice (FitConfig, TrainConfig)
 
 
 @dataclass(frozen=True)
 class FitConfig(Settings):
-    """Optimisation settings of an embedding simulation.
+    """Optimisation settings of an embedding simulation."""
 
-    steps         parameter updates (default 300)
-    lr            learning rate (default 1e-3)
-    optimizer     "adam" (default) or "sgd"
-    weight_decay  L2 penalty of the optimiser (default 0)
-    batch_size    examples per step, for the simulation's sampler (default 256)
-    """
-
-    steps: int = 300
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    batch_size: int = 256
-
-    constraints = {
-        "steps": Integer(1),
-        "lr": Real(0, open_lo=True),
-        "optimizer": OneOf(*OPTIMIZERS),
-        "weight_decay": Real(0),
-        "batch_size": Integer(1),
-    }
+    steps: int = setting(300, Integer(1), "parameter updates")
+    lr: float = setting(1e-3, Real(0, open_lo=True), "learning rate")
+    optimizer: str = setting("adam", OneOf(*OPTIMIZERS), "adam or sgd")
+    weight_decay: float = setting(0.0, Real(0), "L2 penalty of the optimiser")
+    batch_size: int = setting(256, Integer(1), "examples per step, for the simulation's sampler")
 
 
 def make_optimizer(parameters: Iterable[torch.Tensor], config: FitConfig) -> torch.optim.Optimizer:
