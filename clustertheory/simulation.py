@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .config import Integer, Settings
+from .config import Integer, Settings, setting
 from .executors import Executor, LocalExecutor
 from .sweep import SweepStore, atomic_write_text, run_sweep
 from .sweep import to_jsonable as _jsonable
@@ -59,15 +59,13 @@ __all__ = [
 class SimulationConfig(Settings):
     """Base of every simulation config: frozen, checked at construction.
 
-    Subclasses add fields with documented defaults, declare each field's allowed values once
-    in ``constraints`` (see :class:`clustertheory.config.Settings`), hold their training
+    Subclasses declare each field once, with its default, allowed values and meaning
+    (``setting(default, constraint, doc)``, see :class:`clustertheory.config.Settings`), hold their training
     settings as one nested config (``train: TrainConfig = TrainConfig(...)``, overridable as
     ``--set train.beta=1``) and override :meth:`validate` only for relations between fields.
     """
 
-    seed: int = 0
-
-    constraints = {"seed": Integer(0)}
+    seed: int = setting(0, Integer(0), "base seed: every random draw of the run derives from it")
 
 
 @dataclass

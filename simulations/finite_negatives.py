@@ -22,11 +22,12 @@ import numpy as np
 
 from clustertheory.analysis import arms
 from clustertheory.analysis.codes import RealizableComb, cluster_constant_law_count, cluster_constant_laws, code_summaries, law_margins
-from clustertheory.analysis.codes import loss_crosscheck
+from clustertheory.analysis.codes import crosscheck_method_gap, crosscheck_z, loss_crosscheck
 from clustertheory.analysis.negatives import NEGATIVE_REGIMES, negative_rates, regime_settings
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import annotated_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 from clustertheory.statistics import z_score
 from clustertheory.training import TrainConfig
 from clustertheory.training.batched import Member, no_evaluation, train_members
@@ -149,17 +150,17 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     trained = [r for r in rows if r["kind"] == "trained"]
     checked = [r for r in trained if "loss_mc" in r]
     checks = [
-        Check.at_most(f"exact: uniform law's reduced loss - analytic L* (max |gap| over {len(exact)} cells)", max((abs(r["uniform_gap"]) for r in exact), default=np.nan), tol),
+        Check.at_most(f"exact: uniform law's reduced loss - analytic L* (max |gap| over {len(exact)} cells)", largest(abs(r["uniform_gap"]) for r in exact), tol),
         Check.at_most(f"trained codes: exact loss = multinomial = Laplace ({len(checked)} codes, max |diff|)",
-                      max((np.nanmax([abs(r["exact_loss"] - r["loss_multinomial"]), abs(r["exact_loss"] - r["loss_laplace"])]) for r in checked), default=np.nan), 1e-9),
+                      largest(crosscheck_method_gap(r) for r in checked), 1e-9),
         Check.at_most(f"trained codes: exact loss vs Monte Carlo ({len(checked)} codes, max |z|)",
-                      max((abs(z_score(r["loss_mc"], r["exact_loss"], max(r["loss_mc_se"], ROUNDING))) for r in checked), default=np.nan), config.crosscheck_z),
+                      largest(crosscheck_z(r, r["exact_loss"], ROUNDING) for r in checked), config.crosscheck_z),
         Check.at_most(f"trained codes: at L* iff uniform and preserving (violations among {len(trained)})", sum((abs(r["gap"]) <= tol) != r["minimiser_shape"] for r in trained), 0),
         Check.at_least("trained codes: none below L* (least gap)", min((r["gap"] for r in trained), default=np.nan), -tol),
     ]
     for name, key in (("same-cluster negative rate = sum_c pi_c^2", "same_cluster"), ("same-image negative rate = sum_i w_i^2", "self")):
         z = [abs(z_score(r[f"{key}_rate"], r[f"{key}_expected"], r[f"{key}_se"])) for r in rates]
-        checks.append(Check.at_most(f"{name} (max |z| over {len(rates)} (regime, l))", max(z, default=np.nan), config.crosscheck_z))
+        checks.append(Check.at_most(f"{name} (max |z| over {len(rates)} (regime, l))", largest(z), config.crosscheck_z))
     complete = cluster_constant_law_count(config.d, config.comb.clusters_per_vertex) <= config.enumerate_limit
     low, high = lambda l, b: b <= max_beta, lambda l, b: b > max_beta
     small = lambda l, b: l <= config.small_l and b <= max_beta

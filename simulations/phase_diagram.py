@@ -32,6 +32,7 @@ from clustertheory.data import comb_dataset
 from clustertheory.functions.features import fourier_features
 from clustertheory.plotting import cell_mean_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 from clustertheory.training import TrainConfig
 from clustertheory.training.batched import Member, no_evaluation, train_members
 
@@ -183,10 +184,10 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     at_t = [r for r in first.values() if r["panel"] == "leak" and r["capacity"] == config.leak_teeth]
     checked = [r for r in first.values() if r["panel"] == "leak" and not np.isnan(r["delta_adversary"])]
     checks = [
-        Check.at_most("teeth panel: |delta_F - [B < T]| (max)", max((abs(r["delta_spectral"] - e) for r, e in zip(teeth, expected)), default=np.nan), ZERO),
+        Check.at_most("teeth panel: |delta_F - [B < T]| (max)", largest(abs(r["delta_spectral"] - e) for r, e in zip(teeth, expected)), ZERO),
         Check.at_most("leak panel at B = T: |delta_F - (1 - (1 - p n/(n-1))^2)| (max)",
-                      max((abs(r["delta_spectral"] - leaky_comb_spectral_delta(r["intertwining"], n)) for r in at_t), default=np.nan), ZERO),
-        Check.at_most("leak panel: |adversary's best split ratio - p n/(n-1)| (max)", max((abs(r["delta_adversary"] - r["delta_hard"]) for r in checked), default=np.nan), 1e-9),
+                      largest(abs(r["delta_spectral"] - leaky_comb_spectral_delta(r["intertwining"], n)) for r in at_t), ZERO),
+        Check.at_most("leak panel: |adversary's best split ratio - p n/(n-1)| (max)", largest(abs(r["delta_adversary"] - r["delta_hard"]) for r in checked), 1e-9),
     ]
 
     def band(r: dict) -> bool:

@@ -26,6 +26,7 @@ from clustertheory.analysis.codes import (
 )
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 from clustertheory.training import TrainConfig
 from clustertheory.training.codes import train_codes
 
@@ -108,10 +109,10 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     shaped = [r for r in rows if r["minimiser_shape"]]
     others = [r for r in rows if not r["minimiser_shape"]]
     checked = [r for r in rows if "loss_mc" in r]
-    method_gap = max((crosscheck_method_gap(r) for r in checked), default=np.nan)
-    mc_z = max((crosscheck_z(r, r["exact_loss"], ROUNDING) for r in checked), default=np.nan)
+    method_gap = largest(crosscheck_method_gap(r) for r in checked)
+    mc_z = largest(crosscheck_z(r, r["exact_loss"], ROUNDING) for r in checked)
     checks = [
-        Check.at_most(f"uniform preserving codes: exact loss - analytic L* (max |gap| over {len(shaped)} codes)", max((abs(r["gap"]) for r in shaped), default=np.nan), tol),
+        Check.at_most(f"uniform preserving codes: exact loss - analytic L* (max |gap| over {len(shaped)} codes)", largest(abs(r["gap"]) for r in shaped), tol),
         Check.at_most(f"exact loss = multinomial sum = Laplace quadrature (max |diff| over {len(checked)} codes)", method_gap, 1e-9),
         Check.at_most(f"exact loss vs Monte Carlo, {config.mc_samples} draws (max |z| over {len(checked)} codes)", mc_z, config.crosscheck_z),
     ]

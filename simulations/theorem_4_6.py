@@ -25,6 +25,7 @@ from clustertheory.analysis.downstream import HeadConfig, code_task_report, part
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import sup_per_item
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
+from clustertheory.verdict import largest
 from clustertheory.training import TrainConfig
 from clustertheory.training.codes import train_codes
 
@@ -140,7 +141,7 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     claims = [
         Claim.from_exact(
             "explicit-head-exact", SOURCE, "on a uniform cluster-preserving minimiser the explicit ReLU head (2^d neurons) has zero error on every cluster-faithful task",
-            max((t[0]["explicit_sup_all_tasks"] for t in minimisers.values()), default=np.nan), "sup error over every task, view and minimiser",
+            largest(t[0]["explicit_sup_all_tasks"] for t in minimisers.values()), "sup error over every task, view and minimiser",
             null=0.5, minimal_effect=config.zero_error, direction="less", preconditions=[enough], n=len(minimisers),
         ),
         Claim.from_proportion(

@@ -20,7 +20,7 @@ from clustertheory.executors import InTask, LocalExecutor, RayExecutor, SlurmExe
 from clustertheory.simulation import RunContext, SweepStore, run_simulation
 from clustertheory.sweep import expand_grid
 from clustertheory.training import TrainConfig
-from clustertheory.training.batched import Member, train_members
+from clustertheory.training.batched import Member, no_evaluation, train_members
 
 TOYS = Path(__file__).resolve().parent / "toy_simulations"
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def _make_train_batch():
         config = TrainConfig(steps=15, batch_size=16, log_every=15)
         data = comb_dataset(2, 2, batch[0]["teeth"])
         members = [Member("band-limited", data, config, u["seed"], {"bandwidth": 1}) for u in batch]
-        result = train_members(members, 2, seed=batch[0]["teeth"], evaluate=lambda codes: [{} for _ in codes])
+        result = train_members(members, 2, seed=batch[0]["teeth"], evaluate=no_evaluation)
         return [
             {"codes": "".join("1" if c > 0 else "0" for c in codes.ravel()), "loss": row["train_loss"]}
             for codes, row in zip(result.codes, result.history)

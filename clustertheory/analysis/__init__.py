@@ -1,5 +1,6 @@
-"""Analysis: measurements and exact computations on representations (nothing here trains: the
-experiments that train and then measure are in :mod:`clustertheory.training`).
+"""Analysis: measurements and exact computations on representations. Encoders and codes are
+trained in :mod:`clustertheory.training`; gradient searches that are part of a measurement (the
+split adversary, downstream heads, descent against the minimum-norm solution) stay here.
 
     hypercube   vertex index <-> {-1,+1}^d code, Hamming distances
     metrics     alignment, cluster purity / preservation / agreement, uniformity of a vertex law

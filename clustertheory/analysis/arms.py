@@ -1,4 +1,5 @@
-"""Reading result rows of arms that share seeds (paired designs) for claims and figures.
+"""Reading result rows for claims and figures: selecting and grouping rows, arms that share
+seeds (paired designs), per-seed shares and values, grids of cell values.
 
 A simulation that compares methods ("arms") trains each arm once per seed, from the same data
 and initialisation; its rows carry the arm under some field (``method``, ``loss``, ...), the
@@ -124,7 +125,7 @@ def worst_cell(rows: Iterable[dict], key: str, cell: tuple[str, ...], field: str
     e.g. "the gain holds in every cell"."""
     rows = list(rows)
     treated_means = cell_means(rows, key, cell, **{field: treated}, **where)
-    base = cell_means(rows, key, cell, **{field: control}, **where) if control else {c: 0.0 for c in treated_means}
+    base = cell_means(rows, key, cell, **{field: control}, **where) if control is not None else {c: 0.0 for c in treated_means}
     return min(treated_means[c] - base[c] for c in treated_means)
 
 

@@ -388,7 +388,6 @@ def threshold_from(values: Sequence[float], holds: Sequence[bool]) -> float | No
     return threshold
 
 
-
 # ----------------------------------------------------------------------------- Theorem 5.4 on agnostic comb data
 
 SPLIT_KEYS = ("d", "leak", "moved")  # the fields that name one split code in the rows of :func:`relabelling_rows`

@@ -39,7 +39,6 @@ class MemberLinearScore(ScoreModel):
         return torch.bmm(self.features[member, idx], self.weight)
 
 
-
 def _member_features(model: ScoreModel) -> torch.Tensor:
     """(E, V, p) feature table of a linear-in-features model."""
     if isinstance(model, MemberLinearScore):
@@ -47,16 +46,13 @@ def _member_features(model: ScoreModel) -> torch.Tensor:
     return model.features.expand(model.ensemble, -1, -1)
 
 
-
 def _set_parameter(module: nn.Module, name: str, value: torch.Tensor) -> None:
     owner, _, leaf = name.rpartition(".")
     setattr(module.get_submodule(owner) if owner else module, leaf, nn.Parameter(value))
 
 
-
 def _linear(model: ScoreModel) -> bool:
     return isinstance(model, (LinearScore, MemberLinearScore))
-
 
 
 def _stack_problem(first: ScoreModel, other: ScoreModel) -> str | None:
@@ -76,7 +72,6 @@ def _stack_problem(first: ScoreModel, other: ScoreModel) -> str | None:
     if not all(torch.equal(b, buffers[n]) for n, b in first.named_buffers()):
         return f"{type(first).__name__} models must share their fixed inputs (observations) to be stacked"
     return None
-
 
 
 def stack_models(models: Sequence[ScoreModel]) -> ScoreModel:
@@ -111,7 +106,6 @@ def stack_models(models: Sequence[ScoreModel]) -> ScoreModel:
     return stacked
 
 
-
 class ConcatenatedScores(ScoreModel):
     """Ensembles of any classes and shapes side by side: E = sum of their members.
 
@@ -143,7 +137,6 @@ class ConcatenatedScores(ScoreModel):
         return torch.cat([nn.functional.pad(part.scores(), (0, 0, 0, self.num_views - part.num_views)) for part in self.parts])
 
 
-
 def combine_models(models: Sequence[ScoreModel]) -> ScoreModel:
     """One ensemble of all members of ``models``, in order, batched as far as shapes allow.
 
@@ -162,7 +155,6 @@ def combine_models(models: Sequence[ScoreModel]) -> ScoreModel:
         raise ValueError("models must hold at least one model")
     parts = [stack_models(run) for run in runs]
     return parts[0] if len(parts) == 1 else ConcatenatedScores(parts)
-
 
 
 def member_views(model: ScoreModel) -> list[int]:

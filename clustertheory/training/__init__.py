@@ -1,4 +1,4 @@
-"""Training: the InfoNCE trainer over ensembles of hypercube representations.
+"""Training: the InfoNCE trainer of hypercube codes and the fitting of real-valued encoders.
 
     trainer     TrainConfig and ``train`` (one model), the relaxation of scores to codes
     batched     the one training loop: many members (seeds x settings x classes) in one pass

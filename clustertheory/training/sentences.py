@@ -71,7 +71,6 @@ def fine_tune_arms(start, settings, arms: dict, seeds, train_x, probe_x, probe, 
     return rows
 
 
-
 def fit_matched_share(encoder, train_x, methods: list[str], regularisers: dict, config, generator, *, temperature: float, share: float) -> dict:
     """Train member e of ``encoder`` with InfoNCE plus its method's regulariser at the weight that
     gives the regulariser ``share`` of the gradient at the start, and measure the share again at
@@ -112,7 +111,6 @@ def fit_matched_share(encoder, train_x, methods: list[str], regularisers: dict, 
     fit(encoder, loss_fn, config)
     g_main, g_extra = member_gradient_norms(encoder, *losses())
     return {"weight": weight, "start_share": start_share, "end_share": gradient_share(g_main, g_extra * weight).tolist()}
-
 
 
 def pretrained_ensemble(settings, sentences, seeds, anisotropy: float, config, device=None):

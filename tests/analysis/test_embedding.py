@@ -178,7 +178,6 @@ def test_linear_probe_chooses_c_on_validation_only():
         linear_probe_accuracy(z, np.zeros(len(z), dtype=int), split)
 
 
-
 def test_gradient_signal_is_unbiased():
     """E[||gbar||^2 - tr Var / R] = ||E g||^2: the plain ||gbar||^2 would overstate it by tr Var / R."""
     rng = np.random.default_rng(8)

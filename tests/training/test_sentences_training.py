@@ -35,7 +35,6 @@ def test_arms_fine_tuned_together_train_as_if_alone():
     assert both[("off-dropout", 0.9)][0][0] != both[("simcse", 1.0)][1][-1]  # another loss, another result
 
 
-
 def test_matched_share_gives_each_regulariser_its_share_at_the_start():
     seeds = [0, 1, 2]
     train_x = torch.stack([torch.as_tensor(DATA.draw(s)[0].obs) for s in seeds])
@@ -49,7 +48,6 @@ def test_matched_share_gives_each_regulariser_its_share_at_the_start():
     with pytest.raises(ValueError, match="contiguous"):
         sentences.fit_matched_share(model, train_x, ["barlow", "infonce", "barlow"], barlow, FitConfig(steps=1, batch_size=8),
                                     torch.Generator(), temperature=0.1, share=0.3)
-
 
 
 def test_pretrained_ensemble_moves_towards_its_anisotropic_targets():
