@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation, PillowWriter
 
+from .analysis.arms import grid
+
 
 def use_file_backend() -> None:
     """Draw without a display ("Agg"): for processes that only write figures to files."""
@@ -30,20 +32,6 @@ def cluster_colours(num_clusters: int) -> np.ndarray:
     """(m, 4) RGBA colours, one per cluster, distinguishable for m <= 20."""
     cmap = plt.get_cmap("tab10" if num_clusters <= 10 else "tab20")
     return np.array([cmap(c % cmap.N) for c in range(num_clusters)])
-
-
-def grid_of(rows, y: str, x: str, value, ys, xs, fill: float = np.nan) -> np.ndarray:
-    """(len(ys), len(xs)) array of one value per cell from rows that name their cell.
-
-    Row r fills cell (ys.index(r[y]), xs.index(r[x])) with r[value] (``value`` a field name) or
-    value(r) (a callable); a later row of the same cell overwrites an earlier one; cells no row
-    names hold ``fill``. Rows whose cell is not in the grid raise ValueError.
-    """
-    ys, xs = list(ys), list(xs)
-    grid = np.full((len(ys), len(xs)), fill, dtype=np.float64)
-    for r in rows:
-        grid[ys.index(r[y]), xs.index(r[x])] = value(r) if callable(value) else r[value]
-    return grid
 
 
 def annotated_heatmap(
@@ -130,11 +118,10 @@ def cell_mean_heatmap(ax, rows, x: str, y: str, key: str, text=None, inside=None
     ``options`` go to :func:`annotated_heatmap`. Returns the image (for a colorbar).
     """
     xs, ys = sorted({r[x] for r in rows}), sorted({r[y] for r in rows})
-    mean, line = np.full((len(ys), len(xs)), np.nan), np.zeros((len(ys), len(xs)), dtype=bool)
+    mean, line = grid(rows, y, x, key, ys, xs, reduce="mean"), np.zeros((len(ys), len(xs)), dtype=bool)
     written = np.full((len(ys), len(xs)), "", dtype=object)
     for first in {(r[y], r[x]): r for r in reversed(rows)}.values():
         i, j = ys.index(first[y]), xs.index(first[x])
-        mean[i, j] = np.mean([r[key] for r in rows if (r[x], r[y]) == (first[x], first[y])])
         written[i, j] = text(first, mean[i, j]) if text is not None else ""
         line[i, j] = bool(inside(first)) if inside is not None else False
     image = annotated_heatmap(ax, mean, [f"{v:g}" for v in xs], [f"{v:g}" for v in ys], text=written if text is not None else None, **options)

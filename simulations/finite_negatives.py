@@ -208,7 +208,7 @@ def plot(rows: list[dict], config: Config):
     trained = [r for r in rows if r["kind"] == "trained"]
     for ax, mode in zip(axes[0], MODES):
         ls = sorted({r["l"] for r in trained if r["mode"] == mode})
-        hits = arms.count_grid(trained, lambda r: r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance, "beta", betas, "l", ls, mode=mode)
+        hits = arms.grid(arms.select(trained, mode=mode), "beta", "l", lambda r: r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance, betas, ls, 0.0, "sum")
         annotated_heatmap(ax, hits / config.seeds, ls, [f"{b:g}" for b in betas], text=hits.astype(int), cmap="RdYlGn", vmin=0, vmax=1, fontsize=8)
         ax.set(xlabel="negatives per anchor l", ylabel="beta")
         ax.set_title(f"{MODE_LABEL[mode].format(B=config.train.batch_size)}: seeds at L* (of {config.seeds})", fontsize=10)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.arms import select
+from clustertheory.analysis.arms import grid, select
 from clustertheory.analysis.codes import RealizableComb, code_summaries, crosscheck_method_gap, crosscheck_z, loss_crosscheck
 from clustertheory.analysis.downstream import code_bayes_summary, mixing_code, partner_split_code, preserving_code, vertex_law_rows
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
-from clustertheory.plotting import annotated_heatmap, grid_of, strip_columns
+from clustertheory.plotting import annotated_heatmap, strip_columns
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
 
@@ -136,7 +136,7 @@ def _strip(ax, rows: list[dict], dims: list[int], key: str, representations: lis
 def _heatmap(ax, rows: list[dict], d: int, representation: str, title: str):
     cells = [r for r in rows if r["kind"] == "mass" and r["d"] == d and r["representation"] == representation]
     m, V = 2**d, 2**d
-    mass = grid_of(cells, "cluster", "vertex", "mass", range(m), range(V), fill=0.0)
+    mass = grid(cells, "cluster", "vertex", "mass", range(m), range(V), fill=0.0)
     text = np.vectorize(lambda x: f"{x:.2f}" if x > 0 else "")(mass) if m <= 4 else None
     image = annotated_heatmap(ax, mass, range(V), range(m), text=text, vmin=0, vmax=1)
     ax.set(xlabel="vertex of g(x)", ylabel="cluster")

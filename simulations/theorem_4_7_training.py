@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.arms import select
+from clustertheory.analysis.arms import grid, select
 from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import code_bayes_summary, vertex_law_rows
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.functions import make_function_class
-from clustertheory.plotting import annotated_heatmap, grid_of, strip_columns
+from clustertheory.plotting import annotated_heatmap, strip_columns
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
 from clustertheory.training.codes import train_codes
@@ -170,7 +170,7 @@ def plot(rows: list[dict], config: Config):
     ax.legend(fontsize=7, loc="center right")
     d = max(dims)
     cells = [r for r in rows if r["kind"] == "mass" and r["d"] == d and r["representation"] == "lookup"]
-    mass = grid_of(cells, "cluster", "vertex", "mass", range(2**d), range(2**d), fill=0.0)
+    mass = grid(cells, "cluster", "vertex", "mass", range(2**d), range(2**d), fill=0.0)
     text = np.vectorize(lambda x: f"{x:.2f}" if x > 0 else "")(mass) if d <= 2 else None
     image = annotated_heatmap(axes[1, 1], mass, range(2**d), range(2**d), text=text, vmin=0, vmax=1)
     axes[1, 1].set(xlabel="vertex of g(x)", ylabel="cluster")

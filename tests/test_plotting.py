@@ -185,17 +185,6 @@ def test_sup_per_item_draws_the_largest_value_per_item_in_order_and_flags():
     plt.close(fig)
 
 
-def test_grid_of_places_each_row_in_its_cell():
-    from clustertheory.plotting import grid_of
-
-    rows = [{"y": 0.1, "x": 2, "v": 5.0}, {"y": 0.0, "x": 1, "v": 3.0}, {"y": 0.1, "x": 2, "v": 7.0}]
-    grid = grid_of(rows, "y", "x", "v", [0.0, 0.1], [1, 2])
-    assert np.array_equal(grid, [[3.0, np.nan], [np.nan, 7.0]], equal_nan=True)  # the later row of a cell wins
-    assert np.array_equal(grid_of(rows, "y", "x", lambda r: r["v"] > 4, [0.0, 0.1], [1, 2], fill=0.0), [[0.0, 0.0], [0.0, 1.0]])
-    with pytest.raises(ValueError):
-        grid_of(rows, "y", "x", "v", [0.0], [1, 2])  # a row outside the grid
-
-
 def test_strip_columns_puts_series_side_by_side_at_each_position():
     from clustertheory.plotting import strip_columns
 

@@ -81,17 +81,6 @@ def seed_shares(rows: Iterable[dict], hit, cell: tuple[str, ...], seeds: int, se
     return hits / max(len(cells), 1)
 
 
-def count_grid(rows: Iterable[dict], hit, row_field: str, row_values, col_field: str, col_values, **where) -> np.ndarray:
-    """(len(row_values), len(col_values)) how many rows matching ``where`` have ``hit(row)``, in
-    the cell (row_values.index(row[row_field]), col_values.index(row[col_field])) (e.g. seeds
-    at a target per (beta, l)). Every matching row must fall in the grid."""
-    row_values, col_values = list(row_values), list(col_values)
-    counts = np.zeros((len(row_values), len(col_values)))
-    for r in select(rows, **where):
-        counts[row_values.index(r[row_field]), col_values.index(r[col_field])] += hit(r)
-    return counts
-
-
 def differences(rows: Iterable[dict], key: str, field: str, treated, control, **where) -> dict[int, float]:
     """seed -> per-seed mean of ``key`` at ``field == treated`` minus at ``field == control``,
     over the seeds both have (rows matching ``where``): a paired effect kept by seed, e.g. to
@@ -148,3 +137,24 @@ def replicate_means(rows: Iterable[dict], key: str, replicates: int, cell: tuple
         return np.full(replicates, np.nan), 0
     cells = {tuple(r[c] for c in cell) for r in chosen}
     return np.array([np.mean([r[key] for r in chosen if r["seed"] == k]) for k in range(replicates)]), len(cells)
+
+
+def grid(rows: Iterable[dict], y: str, x: str, value, ys, xs, fill: float = np.nan, reduce: str = "last") -> np.ndarray:
+    """(len(ys), len(xs)) array of one value per cell from rows that name their cell.
+
+    Row r belongs to cell (ys.index(r[y]), xs.index(r[x])) and brings r[value] (``value`` a field
+    name) or value(r) (a callable). ``reduce`` combines the rows of a cell: "last" (a later row
+    overwrites an earlier one), "sum" or "mean". Cells no row names hold ``fill``. Rows whose
+    cell is not in the grid raise ValueError.
+    """
+    if reduce not in ("last", "sum", "mean"):
+        raise ValueError(f"reduce must be one of ['last', 'mean', 'sum'], got {reduce!r}")
+    ys, xs = list(ys), list(xs)
+    total, count = np.zeros((len(ys), len(xs))), np.zeros((len(ys), len(xs)), dtype=np.int64)
+    for r in rows:
+        i, j = ys.index(r[y]), xs.index(r[x])
+        v = value(r) if callable(value) else r[value]
+        total[i, j] = v if reduce == "last" else total[i, j] + v
+        count[i, j] += 1
+    values = total / np.maximum(count, 1) if reduce == "mean" else total
+    return np.where(count > 0, values, fill)

@@ -46,6 +46,7 @@ import scipy.linalg
 import torch
 from scipy.optimize import brentq
 
+from clustertheory.analysis.arms import grid as cell_grid
 from clustertheory.analysis.exact_loss import (
     METHODS,
     expected_log1p_sum_batch,
@@ -482,10 +483,7 @@ def grid_table(grid: Sequence[dict], key: str) -> tuple[list, list, np.ndarray]:
     """(ls, betas, values (L, B)) of one split's grid rows: values[i, j] = ``key`` at (ls[i], betas[j])
     (sorted; nan where no row)."""
     ls, betas = sorted({r["l"] for r in grid}), sorted({r["beta"] for r in grid})
-    values = np.full((len(ls), len(betas)), np.nan)
-    for r in grid:
-        values[ls.index(r["l"]), betas.index(r["beta"])] = r[key]
-    return ls, betas, values
+    return ls, betas, cell_grid(grid, "l", "beta", key, ls, betas)
 
 
 class SplitClasses(NamedTuple):

@@ -41,9 +41,21 @@ def test_seed_shares_count_each_seeds_hits_over_the_cells():
     assert arms.seed_shares(rows, hit, ("l", "b"), 3, "member", kind="none").tolist() == [0.0, 0.0, 0.0]
 
 
-def test_count_grid_places_each_hit_in_its_cell():
+def test_grid_places_each_row_in_its_cell():
+    rows = [{"y": 0.1, "x": 2, "v": 5.0}, {"y": 0.0, "x": 1, "v": 3.0}, {"y": 0.1, "x": 2, "v": 7.0}]
+    grid = arms.grid(rows, "y", "x", "v", [0.0, 0.1], [1, 2])
+    assert np.array_equal(grid, [[3.0, np.nan], [np.nan, 7.0]], equal_nan=True)  # the later row of a cell wins
+    assert np.array_equal(arms.grid(rows, "y", "x", lambda r: r["v"] > 4, [0.0, 0.1], [1, 2], fill=0.0), [[0.0, 0.0], [0.0, 1.0]])
+    assert np.array_equal(arms.grid(rows, "y", "x", "v", [0.0, 0.1], [1, 2], reduce="mean"), [[3.0, np.nan], [np.nan, 6.0]], equal_nan=True)
+    with pytest.raises(ValueError):
+        arms.grid(rows, "y", "x", "v", [0.0], [1, 2])  # a row outside the grid
+    with pytest.raises(ValueError, match="reduce"):
+        arms.grid(rows, "y", "x", "v", [0.0, 0.1], [1, 2], reduce="max")
+
+
+def test_grid_sums_the_hits_of_each_cell():
     rows = [{"kind": "t", "l": l, "b": b, "ok": l + b >= 2} for l in (1, 2) for b in (0, 1) for _ in range(3)]
-    grid = arms.count_grid(rows + [{"kind": "u", "l": 9, "b": 9, "ok": True}], lambda r: r["ok"], "b", (0, 1), "l", (1, 2), kind="t")
+    grid = arms.grid(arms.select(rows, kind="t"), "b", "l", lambda r: r["ok"], (0, 1), (1, 2), fill=0.0, reduce="sum")
     assert grid.tolist() == [[0.0, 3.0], [3.0, 3.0]]
 
 
