@@ -130,6 +130,20 @@ def cell_mean_heatmap(ax, rows, x: str, y: str, key: str, text=None, inside=None
     return image
 
 
+def vertex_law_heatmap(ax, rows, d: int, representation: str, title: str):
+    """P[vertex | cluster] of one code as a (2^d clusters x 2^d vertices) heatmap, from its
+    "mass" rows (``analysis.downstream.vertex_law_rows``, with ``d`` and ``representation``
+    fields), cells written out up to d = 2. Returns the image (for a colorbar)."""
+    cells = [r for r in rows if r["kind"] == "mass" and r["d"] == d and r["representation"] == representation]
+    m = 2**d
+    mass = grid(cells, "cluster", "vertex", "mass", range(m), range(m), fill=0.0)
+    text = np.vectorize(lambda x: f"{x:.2f}" if x > 0 else "")(mass) if d <= 2 else None
+    image = annotated_heatmap(ax, mass, range(m), range(m), text=text, vmin=0, vmax=1)
+    ax.set(xlabel="vertex of g(x)", ylabel="cluster")
+    ax.set_title(title, fontsize=9)
+    return image
+
+
 def region_boundary(ax, inside, **style) -> None:
     """Draw the cell edges between the cells of a heatmap (cell (i, j) centred at x = j, y = i)
     where the (R, C) boolean ``inside`` holds and the cells where it does not; ``style`` goes to

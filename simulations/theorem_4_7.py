@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.arms import grid, select
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.codes import RealizableComb, code_summaries, crosscheck_method_gap, crosscheck_z, loss_crosscheck
 from clustertheory.analysis.downstream import code_bayes_summary, mixing_code, partner_split_code, preserving_code, vertex_law_rows
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
-from clustertheory.plotting import annotated_heatmap, strip_columns
+from clustertheory.plotting import strip_columns, vertex_law_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
 
@@ -133,17 +133,6 @@ def _strip(ax, rows: list[dict], dims: list[int], key: str, representations: lis
     strip_columns(ax, columns, _STYLE, [f"d={d}, m={2**d}" for d in dims])
 
 
-def _heatmap(ax, rows: list[dict], d: int, representation: str, title: str):
-    cells = [r for r in rows if r["kind"] == "mass" and r["d"] == d and r["representation"] == representation]
-    m, V = 2**d, 2**d
-    mass = grid(cells, "cluster", "vertex", "mass", range(m), range(V), fill=0.0)
-    text = np.vectorize(lambda x: f"{x:.2f}" if x > 0 else "")(mass) if m <= 4 else None
-    image = annotated_heatmap(ax, mass, range(V), range(m), text=text, vmin=0, vmax=1)
-    ax.set(xlabel="vertex of g(x)", ylabel="cluster")
-    ax.set_title(title, fontsize=9)
-    return image
-
-
 def plot(rows: list[dict], config: Config):
     """Top: exact gap to L* and least balanced Bayes error of both codes; bottom: P[vertex | cluster]."""
     import matplotlib.pyplot as plt
@@ -167,8 +156,8 @@ def plot(rows: list[dict], config: Config):
     ax.set_title("the best error ANY head can reach on the code,\nleast over the balanced cluster-faithful tasks", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", ncol=2)
     d = max(dims)
-    image = _heatmap(axes[1, 0], rows, d, config.construction, f"{config.construction} code, d={d}: P[vertex | cluster] (mixing: every cell 1/{2**d})")
-    _heatmap(axes[1, 1], rows, d, "preserving-reference", f"cluster-preserving code, d={d}")
+    image = vertex_law_heatmap(axes[1, 0], rows, d, config.construction, f"{config.construction} code, d={d}: P[vertex | cluster] (mixing: every cell 1/{2**d})")
+    vertex_law_heatmap(axes[1, 1], rows, d, "preserving-reference", f"cluster-preserving code, d={d}")
     fig.colorbar(image, ax=axes[1].tolist(), fraction=0.02, label="P[g(x) = v | cluster]")
     fig.suptitle("Theorem 4.7: an unrestricted class has global minimisers that mix clusters (same exact loss, error 1/2 with any head)", fontsize=11)
     return fig

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.arms import grid, select
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import code_bayes_summary, vertex_law_rows
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.functions import make_function_class
-from clustertheory.plotting import annotated_heatmap, strip_columns
+from clustertheory.plotting import strip_columns, vertex_law_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
 from clustertheory.training.codes import train_codes
@@ -169,12 +169,7 @@ def plot(rows: list[dict], config: Config):
     ax.set_title(f"trained from random init, same data: bounded class (B={config.comb.bandwidth} < T={config.comb.teeth})\nvs lookup table, and the untrained tables", fontsize=9)
     ax.legend(fontsize=7, loc="center right")
     d = max(dims)
-    cells = [r for r in rows if r["kind"] == "mass" and r["d"] == d and r["representation"] == "lookup"]
-    mass = grid(cells, "cluster", "vertex", "mass", range(2**d), range(2**d), fill=0.0)
-    text = np.vectorize(lambda x: f"{x:.2f}" if x > 0 else "")(mass) if d <= 2 else None
-    image = annotated_heatmap(axes[1, 1], mass, range(2**d), range(2**d), text=text, vmin=0, vmax=1)
-    axes[1, 1].set(xlabel="vertex of g(x)", ylabel="cluster")
-    axes[1, 1].set_title(f"trained lookup table (member 0), d={d}: P[vertex | cluster]", fontsize=9)
+    image = vertex_law_heatmap(axes[1, 1], rows, d, "lookup", f"trained lookup table (member 0), d={d}: P[vertex | cluster]")
     fig.colorbar(image, ax=axes[1, 1], fraction=0.05, label="P[g(x) = v | cluster]")
     fig.suptitle("What training finds on Theorem 4.7's data: the bounded class keeps clusters, the unrestricted lookup table does not", fontsize=11)
     return fig

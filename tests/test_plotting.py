@@ -222,3 +222,15 @@ def test_cell_mean_heatmap_colours_the_mean_over_seeds_and_outlines_a_region():
     assert len(ax.lines) == 3 and all(tuple(line.get_ydata()) == (0.5, 0.5) for line in ax.lines)  # the edge between y = 1 and y = 2
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2"]
     plt.close(fig)
+
+
+def test_vertex_law_heatmap_draws_one_codes_cluster_by_vertex_law():
+    from clustertheory.plotting import vertex_law_heatmap
+
+    rows = [{"kind": "mass", "d": 1, "representation": "a", "cluster": c, "vertex": v, "mass": float(c == v)} for c in (0, 1) for v in (0, 1)]
+    rows += [{"kind": "mass", "d": 1, "representation": "b", "cluster": 0, "vertex": 1, "mass": 1.0}, {"kind": "code", "d": 1, "representation": "a"}]
+    fig, ax = plt.subplots()
+    image = vertex_law_heatmap(ax, rows, 1, "a", "law of a")
+    assert np.array_equal(image.get_array(), [[1.0, 0.0], [0.0, 1.0]]) and ax.get_title() == "law of a"
+    assert sorted(t.get_text() for t in ax.texts) == ["1.00", "1.00"]  # zero cells stay blank
+    plt.close(fig)
