@@ -14,11 +14,11 @@ norms instead of normalising the (B, K, d) negatives; D is ``logsumexp(negative 
 - positive logit``, so besides the product itself only the logsumexp touches the
 (B, K) or (B, B) matrix. In-batch, the entries that are not negatives (the positive,
 and the anchor itself with same-view negatives) are overwritten in the fresh logit
-matrix (:func:`_leave_out_diagonal`) instead of masking a copy. The one-direction
-in-batch loss without same-view negatives (the CLIP / info-nce-pytorch form) is one
-autograd node with a hand-written backward (:class:`_OneWayInBatch`): at small B its
-cost is per-operation overhead, which the generic form multiplies; it has no second
-derivative (one raises).
+matrix (:func:`_leave_out_diagonal`) instead of masking a copy. The two common in-batch
+forms, one direction without same-view negatives (the CLIP / info-nce-pytorch form) and
+NT-Xent (SimCLR), are each one autograd node with a hand-written backward
+(:class:`_InBatch`): at small B their cost is per-operation overhead, which the generic
+form multiplies; they have no second derivative (one raises).
 """
 
 from __future__ import annotations
@@ -111,39 +111,69 @@ def in_batch_gap(logits: torch.Tensor, positive_logit: torch.Tensor, left_out: t
     return lse - positive_logit
 
 
-class _OneWayInBatch(torch.autograd.Function):
-    """In-batch InfoNCE (or decoupled) loss, one direction, no same-view negatives, as one
-    autograd node with a hand-written backward.
+def _normalized_views(anchor: torch.Tensor, positive: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """z = [anchor; positive] (2B, d) in one fresh tensor, each row divided by max(||v||, NORM_EPS)
+    when ``normalize`` (F.normalize's operations, so its values), and those norms (2B, 1) or None.
+    Stacked so that normalisation and its backward run once."""
+    views = torch.cat([anchor, positive])
+    if not normalize:
+        return views, None
+    norms = torch.linalg.vector_norm(views, dim=-1, keepdim=True).clamp_min_(NORM_EPS)
+    return views.div_(norms), norms
 
-    anchor, positive (B, d), already upcast; L2-normalised here when ``normalize``
-    (by the operations of ``F.normalize``, so to the same values). Per anchor
-    ``l_i = log(1 + exp(D_i))`` (``include_positive``) or ``D_i`` (decoupled), with
-    ``D_i = log sum_{j != i} exp(scale s(a_i, p_j)) - scale s(a_i, p_i)``; returns the (B,)
-    rows reduced by ``reduction`` (already checked).
+
+def _through_normalization(views: torch.Tensor, norms: torch.Tensor | None, grad_views: torch.Tensor) -> torch.Tensor:
+    """The gradient w.r.t. the raw rows from that w.r.t. the normalised rows ``views``, in place:
+    through v / max(||v||, eps) it is (g - u (u.g)) / ||v|| with u = v / ||v||; a clamped norm
+    passes no gradient to the norm (F.normalize's clamp_min), so there it is g / eps."""
+    if norms is None:
+        return grad_views
+    radial = torch.where(norms > NORM_EPS, (views * grad_views).sum(dim=-1, keepdim=True), 0.0)
+    return grad_views.addcmul_(views, radial, value=-1).div_(norms)
+
+
+class _InBatch(torch.autograd.Function):
+    """In-batch InfoNCE (or decoupled) loss as one autograd node with a hand-written backward, in
+    two pairings:
+
+    - one direction, no same-view negatives (the CLIP / info-nce-pytorch form): logits (B, B)
+      ``scale s(a_i, p_j)``; anchor a_i, its positive p_i on the diagonal, negatives p_j, j != i;
+    - NT-Xent (``nt_xent``; SimCLR: both directions, same-view negatives): logits (2B, 2B)
+      ``scale s(z_r, z_c)`` with z = [a; p]; row r's positive is its other view (column r +- B),
+      its negatives every other column except r itself; anchor i's loss is the mean of rows i
+      and B + i.
+
+    anchor, positive (B, d), already upcast, L2-normalised here when ``normalize``. Per row
+    ``l_r = log(1 + exp(D_r))`` (``include_positive``) or ``D_r`` (decoupled), with
+    ``D_r = log sum_{c negative} exp(logit_rc) - logit_r,positive``; returns the rows per anchor
+    reduced by ``reduction`` (already checked).
 
     Why by hand: at small B the cost of the autograd form is the fixed overhead of its many
     small operations and graph nodes (normalisation, logsumexp, log1p_exp, reduction), not
-    the (B, B) work; one node with few operations is what matches info-nce-pytorch's single
-    cross_entropy there. Anchor and positive are stacked into one (2B, d) tensor so that
-    normalisation and its backward run once. The forward keeps the softmax over the negatives
-    (the positives on the diagonal are left out, so 0 there); the gradient w.r.t. the logits
-    is then ``w_i softmax_{j != i}`` at the negatives and ``-w_i`` at the positive, with
+    the matrix work; one node with few operations is what matches a single cross_entropy there.
+    The left-out entries (positive, self) are overwritten in the fresh logit matrix, so the
+    softmax over a row is over its negatives (0 elsewhere); the gradient w.r.t. the logits is
+    then ``w_r softmax_r`` at the negatives and ``-w_r`` at the positive, with
     ``w = dl/dD = sigmoid(D)`` (1 for the decoupled loss). It is built from D, never as
     ``softmax - 1``, so tiny losses keep tiny, exact gradients. Once differentiable (a second
     derivative raises), as ``primitives._RowLogSumExp``.
     """
 
     @staticmethod
-    def forward(ctx, anchor, positive, scale: float, normalize: bool, include_positive: bool, reduction: str):
-        views = torch.cat([anchor, positive])  # (2B, d): anchors, then positives
-        norms = None
-        if normalize:  # F.normalize: divide by max(||v||, NORM_EPS)
-            norms = torch.linalg.vector_norm(views, dim=-1, keepdim=True).clamp_min_(NORM_EPS)
-            views.div_(norms)
-        anchor, positive = views.chunk(2)
-        logits = torch.mm(anchor, positive.T).mul_(scale)  # (B, B): row i anchor a_i, column j positive p_j
-        positive_logit = torch.diagonal_copy(logits)  # (B,)
-        logits.fill_diagonal_(torch.finfo(logits.dtype).min)  # leave the positives out: exp gives 0
+    def forward(ctx, anchor, positive, scale: float, normalize: bool, include_positive: bool, reduction: str, nt_xent: bool):
+        batch = anchor.shape[0]
+        views, norms = _normalized_views(anchor, positive, normalize)
+        if nt_xent:
+            logits = torch.mm(views, views.T).mul_(scale)  # (2B, 2B): row and column r are z_r
+            # the diagonals of the four (B, B) blocks, [r, c, i] = logits[rB + i, cB + i]: self where
+            # r = c, the positive where r != c
+            blocks = logits.view(2, batch, 2, batch).diagonal(dim1=1, dim2=3)
+            positive_logit = blocks.flip(1).diagonal(dim1=0, dim2=1).T.flatten()  # (2B,): row rB + i, column (1 - r)B + i
+            blocks.fill_(torch.finfo(logits.dtype).min)  # leave self and positive out: exp gives 0
+        else:
+            logits = torch.mm(views[:batch], views[batch:].T).mul_(scale)  # (B, B): row i anchor a_i, column j positive p_j
+            positive_logit = torch.diagonal_copy(logits)  # (B,)
+            logits.fill_diagonal_(torch.finfo(logits.dtype).min)  # leave the positives out: exp gives 0
         # logsumexp over the negatives from one fused softmax: its largest entry is exp(0) / sum,
         # so log(sum) = -log(max softmax); the softmax itself is what the backward needs. (A
         # logsumexp followed by an in-place exp of the shifted logits measured 4 % slower at B = 64.)
@@ -153,35 +183,47 @@ class _OneWayInBatch(torch.autograd.Function):
         # exp(-40) = 4e-18, is below half an ulp of D in float32 and float64); one op, not two
         rows = F.softplus(gap, threshold=SOFTPLUS_EXACT_ABOVE) if include_positive else gap
         ctx.save_for_backward(views, norms, softmax, gap)
-        ctx.scale, ctx.include_positive, ctx.reduction = scale, include_positive, reduction
+        ctx.scale, ctx.include_positive, ctx.reduction, ctx.nt_xent = scale, include_positive, reduction, nt_xent
+        if nt_xent:  # anchor i: the mean of rows i and B + i
+            return rows.mean() if reduction == "mean" else 0.5 * rows.sum() if reduction == "sum" else rows.view(2, batch).mean(dim=0)
         return rows.mean() if reduction == "mean" else rows.sum() if reduction == "sum" else rows
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         views, norms, softmax, gap = ctx.saved_tensors
-        # (B,) weights w = dl/dD, times the logits' scale and the reduction's factor (folded here)
-        factor = grad * (ctx.scale / gap.shape[0] if ctx.reduction == "mean" else ctx.scale)
+        rows = gap.shape[0]
+        # per row dl/dD times the logits' scale and the reduction's factor (folded here)
+        if ctx.reduction == "mean":
+            factor = grad * (ctx.scale / rows)
+        elif ctx.nt_xent:
+            factor = (grad.repeat(2) if ctx.reduction == "none" else grad) * (0.5 * ctx.scale)
+        else:
+            factor = grad * ctx.scale
         weight = torch.sigmoid(gap).mul_(factor) if ctx.include_positive else factor.expand_as(gap)
-        grad_logits = softmax * weight.unsqueeze(1)  # w_i softmax over the negatives
-        grad_logits.diagonal().sub_(weight)  # the positive: -w_i (the diagonal was 0)
-        anchor, positive = views.chunk(2)
-        grad_views = torch.empty_like(views)
-        grad_anchor, grad_positive = grad_views.chunk(2)
-        torch.mm(grad_logits, positive, out=grad_anchor)
-        torch.mm(grad_logits.T, anchor, out=grad_positive)
-        if norms is not None:
-            # through v / max(||v||, eps): (g - v (v.g)) / ||v||; a clamped norm passes no gradient
-            radial = torch.where(norms > NORM_EPS, (views * grad_views).sum(dim=-1, keepdim=True), 0.0)
-            grad_views.addcmul_(views, radial, value=-1).div_(norms)
-        return grad_anchor, grad_positive, None, None, None, None
+        grad_logits = softmax * weight.unsqueeze(1)  # w_r softmax over the negatives (0 at the left-out entries)
+        if ctx.nt_xent:
+            blocks = grad_logits.view(2, rows // 2, 2, rows // 2).diagonal(dim1=1, dim2=3)
+            blocks.sub_(weight.view(2, 1, -1))  # -w_r at both left-out entries of row r ...
+            blocks.diagonal(dim1=0, dim2=1).zero_()  # ... and back to 0 at self, not a candidate
+            grad_views = torch.mm(grad_logits, views).addmm_(grad_logits.T, views)  # logits = z z^T: dl/dz = (G + G^T) z
+        else:
+            grad_logits.diagonal().sub_(weight)  # the positive: -w_i (the diagonal was 0)
+            batch = rows
+            grad_views = torch.empty_like(views)
+            torch.mm(grad_logits, views[batch:], out=grad_views[:batch])
+            torch.mm(grad_logits.T, views[:batch], out=grad_views[batch:])
+        grad_views = _through_normalization(views, norms, grad_views)
+        half = views.shape[0] // 2
+        return grad_views[:half], grad_views[half:], None, None, None, None, None
 
 
-def _one_way_in_batch(anchor, positive, scale: float, normalize: bool, include_positive: bool, reduction: str) -> torch.Tensor:
-    """The reduced one-direction in-batch loss without same-view negatives (:class:`_OneWayInBatch`)."""
+def _in_batch_node(anchor, positive, scale: float, normalize: bool, include_positive: bool, reduction: str, nt_xent: bool) -> torch.Tensor:
+    """The reduced in-batch loss of one pairing (:class:`_InBatch`): one direction without
+    same-view negatives, or NT-Xent."""
     check_in("reduction", reduction, REDUCTIONS)
     anchor, positive = upcast(anchor, positive)
-    return _OneWayInBatch.apply(anchor, positive, scale, normalize, include_positive, reduction)
+    return _InBatch.apply(anchor, positive, scale, normalize, include_positive, reduction, nt_xent)
 
 
 def _in_batch_rows(
@@ -266,8 +308,9 @@ def infonce(
 
     reduction: "mean" over anchors, "sum", or "none" (per-anchor (B,); for
     ``symmetric`` the per-anchor average of the two directions). Returns float32 for
-    half / bfloat16 / float32 input and float64 for float64 input. The one-direction
-    in-batch loss (neither option) has a first derivative only (a second one raises).
+    half / bfloat16 / float32 input and float64 for float64 input. In-batch, the
+    one-direction loss (neither option) and NT-Xent (both options) have a first derivative
+    only (a second one raises); the mixed forms (one option alone) have both.
 
     Raises ValueError for temperature <= 0, K = 0, mismatched shapes, and B < 2 with
     in-batch negatives (a single candidate makes the loss identically 0).
@@ -286,8 +329,8 @@ def infonce(
             f"in-batch infonce needs batch size B >= 2 (B = 1 leaves a single candidate "
             f"and the loss is identically 0), got anchor shape {tuple(anchor.shape)}"
         )
-    if not symmetric and not same_view_negatives:
-        return _one_way_in_batch(anchor, positive, scale, normalize, True, reduction)
+    if symmetric == same_view_negatives:  # one direction alone, or NT-Xent: one node
+        return _in_batch_node(anchor, positive, scale, normalize, True, reduction, nt_xent=symmetric)
     anchor, positive = prepare(normalize, anchor, positive)
     rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=True)
     return reduce_rows(rows, reduction)
@@ -429,7 +472,8 @@ def decoupled(
     negatives)``; unlike InfoNCE the loss can be negative.
 
     reduction: "mean", "sum", "none" (B,). In-batch, one direction without same-view
-    negatives, the loss has a first derivative only (a second one raises).
+    negatives and the default (both options), the loss has a first derivative only (a second
+    one raises); the mixed forms have both.
     Raises ValueError for temperature <= 0, K = 0, mismatched shapes, B < 2 in-batch
     (no negative at all).
     """
@@ -447,8 +491,8 @@ def decoupled(
             f"in-batch decoupled needs batch size B >= 2 (B = 1 has no negative), "
             f"got anchor shape {tuple(anchor.shape)}"
         )
-    if not symmetric and not same_view_negatives:
-        return _one_way_in_batch(anchor, positive, scale, normalize, False, reduction)
+    if symmetric == same_view_negatives:  # one direction alone, or both with same-view negatives: one node
+        return _in_batch_node(anchor, positive, scale, normalize, False, reduction, nt_xent=symmetric)
     anchor, positive = prepare(normalize, anchor, positive)
     rows = _in_batch_rows(anchor, positive, scale, same_view_negatives, symmetric, include_positive=False)
     return reduce_rows(rows, reduction)

@@ -336,33 +336,42 @@ def test_gradcheck_hypercube_and_supcon():
     assert torch.autograd.gradcheck(lambda x: supcon_out(x, labels, temperature=0.5), (emb,))
 
 
-# --- one-direction in-batch: the hand-written backward (_OneWayInBatch) ------------------
+# --- the hand-written in-batch node (_InBatch): one direction, and NT-Xent ----------------
+
+PAIRINGS = {"one-way": dict(symmetric=False, same_view_negatives=False), "nt-xent": dict(symmetric=True, same_view_negatives=True)}
 
 
-def autograd_one_way(a, p, temperature, normalize, include_positive, reduction):
+def node_loss(include_positive, pairing):
+    """infonce or decoupled in one of the two pairings the node computes."""
+    fn = infonce if include_positive else decoupled
+    return lambda *args, **kw: fn(*args, **PAIRINGS[pairing], **kw)
+
+
+def autograd_in_batch(a, p, temperature, normalize, include_positive, reduction, pairing):
     """The same loss by the generic autograd path (F.normalize, logsumexp, log1p_exp)."""
     from clustertheory.losses.primitives import prepare, reduce_rows
 
     module = importlib.import_module("clustertheory.losses.infonce")  # the attribute is the function
     a, p = prepare(normalize, a, p)
-    rows = module._in_batch_rows(a, p, 1.0 / temperature, False, False, include_positive)
+    both = pairing == "nt-xent"
+    rows = module._in_batch_rows(a, p, 1.0 / temperature, both, both, include_positive)
     return reduce_rows(rows, reduction)
 
 
+@pytest.mark.parametrize("pairing", list(PAIRINGS))
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_gradcheck_one_way_in_batch(reduction, normalize):
+def test_gradcheck_in_batch_node(reduction, normalize, pairing):
     a, p = leaf(4, 3, seed=31), leaf(4, 3, seed=32)
-    assert torch.autograd.gradcheck(lambda x, y: infonce(x, y, temperature=0.5, normalize=normalize, reduction=reduction), (a, p))
-    assert torch.autograd.gradcheck(
-        lambda x, y: decoupled(x, y, temperature=0.5, normalize=normalize, symmetric=False, same_view_negatives=False, reduction=reduction),
-        (a, p),
-    )
+    for include_positive in (True, False):
+        loss = node_loss(include_positive, pairing)
+        assert torch.autograd.gradcheck(lambda x, y: loss(x, y, temperature=0.5, normalize=normalize, reduction=reduction), (a, p))
 
 
+@pytest.mark.parametrize("pairing", list(PAIRINGS))
 @pytest.mark.parametrize("include_positive", [True, False])
-@pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_one_way_in_batch_equals_autograd_form_with_a_zero_row(include_positive, reduction):
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_in_batch_node_equals_autograd_form_with_a_zero_row(include_positive, reduction, pairing):
     """Values and gradients of the hand-written node equal the autograd form, including a zero
     anchor and a zero positive (norm clamped to eps: F.normalize passes no radial gradient)."""
     a, p = draw(6, 5, seed=33), draw(6, 5, seed=34)
@@ -372,10 +381,9 @@ def test_one_way_in_batch_equals_autograd_form_with_a_zero_row(include_positive,
     for compute in ("ours", "autograd"):
         x, y = a.clone().requires_grad_(True), p.clone().requires_grad_(True)
         if compute == "ours":
-            fn = infonce if include_positive else lambda *args, **kw: decoupled(*args, symmetric=False, same_view_negatives=False, **kw)
-            value = fn(x, y, temperature=0.2, reduction=reduction)
+            value = node_loss(include_positive, pairing)(x, y, temperature=0.2, reduction=reduction)
         else:
-            value = autograd_one_way(x, y, 0.2, True, include_positive, reduction)
+            value = autograd_in_batch(x, y, 0.2, True, include_positive, reduction, pairing)
         value.backward(upstream)
         results.append((value.detach(), x.grad, y.grad))
     torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=1e-14)
@@ -395,8 +403,27 @@ def test_tiny_one_way_in_batch_gradients_keep_relative_precision():
     torch.testing.assert_close(ours, (a.grad, p.grad), rtol=1e-12, atol=0.0)
 
 
-def test_one_way_in_batch_second_derivative_is_refused_not_wrong():
+def test_tiny_nt_xent_gradients_keep_relative_precision():
+    """NT-Xent on orthonormal views (a_i = p_i = e_i): every row's loss is log(1 + 6 exp(-100)),
+    about 2e-43, and so is the gradient; it equals the generic autograd form's to 1e-12 relative."""
+    a = torch.eye(4, dtype=torch.float64)
+    results = []
+    for compute in ("ours", "autograd"):
+        x, y = a.clone().requires_grad_(True), a.clone().requires_grad_(True)
+        if compute == "ours":
+            value = infonce(x, y, temperature=0.01, reduction="sum", **PAIRINGS["nt-xent"])
+        else:
+            value = autograd_in_batch(x, y, 0.01, True, True, "sum", "nt-xent")
+        value.backward()
+        results.append((value.detach(), x.grad, y.grad))
+    assert results[0][0].item() == pytest.approx(4 * math.log1p(6 * math.exp(-100)), rel=1e-12)
+    assert 0 < results[0][1].abs().max().item() < 1e-40
+    torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("pairing", list(PAIRINGS))
+def test_in_batch_node_second_derivative_is_refused_not_wrong(pairing):
     a, p = leaf(4, 3, seed=36), leaf(4, 3, seed=37)
-    (grad,) = torch.autograd.grad(infonce(a, p, temperature=0.5), a, create_graph=True)
+    (grad,) = torch.autograd.grad(infonce(a, p, temperature=0.5, **PAIRINGS[pairing]), a, create_graph=True)
     with pytest.raises(RuntimeError):
         grad.sum().backward()
