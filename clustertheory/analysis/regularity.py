@@ -28,7 +28,7 @@ cluster (closure), :func:`relabel_cluster`. The weighted InfoNCE of the paper's 
 summarises a code once and gives its exact loss on a whole (l, beta) grid; the theorem's
 conditions are :func:`near_uniform_c`, :func:`sufficient_conditions` and :func:`implied_c`, and
 :func:`threshold_from` reads a threshold off a grid. The theorem's experiment on agnostic comb data
-(:func:`agnostic_comb`, :func:`split_code`) measures one split per :func:`relabelling_rows`;
+(:func:`~clustertheory.data.agnostic_comb`, :func:`split_code`) measures one split per :func:`relabelling_rows`;
 :func:`rows_by_split`, :func:`grid_table`, :func:`classify_splits`, :func:`changes_after_win` and
 :func:`split_summaries` read those rows.
 """
@@ -47,6 +47,7 @@ import torch
 from scipy.optimize import brentq
 
 from clustertheory.analysis.arms import grid as cell_grid
+from clustertheory.analysis.arms import group
 from clustertheory.analysis.exact_loss import (
     METHODS,
     expected_log1p_sum_batch,
@@ -72,7 +73,6 @@ from clustertheory.config import (
     check_positive,
     check_positive_int,
 )
-from clustertheory.data import comb_dataset
 from clustertheory.data.views import ViewDataset
 from clustertheory.functions.classes import ScoreModel, make_function_class
 from clustertheory.functions.stacking import combine_models
@@ -394,14 +394,6 @@ def threshold_from(values: Sequence[float], holds: Sequence[bool]) -> float | No
 SPLIT_KEYS = ("d", "leak", "moved")  # the fields that name one split code in the rows of :func:`relabelling_rows`
 
 
-def agnostic_comb(d: int, points_per_cluster: int, teeth: int, leak: float, noise: float, imbalance: float) -> ViewDataset:
-    """The agnostic comb for code dimension d: m = 2^d - 1 clusters (one vertex more than clusters)
-    with weights pi_c proportional to imbalance^c, c = 0..m-1 (:func:`~clustertheory.data.comb_dataset`)."""
-    d = check_int_range("d", d, 2, 16)
-    weights = imbalance ** np.arange(2**d - 1)
-    return comb_dataset(2**d - 1, points_per_cluster, teeth, leak=leak, noise=noise, cluster_weights=weights)
-
-
 def split_code(data: ViewDataset, d: int, moved: int) -> np.ndarray:
     """(V, d) code: cluster 0 at vertex 0 except its first ``moved`` base points (every view they
     own) at the free vertex 1 (coordinate 0 flipped); cluster c >= 1 at vertex c + 1. On cluster 0
@@ -472,11 +464,7 @@ def relabelling_rows(data: ViewDataset, code, leak: float, moved: int, negatives
 
 def rows_by_split(rows: Sequence[dict], kind: str, keys: Sequence[str] = SPLIT_KEYS) -> dict[tuple, list[dict]]:
     """Split (the values of ``keys``) -> its rows of ``kind``, in row order."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if r["kind"] == kind:
-            groups.setdefault(tuple(r[k] for k in keys), []).append(r)
-    return groups
+    return group((r for r in rows if r["kind"] == kind), *keys)
 
 
 def grid_table(grid: Sequence[dict], key: str) -> tuple[list, list, np.ndarray]:
@@ -618,6 +606,9 @@ def search_split(
     pair_mask = torch.as_tensor((data.content[anchor][None, :] == clusters[:, None]) * weight, device=device)  # (E, P)
     natural_mask = torch.as_tensor((data.base_cluster[None, :] == clusters[:, None]) * data.base_weight, device=device)  # (E, N)
     cluster_mass = natural_mask.sum(dim=1)
+    if bool((cluster_mass <= 0).any()):  # R~ / (Delta~ + floor pi_c) would be 0 / 0: NaN weights
+        empty = sorted({int(c) for c in clusters[(cluster_mass <= 0).cpu().numpy()]})
+        raise ValueError(f"clusters {empty} have no natural view (mass 0): there is nothing to split")
     anchor_t, positive_t = torch.as_tensor(anchor, device=device), torch.as_tensor(positive, device=device)
     base_view = torch.as_tensor(data.base_view, device=device)
 
@@ -691,12 +682,16 @@ def empirical_delta(
     ``make_function_class(class_name, data, dim=1, seeds=..., **class_kwargs)`` (member k targets
     cluster clusters[k % len(clusters)], its own random initialisation), trains them with
     :func:`search_split` and returns the smallest exact ratio found. ``clusters=None`` searches
-    every cluster. ``class_name`` may also be a builder with make_function_class's signature
+    every cluster that holds natural views (a subsample may miss one; an empty cluster has no
+    split). ``class_name`` may also be a builder with make_function_class's signature
     ``(data, dim, seeds=..., device=..., **class_kwargs) -> ScoreModel`` for a class defined
     elsewhere (e.g. the image classes of :mod:`clustertheory.functions.images`).
     """
     restarts = check_positive_int("restarts", restarts)
-    clusters = list(range(data.num_clusters)) if clusters is None else [int(c) for c in clusters]
+    if clusters is None:
+        mass = np.bincount(data.base_cluster, weights=data.base_weight, minlength=data.num_clusters)
+        clusters = [c for c in range(data.num_clusters) if mass[c] > 0]
+    clusters = [int(c) for c in clusters]
     if not clusters:
         raise ValueError("clusters must name at least one cluster")
     targets = np.tile(np.asarray(clusters), restarts)

@@ -11,7 +11,6 @@ from clustertheory.analysis.exact_loss import population_infonce
 from clustertheory.analysis.hypercube import vertex_codes
 from clustertheory.analysis.regularity import (
     CodeLaw,
-    agnostic_comb,
     alignment_weight_term,
     augmentation_moments,
     changes_after_win,
@@ -35,7 +34,7 @@ from clustertheory.analysis.regularity import (
     threshold_from,
     weighted_population_infonce,
 )
-from clustertheory.data import comb_dataset, jitter_dataset
+from clustertheory.data import agnostic_comb, comb_dataset, jitter_dataset
 from clustertheory.functions import LinearScore
 from clustertheory.functions.features import (
     content_features,
@@ -281,6 +280,25 @@ def test_content_only_class_never_splits():
     assert np.isinf(found.ratio).all()
 
 
+def test_a_cluster_without_natural_views_is_not_searched():
+    """A subsample may miss a cluster (here digit 3 among 40 digits): its objective would be
+    0 / 0, so search_split refuses it by name and empirical_delta searches the others (these
+    weights once turned NaN and the MLP's spectral cap raised a LinAlgError)."""
+    import functools
+
+    from clustertheory.data.digits import digits_dataset
+    from clustertheory.functions.images import image_function_class
+
+    data = digits_dataset(40, 2, seed=1)
+    mass = np.bincount(data.base_cluster, weights=data.base_weight, minlength=data.num_clusters)
+    assert mass[3] == 0 and (np.delete(mass, 3) > 0).all()
+    build = functools.partial(image_function_class, "mlp")
+    result = empirical_delta(data, build, restarts=1, steps=20, width=4, depth=1, lipschitz=1.0)
+    assert len(result.per_cluster) == 9 and not np.isnan(result.per_cluster).any()
+    with pytest.raises(ValueError, match=r"clusters \[3\] have no natural view"):
+        empirical_delta(data, build, clusters=[2, 3], restarts=1, steps=2, width=4, depth=1, lipschitz=1.0)
+
+
 def test_search_validation():
     data = comb_dataset(2, 3, 2)
     with pytest.raises(ValueError, match="dim"):
@@ -377,13 +395,6 @@ def test_threshold_from_needs_the_property_at_every_larger_value():
 
 
 # ----------------------------------------------------------------------------- Theorem 5.4 experiment rows
-
-
-def test_agnostic_comb_has_one_free_vertex_and_geometric_weights():
-    data = agnostic_comb(3, 4, 2, leak=0.1, noise=0.02, imbalance=0.5)
-    assert data.num_clusters == 7 and data.num_base == 28
-    weights = np.asarray(data.cluster_weight)
-    assert weights == pytest.approx(0.5 ** np.arange(7) / (0.5 ** np.arange(7)).sum())
 
 
 def test_split_code_moves_base_points_of_cluster_zero_to_the_free_vertex():
