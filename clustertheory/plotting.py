@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation, PillowWriter
 
-from .analysis.arms import grid
+from .analysis.arms import grid, group
 
 
 def use_file_backend() -> None:
@@ -201,6 +201,14 @@ def strip_columns(ax, columns, styles, x_labels, width: float = 0.8, spread: flo
     ax.set_xticks(range(len(x_labels)), list(x_labels))
 
 
+def strip_of_rows(ax, rows, key: str, x: str, xs, series: str, names, styles, x_labels, **options) -> None:
+    """:func:`strip_columns` of ``row[key]``: the column of (x value v, series name n) holds the
+    rows with ``row[x] == v`` and ``row[series] == n``, in row order (e.g. x "d", series
+    "representation"). ``options`` go to strip_columns."""
+    columns = {name: [[r[key] for r in rows if r[series] == name and r[x] == v] for v in xs] for name in names}
+    strip_columns(ax, columns, styles, x_labels, **options)
+
+
 def animate_relaxed_codes(
     frames: list[np.ndarray],
     steps: list[int],
@@ -250,8 +258,9 @@ def plot_mean(ax, rows: list[dict], x: str, key: str, fmt: str = "-", shift: flo
     min..max of those rows (alpha 0.15, in ``kwargs["color"]``). ``fmt`` and ``kwargs`` go to
     ``ax.plot``. Returns (xs, means) as arrays.
     """
-    xs = np.array(sorted({r[x] for r in rows}))
-    values = [[r[key] for r in rows if r[x] == v] for v in xs]
+    by_x = sorted(group(rows, x).items())  # ((x value,), rows), x increasing
+    xs = np.array([value for (value,), _ in by_x])
+    values = [[r[key] for r in cell] for _, cell in by_x]
     means = np.array([np.mean(v) for v in values])
     if band:
         ax.fill_between(xs + shift, [min(v) for v in values], [max(v) for v in values], color=kwargs.get("color"), alpha=0.15)

@@ -8,6 +8,7 @@ simulations use one set of formulas (each delegating to scipy where scipy has it
     welch_interval(a, b)       mean(a) - mean(b) for arms with independent seeds (Welch t)
     wilson_interval(k, n)      a proportion k/n (Wilson score interval)
     z_score(x, expected, se)   (x - expected) / se
+    ROUNDING                   1e-12, the float64 rounding of exact sums: tolerance and z floor
     detectable_effect(sd, n)   the smallest true mean effect a two-sided t test at ``level``
                                detects with probability ``power`` from n samples of spread sd
     detectable_proportion(p0, n)  the same for a proportion near p0 (normal approximation)
@@ -30,6 +31,10 @@ from .config import check_nonneg_int, check_positive_int, check_probability
 METHODS = ("t", "bootstrap")
 DEFAULT_LEVEL = 0.95
 DEFAULT_POWER = 0.8
+# float64 rounding of exact sums and means of O(1) quantities (view weights, losses): the
+# tolerance of an exact comparison, and the floor below which a Monte Carlo standard error
+# means nothing (a z-test divides by at least this)
+ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)

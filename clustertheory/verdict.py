@@ -275,6 +275,18 @@ class Claim:
         )
 
     @classmethod
+    def untestable(cls, name: str, source: str, statement: str, units: str, *, minimal_effect: float, preconditions: Sequence[Check],
+                   null: float = 0.0, direction: str = "greater", method: str = "paired t", note: str = "") -> "Claim":
+        """A claim whose effect cannot be formed because a failed precondition left an arm
+        empty: effect and interval nan, n = 0, status not-testable. Raises ValueError when
+        every precondition holds (then the claim is testable and needs its effect)."""
+        if all(p.passed for p in preconditions):
+            raise ValueError(f"claim {name!r}: untestable needs a failed precondition, and all {len(preconditions)} hold")
+        nan = float("nan")
+        return cls(name, source, statement, nan, units, nan, nan, st.DEFAULT_LEVEL, method, 0, null, minimal_effect, direction,
+                   tuple(preconditions), note=note)
+
+    @classmethod
     def from_paired(cls, name: str, source: str, statement: str, treated, control, units: str, *, null: float = 0.0,
                     minimal_effect: float, direction: str = "greater", preconditions: Sequence[Check] = (),
                     level: float = st.DEFAULT_LEVEL, method: str = "t", note: str = "") -> "Claim":

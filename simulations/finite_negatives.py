@@ -28,7 +28,7 @@ from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import annotated_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
-from clustertheory.statistics import z_score
+from clustertheory.statistics import ROUNDING, z_score
 from clustertheory.training import TrainConfig
 from clustertheory.training.batched import Member, no_evaluation, train_members
 
@@ -37,7 +37,6 @@ SUMMARY = "l from 1 to 1024 and beta: the uniform law is the exact minimiser for
 
 MODES = NEGATIVE_REGIMES
 MODE_LABEL = {"iid": "i.i.d., B={B}", "in-batch": "in-batch, B=l+1", "iid-small-batch": "i.i.d., B=l+1"}
-ROUNDING = 1e-12  # floor on a Monte Carlo standard error (float64 rounding of a mean of losses)
 
 
 @dataclass(frozen=True)
@@ -139,8 +138,9 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 def seed_shares(rows: list[dict], mode: str, keep, config: Config) -> np.ndarray:
     """(seeds,) per seed, the share of its cells (l, beta) of ``mode`` kept by ``keep(l, beta)``
     where its code is uniform, cluster-preserving and at L*."""
-    return arms.seed_shares(rows, lambda r: r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance, ("l", "beta"), config.seeds, "member",
-                            lambda r: keep(r["l"], r["beta"]), kind="trained", mode=mode)
+    at_minimum = lambda r: r["minimiser_shape"] and abs(r["gap"]) <= config.gap_tolerance
+    chosen = lambda r: r["kind"] == "trained" and r["mode"] == mode and keep(r["l"], r["beta"])
+    return arms.seed_means(rows, at_minimum, config.seeds, ("l", "beta"), "member", where=chosen)[0]
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustertheory.analysis.arms import group, replicate_means
+from clustertheory.analysis.arms import group, seed_means
 from clustertheory.analysis.metrics import alignment_error, preserves_clusters
 from clustertheory.analysis.regularity import leaky_comb_delta, leaky_comb_spectral_delta, spectral_delta, split_ratio_bounds
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
@@ -166,13 +166,14 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 
 def gap_claim(name: str, statement: str, rows: list[dict], treated, control, config: Config, labels: tuple[str, str], extra=()) -> Claim:
     """Paired claim: preserving share of the ``treated`` cells minus that of the ``control`` cells, per replicate."""
-    high, n_high = replicate_means(rows, "preserving", config.seeds, CELL, treated)
-    low, n_low = replicate_means(rows, "preserving", config.seeds, CELL, control)
+    high, n_high = seed_means(rows, "preserving", config.seeds, CELL, where=treated)
+    low, n_low = seed_means(rows, "preserving", config.seeds, CELL, where=control)
     preconditions = [Check.at_least(f"cells {labels[0]}", n_high, 1), Check.at_least(f"cells {labels[1]}", n_low, 1), *extra]
+    units = f"share of seeds preserving clusters, ({labels[0]}) - ({labels[1]})"
     if not (n_high and n_low):
-        high = low = np.zeros(config.seeds)
-    return Claim.from_paired(name, SOURCE, statement, high, low, f"share of seeds preserving clusters, ({labels[0]}) - ({labels[1]})",
-                             null=config.null_gap, minimal_effect=config.minimal_preservation_gap, preconditions=preconditions)
+        return Claim.untestable(name, SOURCE, statement, units, null=config.null_gap, minimal_effect=config.minimal_preservation_gap, preconditions=preconditions)
+    return Claim.from_paired(name, SOURCE, statement, high, low, units, null=config.null_gap, minimal_effect=config.minimal_preservation_gap,
+                             preconditions=preconditions)
 
 
 def verdict(rows: list[dict], config: Config) -> Verdict:

@@ -32,6 +32,7 @@ from clustertheory.data.digits import IMAGE_SHAPE, NUM_CLASSES, DigitAugmentatio
 from clustertheory.functions.images import band_checks, class_label, class_regularity, image_capacities, image_function_class
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
+from clustertheory.training.presets import DIGITS
 from clustertheory.functions.stacking import combine_models
 from clustertheory.training.batched import no_evaluation, train_batched
 
@@ -59,7 +60,7 @@ class Config(SimulationConfig):
     mlp_depth: int = setting(1, Integer(1, 4), "hidden layers of the MLP classes")
     lipschitz: float = setting(1.0, POSITIVE, "Lipschitz bound of the MLP classes")
     seeds: int = setting(10, Integer(2), "trained members per (class, strength) cell")
-    train: TrainConfig = TrainConfig(steps=120, batch_size=32, num_negatives=8, beta=2.0, lr=0.05, log_every=120)
+    train: TrainConfig = DIGITS["default"]
     adversary_restarts: int = setting(1, Integer(1), "split-search restarts per cluster (empirical delta at the strongest strength)")
     adversary_steps: int = setting(100, Integer(1), "steps of the split search")
     head_tasks: int = setting(8, Integer(1), "random cluster-faithful tasks of the heads (plus the codes' parity tasks)")
@@ -75,7 +76,7 @@ SCALES = {
     # for a GPU: 600 digits with 8 views, five strengths, DCT bands 0..5, MLP widths to 256, 20 seeds
     "paper": Config(
         num_images=600, views_per_image=8, strengths=(0.0, 0.25, 0.5, 0.75, 1.0), bandwidths=(0, 1, 2, 3, 5), widths=(16, 64, 256),
-        seeds=20, train=TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05, log_every=600),
+        seeds=20, train=DIGITS["paper"],
         adversary_restarts=4, adversary_steps=300, head_tasks=128,
     ),
 }
@@ -156,12 +157,6 @@ def class_deltas(rows: list[dict], config: Config) -> dict[str, float]:
     return {r["capacity"]: min(r["delta_adversary"], codes[r["capacity"]]) for r in rows if r["kind"] == "class"}
 
 
-def _untestable(name: str, source: str, statement: str, units: str, minimal: float, preconditions: list[Check]) -> Claim:
-    """A claim whose effect cannot be formed because a precondition left one arm empty."""
-    nan = float("nan")
-    return Claim(name, source, statement, nan, units, nan, nan, 0.95, "paired t", 0, 0.0, minimal, preconditions=tuple(preconditions))
-
-
 def package_checks(rows: list[dict], config: Config) -> list[Check]:
     data = sorted((r for r in rows if r["kind"] == "data"), key=lambda r: r["strength"])
     dct = next(r for r in rows if r["kind"] == "dct")
@@ -213,7 +208,7 @@ def claims(rows: list[dict], config: Config) -> list[Claim]:
         low = np.mean([ari[k, strongest] for k in irregular], axis=0)
         out.append(Claim.from_paired("delta-predicts-preservation", source, statement, high, low, "ARI", minimal_effect=gain, preconditions=sides))
     else:
-        out.append(_untestable("delta-predicts-preservation", source, statement, "ARI", gain, sides))
+        out.append(Claim.untestable("delta-predicts-preservation", source, statement, "ARI", minimal_effect=gain, preconditions=sides))
     out.append(Claim.from_paired(
         "relu-head-beats-linear-head", SOURCE + ", Thm 4.6 (two-layer ReLU head)",
         f"on the linear class's codes at s = {strongest:g}, a two-layer ReLU head (2^d neurons) errs less on cluster-faithful tasks than a linear head",

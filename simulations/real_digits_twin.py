@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clustertheory.analysis import arms
 from clustertheory.analysis.metrics import cluster_agreement, preserves_clusters
 from clustertheory.analysis.regularity import spectral_delta
 from clustertheory.config import Integer, Real, TupleOf, setting
@@ -27,6 +28,7 @@ from clustertheory.data.digits import NUM_CLASSES
 from clustertheory.functions.features import fourier_features
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
+from clustertheory.training.presets import DIGITS
 from clustertheory.training.batched import Member, no_evaluation, train_members
 
 NAME = "real-digits-twin"
@@ -43,14 +45,14 @@ class Config(SimulationConfig):
     bandwidths: tuple = setting((0, 1, 2), TupleOf(Integer(0), increasing=True), "bandwidths B of the band-limited class (capacity)")
     dim: int = setting(4, Integer(4, 8), "code dimension d")
     seeds: int = setting(10, Integer(2), "trained members per (T, B) cell")
-    train: TrainConfig = TrainConfig(steps=120, batch_size=32, num_negatives=8, beta=2.0, lr=0.05, log_every=120)
+    train: TrainConfig = DIGITS["default"]
     minimal_gap: float = setting(0.5, Real(0, 1, open_lo=True), "the theory predicts all-or-nothing preservation")
 
 
 SCALES = {
     "default": Config(),
     "paper": Config(points_per_cluster=6, teeth=(1, 2, 3, 4), bandwidths=(0, 1, 2, 3, 4), seeds=20,
-                    train=TrainConfig(steps=600, batch_size=128, num_negatives=16, beta=2.0, lr=0.05, log_every=600)),
+                    train=DIGITS["paper"]),
 }
 
 
@@ -88,15 +90,11 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
     source = SOURCE + ", Thm 4.5 on comb data (package twin)"
     units = "share of cells preserving"
     if below and above:
-        def share(group: list[dict]) -> list[float]:
-            return [np.mean([r["preserving"] for r in group if r["seed_index"] == k]) for k in range(config.seeds)]
-
-        claim = Claim.from_paired("twin-preserves-below-teeth", source, statement, share(below), share(above), units,
-                                  minimal_effect=config.minimal_gap, preconditions=sides)
+        share = lambda side: arms.seed_means(twin, "preserving", config.seeds, ("teeth", "bandwidth"), "seed_index", where=side)[0]
+        claim = Claim.from_paired("twin-preserves-below-teeth", source, statement, share(lambda r: r["bandwidth"] < r["teeth"]),
+                                  share(lambda r: r["bandwidth"] >= r["teeth"]), units, minimal_effect=config.minimal_gap, preconditions=sides)
     else:  # a precondition left one arm empty: no effect can be formed
-        nan = float("nan")
-        claim = Claim("twin-preserves-below-teeth", source, statement, nan, units, nan, nan, 0.95, "paired t", 0, 0.0, config.minimal_gap,
-                      preconditions=tuple(sides))
+        claim = Claim.untestable("twin-preserves-below-teeth", source, statement, units, minimal_effect=config.minimal_gap, preconditions=sides)
     return Verdict(checks, [claim])
 
 

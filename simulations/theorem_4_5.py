@@ -25,6 +25,7 @@ from clustertheory.analysis.codes import (
     loss_crosscheck,
 )
 from clustertheory.config import Integer, Real, TupleOf, setting
+from clustertheory.statistics import ROUNDING
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
 from clustertheory.training import TrainConfig
@@ -34,7 +35,6 @@ NAME = "theorem-4.5"
 SUMMARY = "realizable comb, band-limited class: uniform cluster-preserving codes sit at the exact InfoNCE minimum, every other in-class code strictly above; trained seeds reach it"
 
 SOURCE = "Parulekar et al. 2023, Theorem 4.5"
-ROUNDING = 1e-12  # float64 rounding of a mean of losses: the z-test's floor on the Monte Carlo standard error
 
 
 @dataclass(frozen=True)

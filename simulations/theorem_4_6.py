@@ -24,6 +24,7 @@ from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import HeadConfig, code_task_report, partner_split_code
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.plotting import sup_per_item
+from clustertheory.statistics import ROUNDING
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
 from clustertheory.training import TrainConfig
@@ -33,7 +34,6 @@ NAME = "theorem-4.6"
 SUMMARY = "downstream: the explicit ReLU head (2^d neurons) is exact on every cluster-faithful task of every learned minimiser, trained ReLU heads find such a head, linear heads fail on parity"
 
 SOURCE = "Parulekar et al. 2023, Theorem 4.6"
-ROUNDING = 1e-12  # float64 rounding of exact sums of view weights
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from clustertheory.analysis.arms import select
 from clustertheory.analysis.codes import RealizableComb, code_summaries, crosscheck_method_gap, crosscheck_z, loss_crosscheck
 from clustertheory.analysis.downstream import code_bayes_summary, mixing_code, partner_split_code, preserving_code, vertex_law_rows
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
-from clustertheory.plotting import strip_columns, vertex_law_heatmap
+from clustertheory.plotting import strip_of_rows, vertex_law_heatmap
+from clustertheory.statistics import ROUNDING
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
 
@@ -29,7 +30,6 @@ SUMMARY = "unrestricted class: a cluster-mixing code sits at the exact InfoNCE m
 
 SOURCE = "Parulekar et al. 2023, Theorem 4.7"
 CONSTRUCTIONS = ("mixing", "partner-split")
-ROUNDING = 1e-12  # float64 rounding of exact sums of weights (TV, alignment, Bayes error, MC standard error floor)
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,8 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _codes(rows: list[dict], representation: str) -> list[dict]:
-    return select(rows, kind="code", representation=representation)
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
-    built, reference = _codes(rows, config.construction), _codes(rows, "preserving-reference")
+    built, reference = select(rows, kind="code", representation=config.construction), select(rows, kind="code", representation="preserving-reference")
     both = built + reference
     checks = [
         Check.at_most("exact loss vs Monte Carlo, construction and preserving code (max |z|)",
@@ -128,9 +124,8 @@ _STYLE = {"mixing": ("tab:red", "D"), "partner-split": ("tab:orange", "D"), "pre
 
 
 def _strip(ax, rows: list[dict], dims: list[int], key: str, representations: list[str]) -> None:
-    """One column of points per (d, representation)."""
-    columns = {name: [[r[key] for r in _codes(rows, name) if r["d"] == d] for d in dims] for name in representations}
-    strip_columns(ax, columns, _STYLE, [f"d={d}, m={2**d}" for d in dims])
+    """One column of points per (d, representation), members spread sideways."""
+    strip_of_rows(ax, select(rows, kind="code"), key, "d", dims, "representation", representations, _STYLE, [f"d={d}, m={2**d}" for d in dims])
 
 
 def plot(rows: list[dict], config: Config):

@@ -21,7 +21,8 @@ from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import code_bayes_summary, vertex_law_rows
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.functions import make_function_class
-from clustertheory.plotting import strip_columns, vertex_law_heatmap
+from clustertheory.plotting import strip_of_rows, vertex_law_heatmap
+from clustertheory.statistics import ROUNDING
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
 from clustertheory.training.codes import train_codes
@@ -31,7 +32,6 @@ SUMMARY = "on Theorem 4.7's data, trained bounded codes keep clusters and traine
 
 SOURCE = "Parulekar et al. 2023, Theorem 4.7"
 TRAINED = ("band-limited", "lookup")
-ROUNDING = 1e-12  # float64 rounding of exact sums of weights (vertices holding a cluster's mass)
 
 
 @dataclass(frozen=True)
@@ -96,17 +96,13 @@ def run(config: Config, ctx: RunContext) -> list[dict]:
 # ----------------------------------------------------------------------------- verdict
 
 
-def _codes(rows: list[dict], representation: str) -> list[dict]:
-    return select(rows, kind="code", representation=representation)
-
-
 def verdict(rows: list[dict], config: Config) -> Verdict:
     codes = select(rows, kind="code")
     checks = [
         Check.at_least(f"no code below the analytic minimum L* (Theorem 4.5; least exact loss - L* over {len(codes)} codes)",
                        min((r["gap"] for r in codes), default=np.nan), -config.loss_tolerance),
     ]
-    bounded, lookup = _codes(rows, "band-limited"), _codes(rows, "lookup")
+    bounded, lookup = select(rows, kind="code", representation="band-limited"), select(rows, kind="code", representation="lookup")
     minimal_tables = [r for r in lookup if abs(r["gap"]) <= config.loss_tolerance]
     claims = [
         Claim.from_welch(
@@ -132,8 +128,7 @@ _STYLE = {"band-limited": ("tab:blue", "o"), "lookup": ("tab:purple", "^"), "loo
 
 def _strip(ax, rows: list[dict], dims: list[int], key: str, representations: list[str]) -> None:
     """One column of points per (d, representation), members spread sideways."""
-    columns = {name: [[r[key] for r in _codes(rows, name) if r["d"] == d] for d in dims] for name in representations}
-    strip_columns(ax, columns, _STYLE, [f"d={d}, m={2**d}" for d in dims])
+    strip_of_rows(ax, select(rows, kind="code"), key, "d", dims, "representation", representations, _STYLE, [f"d={d}, m={2**d}" for d in dims])
 
 
 def plot(rows: list[dict], config: Config):
@@ -161,7 +156,7 @@ def plot(rows: list[dict], config: Config):
     ax = axes[1, 0]
     _strip(ax, rows, dims, "min_purity", ["band-limited", "lookup", "lookup-untrained"])
     for i, d in enumerate(dims):
-        members = [r for r in _codes(rows, "lookup") if r["d"] == d]
+        members = [r for r in select(rows, kind="code", representation="lookup") if r["d"] == d]
         at_minimum = sum(abs(r["gap"]) <= config.loss_tolerance for r in members)
         ax.annotate(f"lookup: {sum(not r['preserving'] for r in members)}/{len(members)} split, {at_minimum} at L*", (i, 1.05), ha="center", fontsize=7)
     ax.set_ylim(0, 1.15)

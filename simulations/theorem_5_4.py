@@ -3,8 +3,8 @@
 Agnostic comb data with one vertex more than clusters; a split code moves r base points of the heaviest
 cluster to the free vertex (a more uniform law: the loss has a reason to like the split), its ratio
 delta = R / Delta grows with the leak p; with p = 0 the only disagreement is cross-cluster noise, which
-relabelling cannot remove (a free split). Library: clustertheory.analysis.regularity (agnostic_comb,
-split_code, relabelling_rows: Delta L = L(g') - L(g) on an (l, beta) grid, at the paper's sufficient
+relabelling cannot remove (a free split). Library: clustertheory.data.agnostic_comb, clustertheory.analysis.regularity
+(split_code, relabelling_rows: Delta L = L(g') - L(g) on an (l, beta) grid, at the paper's sufficient
 (l, beta) and for L_rho at the corollary's rho). Everything is exact (no training, no randomness), so
 each claim is the worst case over the splits it covers (Claim.from_exact).
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from clustertheory.analysis import regularity as rg
 from clustertheory.config import Integer, Real, TupleOf, setting
+from clustertheory.data import agnostic_comb
 from clustertheory.plotting import signed_heatmap
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
@@ -28,7 +29,7 @@ COROLLARY = "Parulekar et al. 2023, corollary of Theorem 5.4 (weighted InfoNCE)"
 
 @dataclass(frozen=True)
 class Config(SimulationConfig):
-    """Agnostic comb data (analysis.regularity.agnostic_comb), the splits (leaks x moved), the (l, beta)
+    """Agnostic comb data (data.agnostic_comb), the splits (leaks x moved), the (l, beta)
     grid and the reference points of the fast exact loss.
 
     in_cluster_min: in the paper's model augmentations keep the content, so the in-cluster share
@@ -79,7 +80,7 @@ def measure_split(unit: dict, config: Config) -> list[dict]:
     """One split code (d, leak, moved): its statistics, Delta L and Delta L_rho on the grid and at the
     paper's point, and the fast exact loss against the multinomial reference (regularity.relabelling_rows)."""
     d, leak, moved = unit["d"], unit["leak"], unit["moved"]
-    data = rg.agnostic_comb(d, config.points_per_cluster, config.teeth, leak, config.noise, config.imbalance)
+    data = agnostic_comb(d, config.points_per_cluster, config.teeth, leak, config.noise, config.imbalance)
     return rg.relabelling_rows(data, rg.split_code(data, d, moved), leak, moved, config.negatives, config.betas,
                                config.reference_negatives, config.reference_betas)
 

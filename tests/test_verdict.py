@@ -181,3 +181,13 @@ def test_largest_is_the_worst_case_and_nan_without_rows():
 
     assert largest(v for v in (1, np.float32(2.5), 0.0)) == 2.5 and isinstance(largest([1]), float)
     assert math.isnan(largest([])) and not Check.at_most("no rows", largest([]), 1.0).passed
+
+
+def test_untestable_claim_has_no_effect_and_needs_a_failed_precondition():
+    empty = Check.at_least("cells with B < T", 0, 1)
+    claim = Claim.untestable("gap", "paper", "statement", "share", minimal_effect=0.1, preconditions=[empty, Check.at_least("other arm", 3, 1)])
+    assert claim.status == "not-testable" and claim.n == 0
+    assert math.isnan(claim.effect) and math.isnan(claim.low) and math.isnan(claim.high)
+    assert claim.as_dict()["preconditions"][0]["met"] is False
+    with pytest.raises(ValueError, match="failed precondition"):
+        Claim.untestable("gap", "paper", "statement", "share", minimal_effect=0.1, preconditions=[Check.at_least("cells", 2, 1)])

@@ -64,23 +64,6 @@ def cell_means(rows: Iterable[dict], key: str, cell: tuple[str, ...], **where) -
     return {c: float(np.mean(v)) for c, v in sorted(values.items())}
 
 
-def seed_shares(rows: Iterable[dict], hit, cell: tuple[str, ...], seeds: int, seed_field: str = "seed", keep=None, **where) -> np.ndarray:
-    """(seeds,) per seed s, the share of the cells where ``hit(row)`` holds for s's row:
-
-        share_s = #{rows r of seed s with hit(r)} / #cells
-
-    over the rows matching ``where`` and ``keep(row)`` (None: all); the cells are the distinct
-    values of the ``cell`` fields among them, and each seed (``row[seed_field]`` in
-    0..seeds-1) has one row per cell. With no cells every share is 0.
-    """
-    chosen = [r for r in select(rows, **where) if keep is None or keep(r)]
-    cells = {tuple(r[c] for c in cell) for r in chosen}
-    hits = np.zeros(seeds)
-    for r in chosen:
-        hits[r[seed_field]] += hit(r)
-    return hits / max(len(cells), 1)
-
-
 def differences(rows: Iterable[dict], key: str, field: str, treated, control, **where) -> dict[int, float]:
     """seed -> per-seed mean of ``key`` at ``field == treated`` minus at ``field == control``,
     over the seeds both have (rows matching ``where``): a paired effect kept by seed, e.g. to
@@ -127,16 +110,24 @@ def mean_ratio(rows: Iterable[dict], key: str, field: str, numerator, denominato
     return top / bottom if bottom > 0 else float("inf")
 
 
-def replicate_means(rows: Iterable[dict], key: str, replicates: int, cell: tuple[str, ...], where=None) -> tuple[np.ndarray, int]:
-    """Per replicate k = 0 .. replicates - 1 (the rows' ``seed``), the mean of ``key`` over the
-    rows for which ``where(row)`` holds (every row when None), and how many distinct cells
-    (values of the ``cell`` fields) those rows cover: ((replicates,), cells); all nan and 0 when
-    no row is selected. A replicate without selected rows gets nan."""
-    chosen = [r for r in rows if where is None or where(r)]
-    if not chosen:
-        return np.full(replicates, np.nan), 0
-    cells = {tuple(r[c] for c in cell) for r in chosen}
-    return np.array([np.mean([r[key] for r in chosen if r["seed"] == k]) for k in range(replicates)]), len(cells)
+def seed_means(rows: Iterable[dict], value, seeds: int, cell: tuple[str, ...], seed_field: str = "seed", where=None) -> tuple[np.ndarray, int]:
+    """Per seed k = 0 .. seeds - 1 (``row[seed_field]``), the mean of ``value`` over its rows for
+    which ``where(row)`` holds (every row when None), and how many distinct cells (values of the
+    ``cell`` fields) the selected rows cover: ((seeds,), cells).
+
+    ``value`` is a field name or a callable of the row (e.g. a test, giving the seed's share of
+    cells where it holds when each seed has one row per cell). A seed without selected rows
+    gets nan; with no selected row at all, every mean is nan and cells is 0.
+    """
+    read = value if callable(value) else (lambda r: r[value])
+    sums, counts, cells = np.zeros(seeds), np.zeros(seeds), set()
+    for r in rows:
+        if where is None or where(r):
+            sums[r[seed_field]] += float(read(r))
+            counts[r[seed_field]] += 1
+            cells.add(tuple(r[c] for c in cell))
+    with np.errstate(invalid="ignore"):  # 0 / 0: a seed without rows
+        return sums / counts, len(cells)
 
 
 def grid(rows: Iterable[dict], y: str, x: str, value, ys, xs, fill: float = np.nan, reduce: str = "last") -> np.ndarray:

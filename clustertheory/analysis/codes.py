@@ -45,7 +45,7 @@ from clustertheory.analysis.hypercube import vertex_codes
 from clustertheory.config import Integer, Settings, check_int_range, check_positive_int, setting
 from clustertheory.data import ViewDataset, comb_dataset
 from clustertheory.functions import make_function_class
-from clustertheory.statistics import z_score
+from clustertheory.statistics import ROUNDING, z_score
 from clustertheory.verdict import Check
 
 IN_CLASS_KINDS = ("random-in-class", "clean-assignment", "split-cluster")
@@ -152,7 +152,7 @@ def crosscheck_method_gap(row: dict) -> float:
     return np.nanmax([abs(row["exact_loss"] - row["loss_multinomial"]), abs(row["exact_loss"] - row["loss_laplace"])])
 
 
-def crosscheck_z(row: dict, reference: float, floor: float) -> float:
+def crosscheck_z(row: dict, reference: float, floor: float = ROUNDING) -> float:
     """|z| of the row's Monte Carlo loss against ``reference``: |loss_mc - reference| /
     max(loss_mc_se, floor) (``floor``: the rounding below which a standard error means nothing)."""
     return abs(z_score(row["loss_mc"], reference, max(row["loss_mc_se"], floor)))

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..data.collapse import CollapseConfig, CollapseData, collapse_dataset
+from .arms import group
 from ..losses.spectral import (
     scl_moments,
     spectral_loss_from_moments,
@@ -209,10 +210,7 @@ def kept_fractions(rows: Sequence[dict], prefix: str) -> list[tuple[float, float
 
 def seed_traces(rows: Iterable[dict]) -> dict[int, list[dict]]:
     """{seed: that seed's rows sorted by ``step``} (seeds in order of first appearance after sorting)."""
-    out: dict = {}
-    for r in sorted(rows, key=lambda r: r["step"]):
-        out.setdefault(r["seed"], []).append(r)
-    return out
+    return {seed: trace for (seed,), trace in group(sorted(rows, key=lambda r: r["step"]), "seed").items()}
 
 
 def peak_and_ends(trace: Sequence[dict], peak_key: str) -> tuple[dict, dict, dict]:
@@ -275,8 +273,5 @@ def ucl_descent_against_min_norm(data: CollapseConfig, p: int, descent: DescentC
 
 def final_rows(rows: Iterable[dict]) -> list[dict]:
     """The row of the largest ``step`` of each seed, in seed order."""
-    last: dict = {}
-    for r in rows:
-        if r["seed"] not in last or r["step"] > last[r["seed"]]["step"]:
-            last[r["seed"]] = r
-    return [last[s] for s in sorted(last)]
+    traces = group(rows, "seed")
+    return [max(traces[seed], key=lambda r: r["step"]) for seed in sorted(traces)]  # max: the first row of that step

@@ -46,6 +46,7 @@ from torch import nn
 from clustertheory.analysis.hypercube import check_codes, vertex_codes, vertex_index
 from clustertheory.config import Integer, OneOf, Optional, Real, Settings, check_int_range, check_positive_int, setting
 from clustertheory.data.views import ViewDataset
+from clustertheory.statistics import ROUNDING
 from clustertheory.utils import torch_generator
 
 MAX_ALL_TASKS_CLUSTERS = 16  # up to m = 16 every one of the 2^m - 2 non-constant tasks is used
@@ -639,7 +640,7 @@ def task_family(codes, data: ViewDataset, max_tasks: int, seed: int = 0) -> np.n
 
 
 def code_task_report(codes, data: ViewDataset, max_tasks: int, fractions, relu: HeadConfig, linear: HeadConfig, seed: int = 0,
-                     device="cpu", lp_check: bool = False, rounding: float = 1e-12) -> tuple[dict, list[dict]]:
+                     device="cpu", lp_check: bool = False, rounding: float = ROUNDING) -> tuple[dict, list[dict]]:
     """Theorem 4.6 on one code (V, d): (facts, task rows).
 
     facts      :func:`explicit_head_summary` (the explicit head on every task), and
@@ -689,7 +690,7 @@ def vertex_law_rows(codes, data: ViewDataset) -> list[dict]:
     return [{"cluster": c, "vertex": v, "mass": float(mass[c, v])} for c in range(mass.shape[0]) for v in range(mass.shape[1])]
 
 
-def code_bayes_summary(codes, data: ViewDataset, rounding: float = 1e-12) -> dict[str, float]:
+def code_bayes_summary(codes, data: ViewDataset, rounding: float = ROUNDING) -> dict[str, float]:
     """Theorem 4.7 on one code (V, d): exact Bayes errors (any head) and how the natural mass of
     the clusters spreads over the vertices (m <= 16):
 

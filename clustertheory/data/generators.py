@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..config import check_in, check_nonneg_int, check_positive_int, check_probability
+from ..config import check_in, check_int_range, check_nonneg_int, check_positive_int, check_probability
 from .views import ViewDataset
 
 OBSERVATIONS = ("identity", "embedding", "mlp")
@@ -140,6 +140,14 @@ def comb_dataset(
         style_space=style_space,
         description=f"comb m={m} n={n} T={T} leak={p} noise={q} obs={observation}",
     )
+
+
+def agnostic_comb(d: int, points_per_cluster: int, teeth: int, leak: float, noise: float, imbalance: float) -> ViewDataset:
+    """The agnostic comb for code dimension d: m = 2^d - 1 clusters (one vertex more than clusters)
+    with weights pi_c proportional to imbalance^c, c = 0..m-1 (:func:`comb_dataset`)."""
+    d = check_int_range("d", d, 2, 16)
+    weights = imbalance ** np.arange(2**d - 1)
+    return comb_dataset(2**d - 1, points_per_cluster, teeth, leak=leak, noise=noise, cluster_weights=weights)
 
 
 def jitter_dataset(

@@ -7,6 +7,7 @@
     negatives   training with the ways of using K negatives (hard, debiased, synthetic)
     sentences   dropout sentence encoders: pretraining, the arms' fine-tuning, a matched gradient share
     collapse    SupCon / InfoNCE probe training of the Xue et al. simulations
+    presets     training settings several simulations share (real-digits and its twin)
 """
 
 from .trainer import TrainConfig, TrainResult, relax, train

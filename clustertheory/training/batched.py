@@ -8,9 +8,10 @@ A batch is one ensemble model of E members trained with per-member data and sett
               ``combine_models`` picks), each scoring only its own views
     data      one ViewDataset shared by every member, or one per member (view counts may
               differ between members of different shapes)
-    configs   one TrainConfig, or one per member. Members may differ in ``beta``, ``lr``,
-              ``num_negatives`` (l, for iid negatives), ``anneal_start`` and ``anneal_end``; they
-              must agree on the fields that fix the shape of the pass (:data:`SHAPE_FIELDS`).
+    configs   one TrainConfig, or one per member. Members may differ in the fields of
+              :data:`MEMBER_FIELDS` (``beta``, ``lr``, ``num_negatives`` - l, for iid negatives -,
+              ``anneal_start``, ``anneal_end``); they must agree on the fields that fix the shape
+              of the pass (:data:`SHAPE_FIELDS`). Every TrainConfig field is in exactly one.
 
 Why each member trains exactly as it would alone: the loss is a sum over members, member e's
 term depends only on its own parameters, batches and settings, and both optimisers act

@@ -32,13 +32,18 @@ def test_cell_means():
     assert arms.cell_means(ROWS, "x", ("cell",), method="a") == {(1,): 3.0, (2,): 3.0}
 
 
-def test_seed_shares_count_each_seeds_hits_over_the_cells():
+def test_seed_means_average_each_seed_over_its_selected_rows():
     rows = [{"kind": "t", "l": l, "b": b, "member": s, "ok": s == 0 or l == 1} for l in (1, 2) for b in (0, 1) for s in range(2)]
     rows.append({"kind": "other", "l": 3, "b": 0, "member": 1, "ok": True})
-    hit = lambda r: r["ok"]
-    assert arms.seed_shares(rows, hit, ("l", "b"), 2, "member", kind="t").tolist() == [1.0, 0.5]
-    assert arms.seed_shares(rows, hit, ("l", "b"), 2, "member", lambda r: r["l"] == 2, kind="t").tolist() == [1.0, 0.0]
-    assert arms.seed_shares(rows, hit, ("l", "b"), 3, "member", kind="none").tolist() == [0.0, 0.0, 0.0]
+    trained = lambda r: r["kind"] == "t"
+    means, cells = arms.seed_means(rows, lambda r: r["ok"], 2, ("l", "b"), "member", where=trained)
+    assert means.tolist() == [1.0, 0.5] and cells == 4  # a test: the seed's share of cells where it holds
+    means, cells = arms.seed_means(rows, "ok", 2, ("l", "b"), "member", where=lambda r: trained(r) and r["l"] == 2)
+    assert means.tolist() == [1.0, 0.0] and cells == 2
+    means, cells = arms.seed_means(rows, "ok", 3, ("l",), "member")
+    assert cells == 3 and np.allclose(means[:2], [1.0, 3 / 5]) and np.isnan(means[2])  # member 2 has no row
+    means, cells = arms.seed_means(rows, "ok", 2, ("l",), "member", where=lambda r: False)
+    assert cells == 0 and np.isnan(means).all()
 
 
 def test_grid_places_each_row_in_its_cell():
@@ -96,12 +101,3 @@ def test_group_keeps_first_appearance_order_of_keys_and_rows():
     assert arms.group([], "method") == {}
 
 
-def test_replicate_means_average_each_seed_over_the_selected_cells():
-    rows = [{"cell": c, "seed": k, "ok": ok} for c, flags in ((1, (True, False)), (2, (True, True)), (3, (False, False))) for k, ok in enumerate(flags)]
-    means, cells = arms.replicate_means(rows, "ok", 2, ("cell",), where=lambda r: r["cell"] < 3)
-    assert cells == 2 and np.array_equal(means, [1.0, 0.5])
-    with pytest.warns(RuntimeWarning):  # the mean of no rows
-        means, cells = arms.replicate_means(rows, "ok", 3, ("cell",))
-    assert cells == 3 and np.allclose(means[:2], [2 / 3, 1 / 3]) and np.isnan(means[2])  # no row of replicate 2
-    means, cells = arms.replicate_means(rows, "ok", 2, ("cell",), where=lambda r: False)
-    assert cells == 0 and np.isnan(means).all()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import NONNEG_INT, ONE_OF, POSITIVE_INT, raises, scramble_global_rngs
 
-from clustertheory.data import comb_dataset, jitter_dataset
+from clustertheory.data import agnostic_comb, comb_dataset, jitter_dataset
 
 
 def supports(data) -> list[set[int]]:
@@ -233,3 +233,10 @@ def test_seeded_observation_maps_repeat(observation):
     scramble_global_rngs()
     np.testing.assert_array_equal(first, comb_dataset(2, 2, 2, observation=observation, obs_dim=8, seed=4).obs)
     assert not np.array_equal(first, comb_dataset(2, 2, 2, observation=observation, obs_dim=8, seed=5).obs)
+
+
+def test_agnostic_comb_has_one_free_vertex_and_geometric_weights():
+    data = agnostic_comb(3, 4, 2, leak=0.1, noise=0.02, imbalance=0.5)
+    assert data.num_clusters == 7 and data.num_base == 28
+    weights = np.asarray(data.cluster_weight)
+    assert weights == pytest.approx(0.5 ** np.arange(7) / (0.5 ** np.arange(7)).sum())

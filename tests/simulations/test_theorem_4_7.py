@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import simulations.theorem_4_7 as sim
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.codes import RealizableComb, code_summaries, loss_crosscheck
 from clustertheory.analysis.downstream import code_bayes_summary, mixing_code, partner_split_code
 from clustertheory.simulation import RunContext
@@ -31,8 +32,8 @@ def test_tiny_run_passes_with_the_measured_facts(rows):
     verdict = sim.verdict(rows, TINY)
     assert verdict.passed, verdict.report()
     assert statuses(verdict) == {"minimiser-useless": "reproduced"}
-    (mixing,) = sim._codes(rows, "mixing")
-    (reference,) = sim._codes(rows, "preserving-reference")
+    (mixing,) = select(rows, kind="code", representation="mixing")
+    (reference,) = select(rows, kind="code", representation="preserving-reference")
     assert abs(mixing["exact_loss"] - reference["exact_loss"]) <= 1e-12 and abs(mixing["gap"]) <= 1e-10
     assert mixing["bayes_balanced_min"] == 0.5 and mixing["alignment_error"] == 0 and not mixing["preserving"]
     assert len([r for r in rows if r["kind"] == "mass"]) == 2 * 16

@@ -5,6 +5,7 @@ the claims."""
 import pytest
 
 import simulations.theorem_4_7_training as sim
+from clustertheory.analysis.arms import select
 from clustertheory.analysis.codes import RealizableComb
 from clustertheory.simulation import RunContext
 from clustertheory.training import TrainConfig
@@ -23,8 +24,8 @@ def test_tiny_run_passes_with_the_measured_facts(rows):
     verdict = sim.verdict(rows, TINY)
     assert verdict.passed, verdict.report()
     assert statuses(verdict) == {"bounded-keeps-clusters": "reproduced", "minimal-tables-split": "not-testable"}
-    assert all(r["preserving"] for r in sim._codes(rows, "band-limited"))
-    assert len(sim._codes(rows, "lookup-untrained")) == TINY.seeds and len(sim._codes(rows, "lookup")) == TINY.seeds
+    assert all(r["preserving"] for r in select(rows, kind="code", representation="band-limited"))
+    assert len(select(rows, kind="code", representation="lookup-untrained")) == TINY.seeds and len(select(rows, kind="code", representation="lookup")) == TINY.seeds
     assert {r["representation"] for r in rows if r["kind"] == "mass"} == {"lookup"}
     import matplotlib.pyplot as plt
 

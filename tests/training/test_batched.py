@@ -265,3 +265,16 @@ def test_invalid_batches_are_refused_with_the_field_named():
         train_batched(model, [DATA_A, comb_dataset(4, 4, 1)], TrainConfig(steps=5))
     with pytest.raises(ValueError, match="code dimension"):
         ConcatenatedScores([make_function_class("lookup", DATA_A, 2), make_function_class("lookup", DATA_A, 3)])
+
+
+def test_every_train_config_field_is_either_per_member_or_fixes_the_pass():
+    """A new TrainConfig field must be declared per member or shape-fixing, or the batched
+    trainer would silently train every member with the first member's value."""
+    import dataclasses
+
+    from clustertheory.training.batched import MEMBER_FIELDS, SHAPE_FIELDS
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert not set(MEMBER_FIELDS) & set(SHAPE_FIELDS)
+    assert set(MEMBER_FIELDS) | set(SHAPE_FIELDS) == fields
+
