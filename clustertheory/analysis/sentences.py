@@ -1,8 +1,8 @@
 """Measurements of an ensemble sentence encoder trained with dropout as the augmentation
 (the SimCSE++ simulations: off-dropout negatives and the dimension-wise term).
 
-    dropout_arm_loss        per-member dropout InfoNCE of one negative source, with its views
-    dropout_gradient_noise  noise and signal of that loss's gradient over draws of dropout
+    dropout_gradient_noise  noise and signal of the gradient of ``losses.dropout_arm_loss`` (one
+                            negative source) over draws of dropout
     sentence_metrics        STS analogues, effective rank, anisotropy and the mode gap on probe sentences
     rank_metrics            effective rank, latent read-out, the cross-correlation's identity gap, spectrum
     member_gradient_norms   per-member gradient norms of several per-member losses
@@ -33,30 +33,14 @@ from clustertheory.analysis.embedding import (
 )
 from clustertheory.config import check_positive_int
 from clustertheory.functions import dropout_pair, embed
-from clustertheory.losses import cross_correlation, dropout_infonce, negative_views
-
-
-def dropout_arm_loss(source: str, encoder, inputs, *, temperature: float, positive_weight: float = 1.0, passes: int = 4):
-    """Per-member losses (E,) of ``dropout_infonce`` with the negatives of ``source`` (mean over
-    the B anchors), and the views they came from, (h, h_pos, h_bar):
-
-        h, h_pos   two dropout-on passes (:func:`~clustertheory.functions.dropout_pair`), (E, B, d)
-        h_bar      ``negative_views(source, ...)``: None for "simcse", the dropout-off pass for
-                   "off-dropout", the mean of ``passes`` dropout-on passes for "averaged-dropout"
-
-    The passes run in that order (the dropout stream is drawn in that order).
-    """
-    h, h_pos = dropout_pair(encoder, inputs)
-    h_bar = negative_views(source, encoder, inputs, passes=passes)
-    rows = dropout_infonce(h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction="none")
-    return rows.mean(dim=-1), (h, h_pos, h_bar)
+from clustertheory.losses import cross_correlation, dropout_arm_loss
 
 
 def dropout_gradient_noise(source: str, encoder, inputs, draws: int, *, temperature: float, passes: int = 4) -> list[dict]:
     """Per member, over ``draws`` draws of dropout at fixed parameters and batch (positive weight 1):
 
         total_variance, signal, noise_to_signal   of the gradient g_r (all parameters of the
-                                                  member) of :func:`dropout_arm_loss`, by
+                                                  member) of :func:`~clustertheory.losses.dropout_arm_loss`, by
                                                   :func:`~clustertheory.analysis.embedding.gradient_noise`
         neg_sim_variance        variance over draws of the negative cosines s(u_i, v_j), i != j
                                 ((u, v) = (h, h_pos) for "simcse", (h_bar, h_bar) otherwise)

@@ -14,8 +14,9 @@ Where each loss lives:
 - ``off_dropout``: ``dropout_infonce`` (in-batch InfoNCE of dropout views: SimCSE's
   negatives, or SimCSE++ off-dropout negatives from a third embedding; any leading
   member dimensions), ``negative_views`` (the embedding the negatives come from: none, a
-  dropout-off pass, or the mean of several dropout passes) and ``off_dropout_infonce`` (runs
-  the three passes of a model).
+  dropout-off pass, or the mean of several dropout passes), ``off_dropout_infonce`` (runs
+  the three passes of a model) and ``dropout_arm_loss`` (the same for any negative source,
+  per ensemble member, with the views).
 - ``hard_negatives``: ``hard_negative_indices``, ``select_hard_negatives``,
   ``synthesize_hard_negatives`` (mixing, MoCHi-style; detached), and the ways of using K
   negatives the hard-negative simulation compares (``NEGATIVE_METHODS``, ``method_settings``,
@@ -42,7 +43,7 @@ from clustertheory.losses.infonce import (
     infonce,
     supcon_out,
 )
-from clustertheory.losses.off_dropout import dropout_infonce, negative_views, off_dropout_infonce
+from clustertheory.losses.off_dropout import dropout_arm_loss, dropout_infonce, negative_views, off_dropout_infonce
 from clustertheory.losses.primitives import masked_log_softmax, masked_logsumexp
 
 from .spectral import spectral_contrastive, spectral_joint, spectral_scl, spectral_ucl
@@ -63,6 +64,7 @@ __all__ = [
     "masked_logsumexp",
     "negative_views",
     "off_dropout_infonce",
+    "dropout_arm_loss",
     "select_hard_negatives",
     "spectral_contrastive",
     "spectral_joint",

@@ -118,3 +118,20 @@ def off_dropout_infonce(
     h, h_pos = dropout_pair(model, inputs)
     h_bar = negative_views("off-dropout", model, inputs, detach=detach_negatives)
     return dropout_infonce(h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction=reduction)
+
+
+def dropout_arm_loss(source: str, encoder, inputs, *, temperature: float, positive_weight: float = 1.0, passes: int = 4):
+    """Per-member losses (E,) of ``dropout_infonce`` with the negatives of ``source`` (mean over
+    the B anchors), and the views they came from, (h, h_pos, h_bar):
+
+        h, h_pos   two dropout-on passes (:func:`~clustertheory.functions.dropout_pair`), (E, B, d)
+        h_bar      ``negative_views(source, ...)``: None for "simcse", the dropout-off pass for
+                   "off-dropout", the mean of ``passes`` dropout-on passes for "averaged-dropout"
+
+    The passes run in that order (the dropout stream is drawn in that order). One arm of the
+    SimCSE++ simulations: :func:`off_dropout_infonce` for any negative source, per member.
+    """
+    h, h_pos = dropout_pair(encoder, inputs)
+    h_bar = negative_views(source, encoder, inputs, passes=passes)
+    rows = dropout_infonce(h, h_pos, h_bar, temperature=temperature, positive_weight=positive_weight, reduction="none")
+    return rows.mean(dim=-1), (h, h_pos, h_bar)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 
 from ..analysis.sentences import (
-    dropout_arm_loss,
     dropout_gradient_noise,
     gradient_share,
     matched_weight,
@@ -17,7 +16,7 @@ from ..analysis.sentences import (
 )
 from ..data.dropout import anisotropic_targets, observations
 from ..functions import dropout_pair
-from ..losses import dropout_infonce
+from ..losses import dropout_arm_loss, dropout_infonce
 from ..utils import torch_generator
 from .fitting import fit, fit_regression
 

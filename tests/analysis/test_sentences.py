@@ -8,21 +8,12 @@ from clustertheory.analysis import sentences
 from clustertheory.analysis.embedding import effective_rank, similarity_spearman
 from clustertheory.data import SentenceSettings
 from clustertheory.functions import EnsembleMLP, embed
-from clustertheory.losses import off_dropout_infonce
 
 DATA = SentenceSettings(train_sentences=64, probe_sentences=24, content_dim=4, style_dim=4, obs_dim=12, hidden=16)
 
 
 def encoder(dropout=0.2, seeds=(0, 1)):
     return EnsembleMLP(DATA.obs_dim, 6, list(seeds), width=16, dropout=dropout, layer_norm=True)
-
-
-def test_arm_loss_is_the_off_dropout_loss_of_the_losses_module():
-    x = torch.randn(2, 8, DATA.obs_dim)
-    losses, _ = sentences.dropout_arm_loss("off-dropout", encoder(), x, temperature=0.1, positive_weight=0.9)
-    expected = off_dropout_infonce(encoder(), x, temperature=0.1, positive_weight=0.9, reduction="none").mean(-1)
-    assert torch.allclose(losses, expected) and losses.shape == (2,)
-    assert sentences.dropout_arm_loss("simcse", encoder(), x, temperature=0.1)[1][2] is None
 
 
 def test_noise_measurement_leaves_the_dropout_stream_alone_and_sees_dropout_noise():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from clustertheory.losses import dropout_infonce, infonce, off_dropout_infonce
+from clustertheory.losses import dropout_arm_loss, dropout_infonce, infonce, off_dropout_infonce
 
 from . import references as ref
 
@@ -164,3 +164,17 @@ def test_negative_views_of_each_source():
     assert not negative_views("off-dropout", model, x, detach=True).requires_grad
     with pytest.raises(ValueError, match="source"):
         negative_views("dropout-free", model, x)
+
+
+def _ensemble():
+    from clustertheory.functions import EnsembleMLP
+
+    return EnsembleMLP(12, 6, [0, 1], width=16, dropout=0.2, layer_norm=True)
+
+
+def test_arm_loss_is_the_off_dropout_loss_per_member():
+    x = torch.randn(2, 8, 12)
+    losses, _ = dropout_arm_loss("off-dropout", _ensemble(), x, temperature=0.1, positive_weight=0.9)
+    expected = off_dropout_infonce(_ensemble(), x, temperature=0.1, positive_weight=0.9, reduction="none").mean(-1)
+    assert torch.allclose(losses, expected) and losses.shape == (2,)
+    assert dropout_arm_loss("simcse", _ensemble(), x, temperature=0.1)[1][2] is None
