@@ -280,11 +280,12 @@ class Claim:
         """A claim whose effect cannot be formed because a failed precondition left an arm
         empty: effect and interval nan, n = 0, status not-testable. Raises ValueError when
         every precondition holds (then the claim is testable and needs its effect)."""
+        preconditions = tuple(preconditions)  # read twice: a generator would be spent by the test
         if all(p.passed for p in preconditions):
             raise ValueError(f"claim {name!r}: untestable needs a failed precondition, and all {len(preconditions)} hold")
         nan = float("nan")
         return cls(name, source, statement, nan, units, nan, nan, st.DEFAULT_LEVEL, method, 0, null, minimal_effect, direction,
-                   tuple(preconditions), note=note)
+                   preconditions, note=note)
 
     @classmethod
     def from_paired(cls, name: str, source: str, statement: str, treated, control, units: str, *, null: float = 0.0,

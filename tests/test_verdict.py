@@ -189,5 +189,7 @@ def test_untestable_claim_has_no_effect_and_needs_a_failed_precondition():
     assert claim.status == "not-testable" and claim.n == 0
     assert math.isnan(claim.effect) and math.isnan(claim.low) and math.isnan(claim.high)
     assert claim.as_dict()["preconditions"][0]["met"] is False
+    from_generator = Claim.untestable("gap", "paper", "statement", "share", minimal_effect=0.1, preconditions=(c for c in [empty]))
+    assert from_generator.status == "not-testable" and len(from_generator.preconditions) == 1
     with pytest.raises(ValueError, match="failed precondition"):
         Claim.untestable("gap", "paper", "statement", "share", minimal_effect=0.1, preconditions=[Check.at_least("cells", 2, 1)])

@@ -117,12 +117,15 @@ def seed_means(rows: Iterable[dict], value, seeds: int, cell: tuple[str, ...], s
 
     ``value`` is a field name or a callable of the row (e.g. a test, giving the seed's share of
     cells where it holds when each seed has one row per cell). A seed without selected rows
-    gets nan; with no selected row at all, every mean is nan and cells is 0.
+    gets nan; with no selected row at all, every mean is nan and cells is 0. A selected row
+    whose seed is outside 0 .. seeds - 1 raises ValueError.
     """
     read = value if callable(value) else (lambda r: r[value])
     sums, counts, cells = np.zeros(seeds), np.zeros(seeds), set()
     for r in rows:
         if where is None or where(r):
+            if not 0 <= r[seed_field] < seeds:
+                raise ValueError(f"{seed_field} must be in 0..{seeds - 1}, got {r[seed_field]!r} in row {r}")
             sums[r[seed_field]] += float(read(r))
             counts[r[seed_field]] += 1
             cells.add(tuple(r[c] for c in cell))

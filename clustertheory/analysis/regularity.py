@@ -567,6 +567,13 @@ class SplitSearch:
     labels: np.ndarray
 
 
+def populated_clusters(data: ViewDataset) -> list[int]:
+    """The clusters that hold natural views (positive mass); a subsample may miss one, and an
+    empty cluster has no split to search."""
+    mass = np.bincount(data.base_cluster, weights=data.base_weight, minlength=data.num_clusters)
+    return [c for c in range(data.num_clusters) if mass[c] > 0]
+
+
 def search_split(
     model: ScoreModel,
     data: ViewDataset,
@@ -650,9 +657,10 @@ class EmpiricalDelta:
     cluster:      the cluster of the best split (-1 if none)
     disagreement, relabel_mass: R and Delta of the best split
     labels:       (V,) int8 hard labels of the best split (or of restart 0 if none)
-    per_cluster:  (m_searched,) best ratio for each searched cluster
+    per_cluster:  (m_searched,) best ratio for each searched cluster, in the order of ``clusters``
     splits_found: how many restarts split their cluster at some checkpoint
     restarts:     restarts per cluster
+    clusters:     (m_searched,) the searched clusters (an empty cluster is never searched)
     """
 
     delta: float
@@ -663,6 +671,7 @@ class EmpiricalDelta:
     per_cluster: np.ndarray
     splits_found: int
     restarts: int
+    clusters: np.ndarray
 
 
 def empirical_delta(
@@ -688,10 +697,7 @@ def empirical_delta(
     elsewhere (e.g. the image classes of :mod:`clustertheory.functions.images`).
     """
     restarts = check_positive_int("restarts", restarts)
-    if clusters is None:
-        mass = np.bincount(data.base_cluster, weights=data.base_weight, minlength=data.num_clusters)
-        clusters = [c for c in range(data.num_clusters) if mass[c] > 0]
-    clusters = [int(c) for c in clusters]
+    clusters = populated_clusters(data) if clusters is None else [int(c) for c in clusters]
     if not clusters:
         raise ValueError("clusters must name at least one cluster")
     targets = np.tile(np.asarray(clusters), restarts)
@@ -713,6 +719,7 @@ def empirical_delta(
         per_cluster=per_cluster,
         splits_found=int(np.isfinite(found.ratio).sum()),
         restarts=restarts,
+        clusters=np.asarray(clusters),
     )
 
 
@@ -727,13 +734,15 @@ def split_ratio_bounds(
     """(C,) :func:`empirical_delta` of C function classes on one dataset, searched in one pass.
 
     Class i is ``classes[i] = (name, class_kwargs)``; it gets ``restarts * m`` single-output
-    members, member k targeting cluster k % m from its own initialisation ``seeds[i][k]``. All
+    members, member k targeting the (k % m)-th of the m clusters that hold natural views
+    (:func:`populated_clusters`; all of them on a full dataset) from its own initialisation
+    ``seeds[i][k]``. All
     members are combined into one ensemble (``functions.stacking.combine_models``) and trained by
     :func:`search_split`; each class's bound is the smallest exact ratio R / Delta its members
     found (inf: none split its cluster).
     """
     restarts = check_positive_int("restarts", restarts)
-    targets = np.tile(np.arange(data.num_clusters), restarts)
+    targets = np.tile(populated_clusters(data), restarts)
     if len(seeds) != len(classes) or any(len(s) != len(targets) for s in seeds):
         raise ValueError(f"seeds must hold {len(targets)} seeds (restarts x clusters) for each of the {len(classes)} classes")
     models = [make_function_class(name, data, 1, seeds=list(cell), device=device, **kwargs) for (name, kwargs), cell in zip(classes, seeds)]

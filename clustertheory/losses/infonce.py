@@ -182,6 +182,8 @@ class _InBatch(torch.autograd.Function):
         # log(1 + exp(D)), exact: log1p(exp(D)) up to D = 40, D itself above (the rest, under
         # exp(-40) = 4e-18, is below half an ulp of D in float32 and float64); one op, not two
         rows = F.softplus(gap, threshold=SOFTPLUS_EXACT_ABOVE) if include_positive else gap
+        if rows is gap and reduction == "none" and not nt_xent:
+            rows = gap.clone()  # returned: a caller's in-place change must not touch the saved D
         ctx.save_for_backward(views, norms, softmax, gap)
         ctx.scale, ctx.include_positive, ctx.reduction, ctx.nt_xent = scale, include_positive, reduction, nt_xent
         if nt_xent:  # anchor i: the mean of rows i and B + i

@@ -44,6 +44,8 @@ def test_seed_means_average_each_seed_over_its_selected_rows():
     assert cells == 3 and np.allclose(means[:2], [1.0, 3 / 5]) and np.isnan(means[2])  # member 2 has no row
     means, cells = arms.seed_means(rows, "ok", 2, ("l",), "member", where=lambda r: False)
     assert cells == 0 and np.isnan(means).all()
+    with pytest.raises(ValueError, match="member must be in 0..0"):
+        arms.seed_means(rows, "ok", 1, ("l",), "member")  # member 1 is not among 1 seed
 
 
 def test_grid_places_each_row_in_its_cell():

@@ -294,7 +294,7 @@ def test_a_cluster_without_natural_views_is_not_searched():
     assert mass[3] == 0 and (np.delete(mass, 3) > 0).all()
     build = functools.partial(image_function_class, "mlp")
     result = empirical_delta(data, build, restarts=1, steps=20, width=4, depth=1, lipschitz=1.0)
-    assert len(result.per_cluster) == 9 and not np.isnan(result.per_cluster).any()
+    assert result.clusters.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9] and len(result.per_cluster) == 9 and not np.isnan(result.per_cluster).any()
     with pytest.raises(ValueError, match=r"clusters \[3\] have no natural view"):
         empirical_delta(data, build, clusters=[2, 3], restarts=1, steps=2, width=4, depth=1, lipschitz=1.0)
 

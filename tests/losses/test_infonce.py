@@ -427,3 +427,16 @@ def test_in_batch_node_second_derivative_is_refused_not_wrong(pairing):
     (grad,) = torch.autograd.grad(infonce(a, p, temperature=0.5, **PAIRINGS[pairing]), a, create_graph=True)
     with pytest.raises(RuntimeError):
         grad.sum().backward()
+
+
+@pytest.mark.parametrize("pairing", list(PAIRINGS))
+@pytest.mark.parametrize("include_positive", [True, False])
+def test_in_batch_node_rows_may_be_changed_in_place(include_positive, pairing):
+    """reduction="none" returns a tensor of its own: changing it in place leaves the saved
+    values alone, so the gradient is that of the changed rows (as on the autograd path)."""
+    a, p = leaf(4, 3, seed=38), leaf(4, 3, seed=39)
+    rows = node_loss(include_positive, pairing)(a, p, temperature=0.5, reduction="none")
+    rows.mul_(2.0)
+    (grad,) = torch.autograd.grad(rows.sum(), a)
+    (expected,) = torch.autograd.grad(2.0 * autograd_in_batch(a, p, 0.5, True, include_positive, "none", pairing).sum(), a)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-14)
