@@ -22,24 +22,34 @@ In-batch NT-Xent (SimCLR, both directions, 2B - 1 candidates):
     pml NTXentLoss(cat([a, p]), labels) (O(B^3) pair mask: skipped above --pml-limit-gb);
     plain cross_entropy over the (2B, 2B) cosine matrix with its diagonal masked.
 
-Time: forward + backward (gradients w.r.t. all inputs), the implementations of one case
-interleaved (one call each per round in a shuffled order, at least --repeats rounds and 5 s,
-at most 60 s per case, after one warm-up call each), so all of them run under the same
-machine load and none always follows the same neighbour; each case runs in a fresh process,
-so no earlier case's allocations or memory profiling slow it down; wall
-time and this thread's CPU time (time.thread_time, far less inflated by other processes on
-a shared machine) are recorded, median and minimum. Memory: peak bytes of torch tensors
-allocated during one forward + backward beyond those alive before it (inputs excluded), from
-the torch profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on CUDA).
+Time: forward + backward (gradients w.r.t. all inputs), ours against one peer at a time. Each
+pair (ours, peer) runs in --processes fresh processes; in each, the two calls are interleaved
+(one call each per round in a shuffled order, at least --repeats rounds and 5 s, at most 60 s,
+after one warm-up call each), so both run under the same machine load and neither always follows
+the same neighbour. Pairs, not all implementations in one rotation: at B = 64 a call takes about
+0.5 ms, and an implementation whose sibling shares the rotation runs faster (plain and
+info-nce-pytorch are the same normalize + cross_entropy code; with plain in the rotation ours
+measured 1.00x / 1.08x of info-nce-pytorch's time (minimum / median), with a second copy of ours
+in it 0.92x / 0.89x, alone as a pair 0.95x / 0.97x; 6 processes each, 2026-11-30). A fresh process
+per pair keeps an earlier case's allocations (PML's gigabytes) and the memory profiler away.
+Recorded per pair and process: wall time and this thread's CPU time (time.thread_time, far less
+inflated by other processes on a shared machine), median and minimum, and the ratios ours / peer;
+per peer, the median and range of those ratios over the processes. Memory: peak bytes of torch
+tensors allocated during one forward + backward beyond those alive before it (inputs excluded),
+from the torch profiler's memory timeline on CPU (torch.cuda.max_memory_allocated on CUDA).
+benchmarks/gpu_run.py times all implementations of a case in one rotation (run_case without
+``only``), on CUDA, where the cost is kernels, not the CPU caches.
 
-    python benchmarks/bench_infonce.py [--device cpu] [--threads 1]
+    python benchmarks/bench_infonce.py [--device cpu] [--threads 1] [--processes 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
+import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
@@ -158,7 +168,9 @@ def pml_estimate_bytes(kind: str, shape: tuple) -> float:
     return 4.0 * (4 * B * B + 3 * (2 * B) * (4 * B * B))
 
 
-def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) -> list[dict]:
+def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float, only: tuple[str, ...] | None = None, seed: int = 0) -> list[dict]:
+    """Value, time and memory of the implementations of one case (those named in ``only``, or all),
+    timed in one interleaved rotation (``seed`` shuffles its order); one row per implementation."""
     gen = torch.Generator().manual_seed(0)
     if kind == "explicit":
         B, K, d = shape
@@ -169,6 +181,8 @@ def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) ->
     inputs = [t.to(device).requires_grad_(True) for t in tensors]
     rows, steps = {}, {}
     for name, fn in implementations(kind).items():
+        if only is not None and name not in only:
+            continue
         row = {"kind": kind, "shape": list(shape), "implementation": name}
         if isinstance(fn, str):
             rows[name] = {**row, "status": "n/a", "reason": fn}
@@ -188,7 +202,7 @@ def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) ->
             steps[name] = step
     values = {name: float(step().detach()) for name, step in steps.items()}
     load_before = os.getloadavg()[0]
-    timings = time_interleaved(steps, device, repeats=repeats)
+    timings = time_interleaved(steps, device, repeats=repeats, seed=seed)
     load_after = os.getloadavg()[0]
     for name, timing in timings.items():
         cpu = timing["cpu_min_s"]
@@ -208,40 +222,101 @@ def run_case(kind: str, shape: tuple, device, repeats: int, pml_limit: float) ->
     return list(rows.values())
 
 
-def _run_case_alone(kind: str, shape: tuple, device: str, threads: int, repeats: int, pml_limit: float) -> list[dict]:
-    """run_case in this (fresh) process, with its own thread setting."""
+def _run_pair_alone(kind: str, shape: tuple, device: str, threads: int, repeats: int, pml_limit: float, peer: str, seed: int) -> list[dict]:
+    """run_case for ours and one peer in this (fresh) process, with its own thread setting."""
     torch.set_num_threads(threads)
-    return run_case(kind, shape, resolve_device(device), repeats, pml_limit)
+    return run_case(kind, shape, resolve_device(device), repeats, pml_limit, only=("ours", peer), seed=seed)
+
+
+def _spread(values: list[float]) -> dict:
+    """Median and range of per-process ratios."""
+    return {"median": round(statistics.median(values), 4), "lowest": round(min(values), 4), "highest": round(max(values), 4),
+            "per_process": [round(v, 4) for v in values]}
+
+
+def summarize_pairs(kind: str, shape: tuple, runs: dict[str, list[list[dict]]]) -> list[dict]:
+    """One row per implementation of a case from its pair runs (peer -> one row list per process).
+
+    A peer's times are medians over its processes; ``ours_over_peer`` holds the per-process
+    ratios ours / peer of the minimum and of the median time (thread CPU time where measured,
+    else wall time) and of the peak memory, with their median and range. Ours' row: medians of
+    its times over every pair process of the case.
+    """
+    def median_of(rows, key):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    out, ours_rows = [], []
+    for peer, processes in runs.items():
+        by_name = [{r["implementation"]: r for r in rows} for rows in processes]
+        if by_name[0][peer]["status"] != "ok":
+            out.append(by_name[0][peer])
+            continue
+        ours, theirs = [p["ours"] for p in by_name], [p[peer] for p in by_name]
+        ours_rows += ours
+        cpu = ours[0].get("cpu_min_ms") is not None
+        fast, typical = ("cpu_min_ms", "cpu_median_ms") if cpu else ("min_ms", "median_ms")
+        row = {key: theirs[0][key] for key in ("kind", "shape", "implementation", "status", "loss", "relative_difference_to_ours", "peak_mib")}
+        row.update({key: median_of(theirs, key) for key in ("median_ms", "min_ms", "cpu_median_ms", "cpu_min_ms")})
+        row.update({
+            "processes": len(theirs),
+            "rounds": [r["repeats"] for r in theirs],
+            "ours_in_pair": {key: median_of(ours, key) for key in ("median_ms", "min_ms", "cpu_median_ms", "cpu_min_ms")},
+            "ratio_time": "thread CPU time" if cpu else "wall time",
+            "ours_over_peer": {
+                "minimum_time": _spread([o[fast] / t[fast] for o, t in zip(ours, theirs)]),
+                "median_time": _spread([o[typical] / t[typical] for o, t in zip(ours, theirs)]),
+                "peak_memory": round(ours[0]["peak_mib"] / theirs[0]["peak_mib"], 3) if theirs[0]["peak_mib"] else None,
+            },
+            "load_average_1min": [theirs[0]["load_average_1min"][0], theirs[-1]["load_average_1min"][1]],
+        })
+        out.append(row)
+    if ours_rows:
+        ours = {key: ours_rows[0][key] for key in ("kind", "shape", "implementation", "status", "loss", "peak_mib")}
+        ours.update({key: median_of(ours_rows, key) for key in ("median_ms", "min_ms", "cpu_median_ms", "cpu_min_ms")})
+        out.insert(0, {**ours, "processes": len(ours_rows)})
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=20, help="at least this many rounds per pair and process")
+    parser.add_argument("--processes", type=int, default=5, help="fresh processes per (case, peer) pair; ratios are reported as their median and range")
     parser.add_argument("--pml-limit-gb", type=float, default=1.5, help="skip PML where its estimated memory exceeds this")
     parser.add_argument("--quick", action="store_true", help="only the smallest size of each kind")
     parser.add_argument("--output", default="infonce")
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error(f"--processes must be >= 1, got {args.processes}")
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cases = [("explicit", s) for s in EXPLICIT_SIZES] + [(k, s) for s in IN_BATCH_SIZES for k in ("in-batch", "nt-xent")]
     if args.quick:
         cases = [("explicit", EXPLICIT_SIZES[0]), ("in-batch", IN_BATCH_SIZES[0]), ("nt-xent", IN_BATCH_SIZES[0])]
-    # each case in a fresh interpreter: what an earlier case allocated (PML's gigabytes, the large
-    # shapes) and the profiler of the memory measurement must not slow the next one down
     context = multiprocessing.get_context("spawn")
     rows = []
     for kind, shape in cases:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            rows += pool.submit(_run_case_alone, kind, shape, args.device, args.threads, args.repeats, args.pml_limit_gb * 1e9).result()
+        runs = {}
+        for peer in (name for name in implementations(kind) if name != "ours"):
+            runs[peer] = []
+            for process in range(args.processes):
+                with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                    pair = pool.submit(_run_pair_alone, kind, shape, args.device, args.threads, args.repeats, args.pml_limit_gb * 1e9, peer, process).result()
+                runs[peer].append(pair)
+                if any(r["implementation"] == peer and r["status"] != "ok" for r in pair):
+                    break  # not applicable or skipped: nothing to repeat
+        rows += summarize_pairs(kind, shape, runs)
+        print(json.dumps(rows[-len(runs) - 1:]), flush=True)
     payload = {
         "benchmark": "InfoNCE forward + backward against peers and the plain einsum / cross-entropy computation",
         "method": {
             "dtype": "float32", "temperature": TEMPERATURE, "similarity": "cosine",
-            "time": "forward + backward, each case in a fresh process, its implementations interleaved in a shuffled order per round "
-                    "(at least --repeats rounds and 5 s, at most 60 s per case, after 1 warm-up call each); wall and thread CPU time "
-                    "(time.thread_time), median and minimum",
+            "time": f"forward + backward of ours and one peer at a time, each pair in {args.processes} fresh processes, the two "
+                    "interleaved in a shuffled order per round (at least --repeats rounds and 5 s, at most 60 s, after 1 warm-up "
+                    "call each); wall and thread CPU time (time.thread_time), median and minimum; ratios ours / peer per process, "
+                    "reported as median and range over the processes",
             "memory": "peak bytes of torch tensors allocated during one forward + backward beyond those alive before "
                       "(torch.profiler memory timeline, profile_memory=True, on CPU; max_memory_allocated on CUDA)",
         },

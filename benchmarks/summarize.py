@@ -47,6 +47,10 @@ def training_section(result: dict) -> list[str]:
     return lines
 
 
+def _ratio(spread: dict) -> str:
+    return f"{spread['median']:.2f} [{spread['lowest']:.2f}, {spread['highest']:.2f}]"
+
+
 def infonce_section(result: dict) -> list[str]:
     lines = ["## InfoNCE forward + backward (float32)", "", _environment_line(result["environment"]), ""]
     lines += [f"Peers: {json.dumps(result['peers'])}. Time: {result['method']['time']}. Memory: {result['method']['memory']}.", ""]
@@ -54,40 +58,27 @@ def infonce_section(result: dict) -> list[str]:
     for r in result["rows"]:
         shape = "x".join(map(str, r["shape"]))
         if r["status"] == "ok":
-            rows.append([
-                r["kind"], shape, r["implementation"], r["median_ms"], r["min_ms"], r["cpu_median_ms"], r["cpu_min_ms"], r["repeats"],
-                r["peak_mib"], f"{r['relative_difference_to_ours']:.1e}", r["load_average_1min"],
-            ])
+            rows.append([r["kind"], shape, r["implementation"], r["median_ms"], r["min_ms"], r["cpu_median_ms"], r["cpu_min_ms"], r["processes"],
+                         r["peak_mib"], f"{r['relative_difference_to_ours']:.1e}" if "relative_difference_to_ours" in r else ""])
         else:
-            rows.append([r["kind"], shape, r["implementation"], r["status"], "", "", "", "", "", r["reason"], ""])
-    header = ["kind", "shape (B,K,d) / (B,d)", "implementation", "wall median ms", "wall min ms", "CPU median ms", "CPU min ms", "rounds", "peak MiB", "rel. diff. to ours", "load (1 min) before, after"]
+            rows.append([r["kind"], shape, r["implementation"], r["status"], "", "", "", "", "", r["reason"]])
+    header = ["kind", "shape (B,K,d) / (B,d)", "implementation", "wall median ms", "wall min ms", "CPU median ms", "CPU min ms", "processes", "peak MiB", "rel. diff. to ours"]
     lines += _table(header, rows)
     lines += [
         "",
-        "Ours relative to the plain computation and to the fastest peer, from the same interleaved rounds; > 1 means",
-        "ours is slower. Time ratios use the minimum over the rounds, the figure least disturbed by other processes on",
-        "a shared machine: thread CPU time where measured (CPU), else wall time.",
+        "Ours relative to each peer, from the rounds in which the two ran interleaved (pairs, one peer at a time); > 1 means",
+        "ours is slower. Per process the ratio of the minimum and of the median time over the rounds (thread CPU time where",
+        "measured, else wall time); shown as the median over the processes [lowest, highest].",
         "",
     ]
-    ratios = []
-    for kind in dict.fromkeys(r["kind"] for r in result["rows"]):
-        for shape in dict.fromkeys(tuple(r["shape"]) for r in result["rows"] if r["kind"] == kind):
-            case = {r["implementation"]: r for r in result["rows"] if r["kind"] == kind and tuple(r["shape"]) == shape and r["status"] == "ok"}
-            ours, plain = case["ours"], case["plain"]
-            time_key = "cpu_min_ms" if ours.get("cpu_min_ms") else "min_ms"
-            peers = [r for name, r in case.items() if name not in ("ours", "plain")]
-            best = min(peers, key=lambda r: r[time_key]) if peers else None
-            ratios.append([
-                kind, "x".join(map(str, shape)),
-                f"{ours[time_key] / plain[time_key]:.2f}", f"{ours['min_ms'] / plain['min_ms']:.2f}",
-                f"{ours['peak_mib'] / plain['peak_mib']:.2f}" if plain["peak_mib"] else "",
-                f"{ours[time_key] / best[time_key]:.2f} ({best['implementation']})" if best else "",
-                f"{ours['min_ms'] / best['min_ms']:.2f}" if best else "",
-                f"{ours['peak_mib'] / best['peak_mib']:.2f}" if best and best["peak_mib"] else "",
-            ])
-    header = ["kind", "shape", "CPU time ours/plain", "wall ours/plain", "memory ours/plain", "CPU time ours/best peer", "wall ours/best peer", "memory ours/best peer"]
-    lines += _table(header, ratios)
-    return lines + [""]
+    ratios = [
+        [r["kind"], "x".join(map(str, r["shape"])), r["implementation"], r["ours_in_pair"]["cpu_min_ms"] or r["ours_in_pair"]["min_ms"],
+         r["cpu_min_ms"] or r["min_ms"], _ratio(r["ours_over_peer"]["minimum_time"]), _ratio(r["ours_over_peer"]["median_time"]),
+         r["ours_over_peer"]["peak_memory"] or "", r["load_average_1min"]]
+        for r in result["rows"] if "ours_over_peer" in r
+    ]
+    header = ["kind", "shape", "peer", "ours min ms", "peer min ms", "ours/peer, minimum time", "ours/peer, median time", "memory ours/peer", "load (1 min) first, last"]
+    return lines + _table(header, ratios) + [""]
 
 
 def exact_section(result: dict) -> list[str]:
