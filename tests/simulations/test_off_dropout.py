@@ -10,6 +10,7 @@ import simulations.off_dropout as od
 from clustertheory.analysis import sentences
 from clustertheory.data import SentenceSettings
 from clustertheory.functions import EncoderSettings, EnsembleMLP
+from clustertheory.losses import off_dropout
 from clustertheory.simulation import RunContext
 from clustertheory.training.fitting import FitConfig
 
@@ -53,8 +54,8 @@ def test_a_dropout_off_pass_with_dropout_on_is_caught(monkeypatch):
     x = torch.randn(2, 6, TINY.data.obs_dim)
     options = {"temperature": TINY.temperature, "passes": TINY.average_passes}
     assert all(r["neg_sim_variance"] == 0 for r in sentences.dropout_gradient_noise("off-dropout", encoder, x, TINY.noise_draws, **options))
-    real = sentences.negative_views
-    monkeypatch.setattr(sentences, "negative_views", lambda kind, enc, inputs, passes: real("averaged-dropout" if kind == "off-dropout" else kind, enc, inputs, passes=passes))
+    real = off_dropout.negative_views  # called by losses.dropout_arm_loss, which the noise measurement uses
+    monkeypatch.setattr(off_dropout, "negative_views", lambda kind, enc, inputs, passes: real("averaged-dropout" if kind == "off-dropout" else kind, enc, inputs, passes=passes))
     assert all(r["neg_sim_variance"] > 0 for r in sentences.dropout_gradient_noise("off-dropout", encoder, x, TINY.noise_draws, **options))
 
 
