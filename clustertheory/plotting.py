@@ -201,12 +201,13 @@ def strip_columns(ax, columns, styles, x_labels, width: float = 0.8, spread: flo
     ax.set_xticks(range(len(x_labels)), list(x_labels))
 
 
-def strip_of_rows(ax, rows, key: str, x: str, xs, series: str, names, styles, x_labels, **options) -> None:
-    """:func:`strip_columns` of ``row[key]``: the column of (x value v, series name n) holds the
-    rows with ``row[x] == v`` and ``row[series] == n``, in row order (e.g. x "d", series
-    "representation"). ``options`` go to strip_columns."""
-    columns = {name: [[r[key] for r in rows if r[series] == name and r[x] == v] for v in xs] for name in names}
-    strip_columns(ax, columns, styles, x_labels, **options)
+def code_strip(ax, rows, key: str, dims, representations, styles) -> None:
+    """:func:`strip_columns` of ``row[key]`` over the code rows (``kind == "code"``): one column
+    per (d, representation), the rows with that ``d`` and ``representation`` in row order, x
+    labels "d=.., m=2^d" (the Theorem 4.7 simulations)."""
+    columns = {name: [[r[key] for r in rows if r["kind"] == "code" and r["representation"] == name and r["d"] == d] for d in dims]
+               for name in representations}
+    strip_columns(ax, columns, styles, [f"d={d}, m={2**d}" for d in dims])
 
 
 def animate_relaxed_codes(

@@ -20,7 +20,7 @@ from clustertheory.analysis.arms import select
 from clustertheory.analysis.codes import RealizableComb, code_summaries, crosscheck_method_gap, crosscheck_z, loss_crosscheck
 from clustertheory.analysis.downstream import code_bayes_summary, mixing_code, partner_split_code, preserving_code, vertex_law_rows
 from clustertheory.config import Integer, OneOf, Real, TupleOf, setting
-from clustertheory.plotting import strip_of_rows, vertex_law_heatmap
+from clustertheory.plotting import code_strip, vertex_law_heatmap
 from clustertheory.statistics import ROUNDING
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.verdict import largest
@@ -123,11 +123,6 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 _STYLE = {"mixing": ("tab:red", "D"), "partner-split": ("tab:orange", "D"), "preserving-reference": ("tab:green", "s")}
 
 
-def _strip(ax, rows: list[dict], dims: list[int], key: str, representations: list[str]) -> None:
-    """One column of points per (d, representation), members spread sideways."""
-    strip_of_rows(ax, select(rows, kind="code"), key, "d", dims, "representation", representations, _STYLE, [f"d={d}, m={2**d}" for d in dims])
-
-
 def plot(rows: list[dict], config: Config):
     """Top: exact gap to L* and least balanced Bayes error of both codes; bottom: P[vertex | cluster]."""
     import matplotlib.pyplot as plt
@@ -136,7 +131,7 @@ def plot(rows: list[dict], config: Config):
     built = [config.construction, "preserving-reference"]
     fig, axes = plt.subplots(2, 2, figsize=(11, 9), layout="constrained")
     ax = axes[0, 0]
-    _strip(ax, rows, dims, "gap", built)
+    code_strip(ax, rows, "gap", dims, built, _STYLE)
     ax.axhline(0, color="black", lw=0.7)
     ax.set_yscale("symlog", linthresh=1e-6)
     ax.set_ylim(-1e-5, 1.0)
@@ -144,7 +139,7 @@ def plot(rows: list[dict], config: Config):
     ax.set_title(f"exact population loss (l={config.num_negatives}, beta={config.beta:g}):\n{config.construction} and preserving codes both sit at L*", fontsize=9)
     ax.legend(fontsize=7, loc="center left")
     ax = axes[0, 1]
-    _strip(ax, rows, dims, "bayes_balanced_min", built)
+    code_strip(ax, rows, "bayes_balanced_min", dims, built, _STYLE)
     ax.axhline(0.5, color="black", ls=":", lw=0.8)
     ax.set_ylim(-0.03, 0.7)
     ax.set_ylabel("least Bayes error over balanced tasks (exact)")

@@ -21,7 +21,7 @@ from clustertheory.analysis.codes import RealizableComb, code_summaries
 from clustertheory.analysis.downstream import code_bayes_summary, vertex_law_rows
 from clustertheory.config import Integer, Real, TupleOf, setting
 from clustertheory.functions import make_function_class
-from clustertheory.plotting import strip_of_rows, vertex_law_heatmap
+from clustertheory.plotting import code_strip, vertex_law_heatmap
 from clustertheory.statistics import ROUNDING
 from clustertheory.simulation import Check, Claim, RunContext, SimulationConfig, Verdict
 from clustertheory.training import TrainConfig
@@ -126,11 +126,6 @@ def verdict(rows: list[dict], config: Config) -> Verdict:
 _STYLE = {"band-limited": ("tab:blue", "o"), "lookup": ("tab:purple", "^"), "lookup-untrained": ("0.55", "v")}
 
 
-def _strip(ax, rows: list[dict], dims: list[int], key: str, representations: list[str]) -> None:
-    """One column of points per (d, representation), members spread sideways."""
-    strip_of_rows(ax, select(rows, kind="code"), key, "d", dims, "representation", representations, _STYLE, [f"d={d}, m={2**d}" for d in dims])
-
-
 def plot(rows: list[dict], config: Config):
     """Exact gap to L*, least balanced Bayes error and least cluster purity of every code; the
     vertex law of the first trained lookup table."""
@@ -139,7 +134,7 @@ def plot(rows: list[dict], config: Config):
     dims = sorted({r["d"] for r in rows if r["kind"] == "code"})
     fig, axes = plt.subplots(2, 2, figsize=(11, 9), layout="constrained")
     ax = axes[0, 0]
-    _strip(ax, rows, dims, "gap", ["band-limited", "lookup"])
+    code_strip(ax, rows, "gap", dims, ["band-limited", "lookup"], _STYLE)
     ax.axhline(0, color="black", lw=0.7)
     ax.set_yscale("symlog", linthresh=1e-6)
     ax.set_ylim(-1e-5, 1.0)
@@ -147,14 +142,14 @@ def plot(rows: list[dict], config: Config):
     ax.set_title(f"exact population loss (l={config.train.num_negatives}, beta={config.train.beta:g}) of the trained codes", fontsize=9)
     ax.legend(fontsize=7, loc="center left")
     ax = axes[0, 1]
-    _strip(ax, rows, dims, "bayes_balanced_min", ["band-limited", "lookup", "lookup-untrained"])
+    code_strip(ax, rows, "bayes_balanced_min", dims, ["band-limited", "lookup", "lookup-untrained"], _STYLE)
     ax.axhline(0.5, color="black", ls=":", lw=0.8)
     ax.set_ylim(-0.03, 0.7)
     ax.set_ylabel("least Bayes error over balanced tasks (exact)")
     ax.set_title("the best error ANY head can reach on the code,\nleast over the balanced cluster-faithful tasks", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", ncol=2)
     ax = axes[1, 0]
-    _strip(ax, rows, dims, "min_purity", ["band-limited", "lookup", "lookup-untrained"])
+    code_strip(ax, rows, "min_purity", dims, ["band-limited", "lookup", "lookup-untrained"], _STYLE)
     for i, d in enumerate(dims):
         members = [r for r in select(rows, kind="code", representation="lookup") if r["d"] == d]
         at_minimum = sum(abs(r["gap"]) <= config.loss_tolerance for r in members)

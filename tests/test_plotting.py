@@ -200,15 +200,17 @@ def test_strip_columns_puts_series_side_by_side_at_each_position():
     plt.close(fig)
 
 
-def test_strip_of_rows_builds_each_column_from_the_rows_of_its_cell():
-    from clustertheory.plotting import strip_of_rows
+def test_code_strip_builds_each_column_from_the_code_rows_of_its_cell():
+    from clustertheory.plotting import code_strip
 
     fig, ax = plt.subplots()
-    rows = [{"d": d, "rep": rep, "gap": 10 * d + k} for k in range(2) for d in (2, 3) for rep in ("a", "b")]
-    rows.append({"d": 4, "rep": "a", "gap": 99.0})  # outside the positions drawn
-    strip_of_rows(ax, rows, "gap", "d", [2, 3], "rep", ["b", "a"], {"a": ("red", "o"), "b": ("blue", "s")}, ["d=2", "d=3"])
+    rows = [{"kind": "code", "d": d, "representation": rep, "gap": 10 * d + k} for k in range(2) for d in (2, 3) for rep in ("a", "b")]
+    rows.append({"kind": "code", "d": 4, "representation": "a", "gap": 99.0})  # outside the positions drawn
+    rows.append({"kind": "law", "d": 2, "representation": "a", "gap": 98.0})  # not a code row
+    code_strip(ax, rows, "gap", [2, 3], ["b", "a"], {"a": ("red", "o"), "b": ("blue", "s")})
     b2, b3, a2, a3 = ax.lines  # series in the order named, positions in the order given
-    assert list(b2.get_ydata()) == [20, 21] and list(a3.get_ydata()) == [30, 31] and b2.get_color() == "blue"
+    assert list(b2.get_ydata()) == [20, 21] and list(a3.get_ydata()) == [30, 31] and list(a2.get_ydata()) == [20, 21]
+    assert b2.get_color() == "blue" and [t.get_text() for t in ax.get_xticklabels()] == ["d=2, m=4", "d=3, m=8"]
     plt.close(fig)
 
 
